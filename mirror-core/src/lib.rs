@@ -1,0 +1,2 @@
+//! mirrorctl's engine.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! Certificates and trust for a mirror registry.
+#![deny(missing_docs)]
