@@ -1,2 +1,30 @@
-//! mirrorctl's engine.
+//! mirrorctl's engine: the registry client, the OpenShift release payload, digest-exact
+//! release mirroring and host setup.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mirror_core::Error> {
+//! use mirror_core::{ClientOptions, ImageRef, RegistryClient};
+//! let client = RegistryClient::new(ClientOptions::default())?;
+//! let release = ImageRef::parse("quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64")?;
+//! let manifest = client.get_manifest(&release.repo, release.target.as_str()).await?;
+//! println!("{:?}", manifest.map(|m| m.digest));
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod auth;
+mod digest;
+mod error;
+mod manifest;
+mod reference;
+mod registry;
+
+pub use auth::{AuthFile, Credential, FoundCredential};
+pub use digest::{Digest, DigestHasher};
+pub use error::Error;
+pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, parse_kind};
+pub use reference::{ImageRef, Reference, Repository, Target};
+pub use registry::{
+    BlobStream, ClientOptions, MountOutcome, RawManifest, RegistryClient, RetryPolicy,
+    UploadSession, media_type,
+};

@@ -1,0 +1,186 @@
+//! The one error type of `mirror-core`.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `mirror-core`.
+///
+/// Each variant carries the offending input (path, image reference, digest, the registry's own
+/// error code and message); [`Error::hint`] gives the likely fix where there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A string that is not a valid `sha256:` digest.
+    #[error("invalid digest `{input}`: expected `sha256:` and 64 lowercase hex digits")]
+    InvalidDigest {
+        /// The text given.
+        input: String,
+    },
+    /// An image reference that does not parse or has the wrong form for its use.
+    #[error("invalid image reference `{input}`: {reason}")]
+    InvalidReference {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        /// What we were doing (`read`, `write`, ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A registry auth file (pull secret, docker config, containers auth.json) is malformed.
+    #[error("auth file `{}`: {reason}", path.display())]
+    AuthFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never contains a secret).
+        reason: String,
+    },
+    /// A TLS setting is unusable (an unreadable or invalid `--ca-file`).
+    #[error("tls setup: {reason}")]
+    TlsSetup {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The connection to a registry failed (DNS, TCP, TLS, timeout) after all tries.
+    #[error("{op} `{target}`: connection failed after {tries} tries: {detail}")]
+    Connection {
+        /// The operation (`get manifest`, `upload blob`, ...).
+        op: &'static str,
+        /// The image or blob involved.
+        target: String,
+        /// How many attempts were made.
+        tries: u32,
+        /// The transport's error chain.
+        detail: String,
+        /// True when the failure is an untrusted server certificate.
+        unknown_ca: bool,
+    },
+    /// The registry answered with an error status after all tries.
+    #[error("{op} `{target}`: registry answered {status}{}{} (after {tries} {})",
+        code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+        message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+        if *tries == 1 { "try" } else { "tries" })]
+    Registry {
+        /// The operation.
+        op: &'static str,
+        /// The image or blob involved.
+        target: String,
+        /// HTTP status.
+        status: u16,
+        /// The registry's error code (`MANIFEST_UNKNOWN`, `UNAUTHORIZED`, ...).
+        code: Option<String>,
+        /// The registry's error message.
+        message: Option<String>,
+        /// How many attempts were made.
+        tries: u32,
+        /// Which auth file entry supplied credentials, if any (`host:port` key and file).
+        auth_entry: Option<String>,
+    },
+    /// Bytes received do not hash to the digest they were requested by.
+    #[error("digest mismatch for `{target}`: expected `{expected}`, got `{actual}`")]
+    DigestMismatch {
+        /// What was fetched or pushed.
+        target: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// A manifest we refuse or cannot understand.
+    #[error("manifest `{target}`: {reason}")]
+    Manifest {
+        /// The image.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The release payload is invalid (image-references, release-metadata, layers).
+    #[error("release `{image}`: {reason}")]
+    Payload {
+        /// The release image.
+        image: String,
+        /// What is wrong, quoting the offending entry.
+        reason: String,
+    },
+    /// The operation was cancelled (Ctrl-C) before it finished.
+    #[error("cancelled: {what}")]
+    Cancelled {
+        /// What was left unfinished.
+        what: String,
+    },
+    /// Invalid settings passed to a library call.
+    #[error("invalid setting `{name}`: {reason}")]
+    InvalidSetting {
+        /// The setting.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The likely fix, for errors that have one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Connection {
+                unknown_ca: true,
+                target,
+                ..
+            } => Some(format!(
+                "the registry of `{target}` presents a certificate signed by an unknown CA: pass it with `--ca-file PEM` (or trust it with `mirrorctl trust install`)"
+            )),
+            Error::Connection { .. } => Some(
+                "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; plain-HTTP registries need `--insecure-registry HOST:PORT`".to_string(),
+            ),
+            Error::Registry { status: 401, auth_entry: Some(entry), .. } => Some(format!(
+                "the credentials from {entry} were refused: check that entry's `auth` (base64 of `user:password`)"
+            )),
+            Error::Registry { status: 401, target, .. } => Some(format!(
+                "no credentials matched the registry of `{target}`: add it to the auth file given with `-a/--registry-config`"
+            )),
+            Error::Registry { status: 403, .. } => Some(
+                "the account is known but may not do this: check its permissions on the repository".to_string(),
+            ),
+            Error::Registry { status: 404, code, .. }
+                if code.as_deref() == Some("MANIFEST_UNKNOWN") || code.as_deref() == Some("NAME_UNKNOWN") || code.is_none() =>
+            {
+                Some("check the repository and tag; `mirrorctl release info REF` lists what a release holds".to_string())
+            }
+            Error::Registry { status: 429, tries, .. } => Some(format!(
+                "the registry kept rate-limiting after {tries} tries: lower `--max-per-registry` or rerun later (a rerun copies only what is missing)"
+            )),
+            Error::Registry { status: 413, .. } => Some(
+                "the registry (or a proxy in front of it) refuses large request bodies: raise its body size limit".to_string(),
+            ),
+            Error::Registry { status, .. } if *status >= 500 => Some(
+                "the registry failed repeatedly: check its logs and free disk space, then rerun (a rerun copies only what is missing)".to_string(),
+            ),
+            Error::AuthFile { .. } => Some(
+                "an auth file is JSON with an `auths` object whose entries hold `auth`: base64 of `user:password`".to_string(),
+            ),
+            Error::DigestMismatch { .. } => Some(
+                "the source served corrupt or altered content: rerun; if it persists, report it to the source registry".to_string(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! skopeo, the independent client that checks what landed.
+
+use std::process::Command;
+
+use mirror_core::Digest;
+
+use crate::registry::TestRegistry;
+use crate::tools::require_tool;
+
+fn base(reg: &TestRegistry, verb: &str) -> Command {
+    let mut c = Command::new(require_tool("skopeo"));
+    c.arg(verb);
+    if reg.credentials.is_some() {
+        c.arg("--authfile").arg(reg.auth_file());
+    }
+    if let Some(ca) = reg.ca_file() {
+        let dir = reg.root().join("skopeo-certs");
+        std::fs::create_dir_all(&dir).expect("cert dir");
+        std::fs::copy(ca, dir.join("ca.crt")).expect("copy ca");
+        c.arg("--cert-dir").arg(dir);
+    } else {
+        c.arg("--tls-verify=false");
+    }
+    c
+}
+
+/// `skopeo inspect --raw docker://<image>`: the manifest bytes exactly as served.
+pub fn inspect_raw(reg: &TestRegistry, image: &str) -> Result<Vec<u8>, String> {
+    let out = base(reg, "inspect")
+        .arg("--raw")
+        .arg(format!("docker://{image}"))
+        .output()
+        .expect("run skopeo");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(out.stdout)
+}
+
+/// The digest of the manifest skopeo reads for `image`.
+pub fn manifest_digest(reg: &TestRegistry, image: &str) -> Result<Digest, String> {
+    inspect_raw(reg, image).map(|b| Digest::of(&b))
+}
+
+/// `skopeo list-tags`: the tags of a repository, sorted. distribution answers 404 for the tag
+/// list of a repository that holds only untagged manifests; that is an empty list here.
+pub fn list_tags(reg: &TestRegistry, repo: &str) -> Result<Vec<String>, String> {
+    let out = base(reg, "list-tags")
+        .arg(format!("docker://{}/{repo}", reg.host))
+        .output()
+        .expect("run skopeo");
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if err.contains("invalid status code from registry 404") {
+            return Ok(Vec::new());
+        }
+        return Err(err);
+    }
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        #[serde(rename = "Tags")]
+        tags: Vec<String>,
+    }
+    let mut t: Tags = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    t.tags.sort();
+    Ok(t.tags)
+}
+
+/// Asserts that `image` on `reg` has exactly `expected` as its manifest digest, read by skopeo.
+pub fn assert_digest(reg: &TestRegistry, image: &str, expected: &Digest) {
+    match manifest_digest(reg, image) {
+        Ok(d) => assert_eq!(
+            &d, expected,
+            "skopeo reads a different manifest at `{image}`"
+        ),
+        Err(e) => panic!("skopeo cannot read `{image}`: {e}"),
+    }
+}
