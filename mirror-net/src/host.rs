@@ -305,6 +305,29 @@ bogus-line  other.example.com other
         assert_eq!(got, want);
     }
 
+    /// On this machine: every reported address is bindable (so really ours) and lies in a
+    /// reported network; nothing loopback or link-local slips through.
+    #[test]
+    fn real_host_networks_and_addresses_agree() {
+        let nets = host_networks().unwrap();
+        let addrs = host_addresses().unwrap();
+        assert!(!addrs.is_empty(), "no non-loopback address on this host");
+        for a in &addrs {
+            assert!(is_routable(*a), "{a}");
+            assert!(
+                nets.iter().any(|n| n.net.contains(a)),
+                "{a} in none of {nets:?}"
+            );
+            if a.is_ipv4() {
+                std::net::TcpListener::bind((*a, 0)).unwrap_or_else(|e| panic!("bind {a}: {e}"));
+            }
+        }
+        assert!(
+            nets.iter()
+                .all(|n| n.net == n.net.trunc() && is_routable(n.net.addr()))
+        );
+    }
+
     #[test]
     fn hostname_is_the_kernels() {
         let want = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();

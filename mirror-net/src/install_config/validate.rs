@@ -12,31 +12,31 @@ use super::{
 };
 use crate::cidr::{Labeled, overlaps};
 
-/// The ranges OVN-Kubernetes reserves inside every node, with their names: join
-/// (`100.64.0.0/16`, `fd98::/64`), transit (`100.88.0.0/16`, `fd97::/64`) and masquerade
+/// The ranges OVN-Kubernetes reserves inside every node, labelled for [`crate::find_overlaps`]:
+/// join (`100.64.0.0/16`, `fd98::/64`), transit (`100.88.0.0/16`, `fd97::/64`) and masquerade
 /// (`169.254.0.0/17`, `fd69::/112`).
 ///
 /// The IPv4 join subnet is confirmed by the installer's tests; the others are the defaults of
-/// current OpenShift releases (4.14 and 4.16 used a smaller masquerade range, `169.254.169.0/29`
-/// and `fd69::/125`, which these contain).
+/// current releases. Older releases documented a smaller masquerade range (`169.254.169.0/29`,
+/// `fd69::/125`), which these contain.
 pub fn ovn_reserved() -> Vec<Labeled> {
+    let fd = |first: u16| Ipv6Addr::new(first, 0, 0, 0, 0, 0, 0, 0);
     [
-        ("join", v4(100, 64, 0, 0, 16)),
-        ("transit", v4(100, 88, 0, 0, 16)),
-        ("masquerade", v4(169, 254, 0, 0, 17)),
-        ("join", v6(Ipv6Addr::new(0xfd98, 0, 0, 0, 0, 0, 0, 0), 64)),
-        (
-            "transit",
-            v6(Ipv6Addr::new(0xfd97, 0, 0, 0, 0, 0, 0, 0), 64),
-        ),
-        (
-            "masquerade",
-            v6(Ipv6Addr::new(0xfd69, 0, 0, 0, 0, 0, 0, 0), 112),
-        ),
+        ("OVN-Kubernetes join subnet", ovn_ipv4_join()),
+        ("OVN-Kubernetes transit subnet", v4(100, 88, 0, 0, 16)),
+        ("OVN-Kubernetes masquerade subnet", v4(169, 254, 0, 0, 17)),
+        ("OVN-Kubernetes join subnet", v6(fd(0xfd98), 64)),
+        ("OVN-Kubernetes transit subnet", v6(fd(0xfd97), 64)),
+        ("OVN-Kubernetes masquerade subnet", v6(fd(0xfd69), 112)),
     ]
     .into_iter()
     .map(|(name, net)| Labeled::new(name, net))
     .collect()
+}
+
+/// The default IPv4 join subnet, which `ovnKubernetesConfig.ipv4.internalJoinSubnet` replaces.
+fn ovn_ipv4_join() -> IpNet {
+    v4(100, 64, 0, 0, 16)
 }
 
 /// How bad a [`Finding`] is.
@@ -265,16 +265,13 @@ fn check_common(f: &mut Findings, field: &str, net: IpNet, n: &ClusterNetworks, 
         return;
     }
     for reserved in ovn_reserved() {
-        let is_v4_join = reserved.label == "join" && reserved.net.addr().is_ipv4();
+        let is_v4_join = reserved.net == ovn_ipv4_join();
         if is_v4_join && n.ovn_ipv4_join_subnet.is_some() {
             // Moved by ovnKubernetesConfig; checked from that side.
             continue;
         }
         if overlaps(net, reserved.net) {
-            let message = format!(
-                "`{net}` overlaps OVN-Kubernetes' reserved {} subnet `{}`",
-                reserved.label, reserved.net
-            );
+            let message = format!("`{net}` overlaps the {reserved}");
             let hint = if is_v4_join {
                 "choose another range, or move the join subnet with `networking.ovnKubernetesConfig.ipv4.internalJoinSubnet`"
             } else {
@@ -646,7 +643,7 @@ pub(super) mod tests {
                 "OVN join subnet",
                 |n| n.cluster[0] = cn("100.64.0.0/14", 23),
                 vec![
-                    "error networking.clusterNetwork[0].cidr: `100.64.0.0/14` overlaps OVN-Kubernetes' reserved join subnet `100.64.0.0/16` | hint: choose another range, or move the join subnet with `networking.ovnKubernetesConfig.ipv4.internalJoinSubnet`",
+                    "error networking.clusterNetwork[0].cidr: `100.64.0.0/14` overlaps the OVN-Kubernetes join subnet `100.64.0.0/16` | hint: choose another range, or move the join subnet with `networking.ovnKubernetesConfig.ipv4.internalJoinSubnet`",
                 ],
             ),
             (
@@ -661,14 +658,14 @@ pub(super) mod tests {
                 "OVN transit subnet",
                 |n| n.machine[0] = net("100.88.0.0/24"),
                 vec![
-                    "error networking.machineNetwork[0].cidr: `100.88.0.0/24` overlaps OVN-Kubernetes' reserved transit subnet `100.88.0.0/16` | hint: OVN-Kubernetes uses this range on every node: choose another range",
+                    "error networking.machineNetwork[0].cidr: `100.88.0.0/24` overlaps the OVN-Kubernetes transit subnet `100.88.0.0/16` | hint: OVN-Kubernetes uses this range on every node: choose another range",
                 ],
             ),
             (
                 "OVN masquerade subnet",
                 |n| n.service[0] = net("169.254.0.0/16"),
                 vec![
-                    "error networking.serviceNetwork[0]: `169.254.0.0/16` overlaps OVN-Kubernetes' reserved masquerade subnet `169.254.0.0/17` | hint: OVN-Kubernetes uses this range on every node: choose another range",
+                    "error networking.serviceNetwork[0]: `169.254.0.0/16` overlaps the OVN-Kubernetes masquerade subnet `169.254.0.0/17` | hint: OVN-Kubernetes uses this range on every node: choose another range",
                 ],
             ),
             (
@@ -741,7 +738,7 @@ pub(super) mod tests {
                     n.service[0] = net("fd02::/112");
                 },
                 vec![
-                    "error networking.clusterNetwork[0].cidr: `fd98::/48` overlaps OVN-Kubernetes' reserved join subnet `fd98::/64` | hint: OVN-Kubernetes uses this range on every node: choose another range",
+                    "error networking.clusterNetwork[0].cidr: `fd98::/48` overlaps the OVN-Kubernetes join subnet `fd98::/64` | hint: OVN-Kubernetes uses this range on every node: choose another range",
                 ],
             ),
             (
@@ -805,12 +802,12 @@ pub(super) mod tests {
         assert_eq!(
             got,
             [
-                "join `100.64.0.0/16`",
-                "transit `100.88.0.0/16`",
-                "masquerade `169.254.0.0/17`",
-                "join `fd98::/64`",
-                "transit `fd97::/64`",
-                "masquerade `fd69::/112`",
+                "OVN-Kubernetes join subnet `100.64.0.0/16`",
+                "OVN-Kubernetes transit subnet `100.88.0.0/16`",
+                "OVN-Kubernetes masquerade subnet `169.254.0.0/17`",
+                "OVN-Kubernetes join subnet `fd98::/64`",
+                "OVN-Kubernetes transit subnet `fd97::/64`",
+                "OVN-Kubernetes masquerade subnet `fd69::/112`",
             ]
         );
     }
