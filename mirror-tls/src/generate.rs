@@ -1,10 +1,7 @@
-//! Generating the mirror registry's CA and server certificate, and keeping a certificate
-//! directory up to date.
+//! Generating the mirror registry's CA and server certificate.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use rcgen::string::Ia5String;
@@ -15,14 +12,9 @@ use rcgen::{
 };
 use serde::Serialize;
 
-use crate::error::{Error, Result, generate_err, write_err};
-use crate::fsutil::{CERT_MODE, KEY_MODE, create_dirs, read_optional, write_atomic};
+use crate::error::{Error, Result, generate_err};
 use crate::inspect::{self, San};
 use crate::subject::Subject;
-
-/// A server certificate expiring within this many days is renewed by
-/// [`ensure_certificates`].
-pub const RENEW_WITHIN_DAYS: u32 = 30;
 
 /// How far in the past `notBefore` is set, to tolerate clock skew between hosts.
 const BACKDATE: Duration = Duration::from_secs(60 * 60);
@@ -132,7 +124,7 @@ impl GenerateOptions {
         Ok(out)
     }
 
-    fn validate(&self) -> Result<Vec<San>> {
+    pub(crate) fn validate(&self) -> Result<Vec<San>> {
         for (option, days) in [("days", self.days), ("ca days", self.ca_days)] {
             if days == 0 {
                 return Err(Error::InvalidOption {
@@ -200,7 +192,7 @@ pub fn generate_ca(opts: &GenerateOptions, now: SystemTime) -> Result<CertAndKey
 /// `keyEncipherment` for RSA), valid `opts.days` from an hour before `now` but never past the
 /// CA's own `notAfter`.
 ///
-/// The returned `cert_pem` holds the server certificate only; [`ensure_certificates`] appends
+/// The returned `cert_pem` holds the server certificate only; [`ensure_certificates`](crate::ensure_certificates) appends
 /// the CA to make `domain.crt`.
 pub fn issue_server_cert(
     ca: &CertAndKey,
@@ -262,277 +254,6 @@ pub fn issue_server_cert(
     })
 }
 
-/// The four files of a certificate directory, named as `createMirrorRegistry.sh` and the
-/// `registry:2` image expect them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertPaths {
-    /// `ca.crt`: the CA certificate, to install in trust stores.
-    pub ca_cert: PathBuf,
-    /// `ca.key`: the CA private key (0600).
-    pub ca_key: PathBuf,
-    /// `domain.crt`: the server certificate followed by the CA certificate
-    /// (`REGISTRY_HTTP_TLS_CERTIFICATE`).
-    pub cert: PathBuf,
-    /// `domain.key`: the server private key (0600, `REGISTRY_HTTP_TLS_KEY`).
-    pub key: PathBuf,
-}
-
-impl CertPaths {
-    /// The file names inside `dir`.
-    pub fn in_dir(dir: &Path) -> CertPaths {
-        CertPaths {
-            ca_cert: dir.join("ca.crt"),
-            ca_key: dir.join("ca.key"),
-            cert: dir.join("domain.crt"),
-            key: dir.join("domain.key"),
-        }
-    }
-}
-
-/// What [`ensure_certificates`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CertAction {
-    /// Nothing was there: a new CA and server certificate were written.
-    Created,
-    /// The files were valid and cover the requested names: nothing was written.
-    Kept,
-    /// A new server certificate and key were issued by the existing CA.
-    Renewed,
-    /// `force`: a new CA and server certificate replaced what was there.
-    Replaced,
-}
-
-/// The result of [`ensure_certificates`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertOutcome {
-    /// What was done.
-    pub action: CertAction,
-    /// Why the server certificate was renewed, for [`CertAction::Renewed`].
-    pub reason: Option<String>,
-    /// The files.
-    pub paths: CertPaths,
-    /// The server certificate's DNS and IP SANs.
-    pub sans: Vec<San>,
-    /// The server certificate's `notAfter`.
-    pub not_after: SystemTime,
-}
-
-/// Makes `dir` hold a CA and a server certificate for `opts` (see [`CertPaths`] for the
-/// files), creating the directory if needed.
-///
-/// - Nothing there: a new CA and server certificate ([`CertAction::Created`]).
-/// - A valid set (the keys match, `domain.crt` is signed by `ca.crt`, its SANs include every
-///   requested name, it does not expire within [`RENEW_WITHIN_DAYS`] days): nothing is
-///   written ([`CertAction::Kept`]); key files readable by others are tightened to 0600.
-/// - Otherwise, with a usable CA: a new server key and certificate from the same CA
-///   ([`CertAction::Renewed`]), `ca.crt` and `ca.key` untouched.
-/// - `force`: a new CA and server certificate whatever was there ([`CertAction::Replaced`]).
-///
-/// Without `force` a CA is never replaced: a lone `ca.crt` or `ca.key`, a key that does not
-/// match, a certificate that is not a CA or one that expires within [`RENEW_WITHIN_DAYS`] days
-/// is an [`Error::CaNotReplaced`], and server files without a CA an
-/// [`Error::ForeignCertificate`].
-///
-/// Every file is written atomically; keys are created 0600.
-pub fn ensure_certificates(
-    dir: &Path,
-    opts: &GenerateOptions,
-    force: bool,
-    now: SystemTime,
-) -> Result<CertOutcome> {
-    let wanted = opts.validate()?;
-    let paths = CertPaths::in_dir(dir);
-    let ca_cert = read_optional(&paths.ca_cert)?;
-    let ca_key = read_optional(&paths.ca_key)?;
-    let cert = read_optional(&paths.cert)?;
-    let key = read_optional(&paths.key)?;
-
-    let ca = if force {
-        None
-    } else {
-        match (&ca_cert, &ca_key) {
-            (None, None) => {
-                if cert.is_some() {
-                    return Err(Error::ForeignCertificate { path: paths.cert });
-                }
-                if key.is_some() {
-                    return Err(Error::ForeignCertificate { path: paths.key });
-                }
-                None
-            }
-            (Some(_), None) => return Err(refuse(dir, "`ca.crt` exists without `ca.key`")),
-            (None, Some(_)) => return Err(refuse(dir, "`ca.key` exists without `ca.crt`")),
-            (Some(ca_cert), Some(ca_key)) => Some(usable_ca(dir, &paths, ca_cert, ca_key, now)?),
-        }
-    };
-
-    let Some(ca) = ca else {
-        let existed = [&ca_cert, &ca_key, &cert, &key].iter().any(|f| f.is_some());
-        create_dirs(dir)?;
-        let ca = generate_ca(opts, now)?;
-        let leaf = issue_server_cert(&ca, opts, now)?;
-        write_atomic(&paths.ca_key, ca.key_pem.as_bytes(), KEY_MODE)?;
-        write_atomic(&paths.ca_cert, ca.cert_pem.as_bytes(), CERT_MODE)?;
-        write_server(&paths, &ca, &leaf)?;
-        let action = if existed {
-            CertAction::Replaced
-        } else {
-            CertAction::Created
-        };
-        return outcome(action, None, paths, &leaf.cert_pem);
-    };
-
-    match leaf_problem(&ca, cert.as_deref(), key.as_deref(), &wanted, now) {
-        None => {
-            for path in [&paths.ca_key, &paths.key] {
-                tighten_key_mode(path)?;
-            }
-            let cert = String::from_utf8_lossy(cert.as_deref().unwrap_or_default()).into_owned();
-            outcome(CertAction::Kept, None, paths, &cert)
-        }
-        Some(reason) => {
-            let leaf = issue_server_cert(&ca, opts, now)?;
-            write_server(&paths, &ca, &leaf)?;
-            outcome(CertAction::Renewed, Some(reason), paths, &leaf.cert_pem)
-        }
-    }
-}
-
-fn refuse(dir: &Path, reason: impl Into<String>) -> Error {
-    Error::CaNotReplaced {
-        dir: dir.to_path_buf(),
-        reason: reason.into(),
-    }
-}
-
-/// Checks the existing CA pair; a problem is an error, never a reason to replace it.
-fn usable_ca(
-    dir: &Path,
-    paths: &CertPaths,
-    cert: &[u8],
-    key: &[u8],
-    now: SystemTime,
-) -> Result<CertAndKey> {
-    let ca_cert_name = paths.ca_cert.display().to_string();
-    let ders = inspect::parse_certs(cert, &ca_cert_name)?;
-    let x509 = inspect::parse_x509(&ders[0], &ca_cert_name)?;
-    let key_pair = inspect::parse_key(key, &paths.ca_key.display().to_string())?;
-    if !inspect::key_matches(&key_pair, &x509) {
-        return Err(refuse(dir, "`ca.key` does not match `ca.crt`"));
-    }
-    if !inspect::is_ca(&x509) {
-        return Err(refuse(dir, "`ca.crt` is not a CA certificate"));
-    }
-    let not_after = inspect::not_after(&x509);
-    if inspect::days_between(now, not_after) < i64::from(RENEW_WITHIN_DAYS) {
-        return Err(refuse(
-            dir,
-            format!(
-                "`ca.crt` expires on {}, within {RENEW_WITHIN_DAYS} days",
-                inspect::rfc3339(not_after)
-            ),
-        ));
-    }
-    Ok(CertAndKey {
-        cert_pem: String::from_utf8_lossy(cert).into_owned(),
-        key_pem: String::from_utf8_lossy(key).into_owned(),
-    })
-}
-
-/// Why the server certificate must be re-issued, or `None` when it can be kept.
-fn leaf_problem(
-    ca: &CertAndKey,
-    cert: Option<&[u8]>,
-    key: Option<&[u8]>,
-    wanted: &[San],
-    now: SystemTime,
-) -> Option<String> {
-    let Some(cert) = cert else {
-        return Some("`domain.crt` is missing".into());
-    };
-    let Some(key) = key else {
-        return Some("`domain.key` is missing".into());
-    };
-    let ders = match inspect::parse_certs(cert, "domain.crt") {
-        Ok(ders) => ders,
-        Err(e) => return Some(e.to_string()),
-    };
-    let leaf = match inspect::parse_x509(&ders[0], "domain.crt") {
-        Ok(leaf) => leaf,
-        Err(e) => return Some(e.to_string()),
-    };
-    let key = match inspect::parse_key(key, "domain.key") {
-        Ok(key) => key,
-        Err(e) => return Some(e.to_string()),
-    };
-    if !inspect::key_matches(&key, &leaf) {
-        return Some("`domain.key` does not match `domain.crt`".into());
-    }
-    let ca_ders = inspect::parse_certs(ca.cert_pem.as_bytes(), "ca.crt").ok()?;
-    let ca_x509 = inspect::parse_x509(&ca_ders[0], "ca.crt").ok()?;
-    if !inspect::signed_by(&leaf, &ca_x509) {
-        return Some("`domain.crt` was not issued by `ca.crt`".into());
-    }
-    let have = inspect::sans(&leaf).unwrap_or_default();
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|san| !have.contains(san))
-        .map(ToString::to_string)
-        .collect();
-    if !missing.is_empty() {
-        return Some(format!("`domain.crt` lacks {}", missing.join(", ")));
-    }
-    let not_after = inspect::not_after(&leaf);
-    let left = inspect::days_between(now, not_after);
-    if left < i64::from(RENEW_WITHIN_DAYS) {
-        let verb = if left < 0 { "expired" } else { "expires" };
-        return Some(format!(
-            "`domain.crt` {verb} on {}, within {RENEW_WITHIN_DAYS} days",
-            inspect::rfc3339(not_after)
-        ));
-    }
-    None
-}
-
-/// Writes `domain.key`, then `domain.crt` (server certificate followed by the CA).
-fn write_server(paths: &CertPaths, ca: &CertAndKey, leaf: &CertAndKey) -> Result<()> {
-    let mut chain = leaf.cert_pem.clone();
-    if !chain.ends_with('\n') {
-        chain.push('\n');
-    }
-    chain.push_str(&ca.cert_pem);
-    write_atomic(&paths.key, leaf.key_pem.as_bytes(), KEY_MODE)?;
-    write_atomic(&paths.cert, chain.as_bytes(), CERT_MODE)
-}
-
-fn tighten_key_mode(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(crate::error::read_err(path))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(KEY_MODE))
-            .map_err(write_err(path))?;
-    }
-    Ok(())
-}
-
-fn outcome(
-    action: CertAction,
-    reason: Option<String>,
-    paths: CertPaths,
-    cert_pem: &str,
-) -> Result<CertOutcome> {
-    let what = paths.cert.display().to_string();
-    let ders = inspect::parse_certs(cert_pem.as_bytes(), &what)?;
-    let leaf = inspect::parse_x509(&ders[0], &what)?;
-    Ok(CertOutcome {
-        action,
-        reason,
-        sans: inspect::sans(&leaf).unwrap_or_default(),
-        not_after: inspect::not_after(&leaf),
-        paths,
-    })
-}
-
 fn generate_key(key_type: KeyType, what: &'static str) -> Result<KeyPair> {
     match key_type {
         KeyType::Rsa4096 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096),
@@ -549,7 +270,7 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-fn days(n: u32) -> Duration {
+pub(crate) fn days(n: u32) -> Duration {
     Duration::from_secs(u64::from(n) * 86_400)
 }
 
@@ -643,4 +364,57 @@ fn dns_name(option: &'static str, name: &str, wildcard: bool) -> Result<String> 
         }
     }
     Ok(trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::sans;
+
+    #[test]
+    fn requested_sans_are_ordered_and_deduplicated() {
+        // (hostname, dns_names, ip_addresses, wanted SANs)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
+            ("mirror", &[], &[], &["mirror"]),
+            (
+                "mirror.example.com.",
+                &["MIRROR", "*.apps.example.com"],
+                &["192.0.2.1", "192.0.2.1"],
+                &[
+                    "mirror.example.com",
+                    "mirror",
+                    "*.apps.example.com",
+                    "192.0.2.1",
+                ],
+            ),
+            (
+                "192.0.2.7",
+                &["mirror.example.com"],
+                &["192.0.2.7"],
+                &["192.0.2.7", "mirror.example.com"],
+            ),
+        ];
+        for (host, dns, ips, want) in cases {
+            let o = GenerateOptions {
+                hostname: host.to_string(),
+                dns_names: dns.iter().map(ToString::to_string).collect(),
+                ip_addresses: ips.iter().map(|ip| ip.parse().unwrap()).collect(),
+                ..Default::default()
+            };
+            assert_eq!(o.requested_sans().unwrap(), sans(want), "{host}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let pair = CertAndKey {
+            cert_pem: "CERT".into(),
+            key_pem: "SECRET".into(),
+        };
+        assert_eq!(
+            format!("{pair:?}"),
+            r#"CertAndKey { cert_pem: "CERT", key_pem: "<redacted>" }"#
+        );
+    }
 }

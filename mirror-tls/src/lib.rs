@@ -44,19 +44,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cert_dir;
 mod error;
 mod fsutil;
 mod generate;
 mod inspect;
 mod subject;
+#[cfg(test)]
+mod testutil;
 mod trust;
 mod verify;
 
+pub use cert_dir::{CertAction, CertOutcome, CertPaths, RENEW_WITHIN_DAYS, ensure_certificates};
 pub use error::{Error, Result};
-pub use generate::{
-    CertAction, CertAndKey, CertOutcome, CertPaths, GenerateOptions, KeyType, RENEW_WITHIN_DAYS,
-    ensure_certificates, generate_ca, issue_server_cert,
-};
+pub use generate::{CertAndKey, GenerateOptions, KeyType, generate_ca, issue_server_cert};
 pub use inspect::San;
 pub use subject::Subject;
 pub use trust::{

@@ -334,11 +334,12 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         }
         report.actions.push(TrustAction::Removed { path });
     }
-    if !opts.dry_run {
-        if let Some(dir) = opts.containers_path()?.parent() {
-            // Only succeeds when empty, which is the intent; anything else is left alone.
-            let _ = std::fs::remove_dir(dir);
-        }
+    let containers_dir = opts.containers_path()?;
+    if !opts.dry_run
+        && let Some(dir) = containers_dir.parent()
+    {
+        // Only succeeds when empty, which is the intent; anything else is left alone.
+        let _ = std::fs::remove_dir(dir);
     }
     if anchor_removed {
         report.actions.push(refresh(opts)?);
@@ -359,6 +360,14 @@ fn refresh(opts: &TrustOptions) -> Result<TrustAction> {
     if !opts.run_refresh {
         return Ok(TrustAction::RefreshSkipped { command });
     }
+    run(argv)?;
+    Ok(TrustAction::Refreshed { command })
+}
+
+/// Runs `argv`; a failure to start or a non-zero exit is an error naming the command, with its
+/// standard error.
+fn run(argv: &[&str]) -> Result<()> {
+    let command = argv.join(" ");
     let output = Command::new(argv[0])
         .args(&argv[1..])
         .output()
@@ -373,5 +382,285 @@ fn refresh(opts: &TrustOptions) -> Result<TrustAction> {
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         });
     }
-    Ok(TrustAction::Refreshed { command })
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::SystemTime;
+
+    use super::*;
+
+    #[test]
+    fn detects_the_family_from_os_release() {
+        let cases: &[(&str, &str, Result<OsFamily, &str>)] = &[
+            (
+                "RHEL 9",
+                "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\n\
+                 ID_LIKE=\"fedora\"\nVERSION_ID=\"9.4\"\n",
+                Ok(OsFamily::Rhel),
+            ),
+            (
+                "Fedora",
+                "NAME=\"Fedora Linux\"\nID=fedora\n",
+                Ok(OsFamily::Rhel),
+            ),
+            (
+                "CentOS Stream",
+                "ID=\"centos\"\nID_LIKE=\"rhel fedora\"\n",
+                Ok(OsFamily::Rhel),
+            ),
+            (
+                "Rocky",
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n",
+                Ok(OsFamily::Rhel),
+            ),
+            (
+                "Debian 12",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+                Ok(OsFamily::Debian),
+            ),
+            (
+                "Ubuntu",
+                "ID=ubuntu\nID_LIKE=debian\n",
+                Ok(OsFamily::Debian),
+            ),
+            (
+                "Alpine",
+                "ID=alpine\n",
+                Err("unsupported operating system `alpine` (ID_LIKE ``)"),
+            ),
+            (
+                "SUSE",
+                "ID=\"sles\"\nID_LIKE=\"suse\"\n",
+                Err("unsupported operating system `sles` (ID_LIKE `suse`)"),
+            ),
+        ];
+        for (name, text, want) in cases {
+            let got = detect_os_family(text).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(String::from), "{name}");
+        }
+    }
+
+    fn ca_pem() -> String {
+        let opts = crate::GenerateOptions {
+            hostname: "mirror.example.com".into(),
+            key_type: crate::KeyType::EcdsaP256,
+            ..Default::default()
+        };
+        crate::generate_ca(&opts, SystemTime::now())
+            .unwrap()
+            .cert_pem
+    }
+
+    /// Every file under `root`, relative, with its content.
+    fn tree(root: &Path) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let rel = path.strip_prefix(root).unwrap().display().to_string();
+                    out.push((rel, std::fs::read_to_string(&path).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn install_and_remove_in_a_temp_root() {
+        let ca = ca_pem();
+        let cases = [
+            (
+                OsFamily::Rhel,
+                "etc/pki/ca-trust/source/anchors/mirrorctl-mirror.example.com_5000.crt",
+                "update-ca-trust extract",
+            ),
+            (
+                OsFamily::Debian,
+                "usr/local/share/ca-certificates/mirrorctl-mirror.example.com_5000.crt",
+                "update-ca-certificates",
+            ),
+        ];
+        for (family, anchor_rel, command) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path();
+            let mut opts = TrustOptions::new(root, ca.clone(), "mirror.example.com:5000", family);
+            assert!(!opts.run_refresh, "no refresh outside /");
+            let anchor = root.join(anchor_rel);
+            let containers = root.join("etc/containers/certs.d/mirror.example.com:5000/ca.crt");
+            let command = command.to_string();
+
+            opts.dry_run = true;
+            let planned = install_trust(&opts).unwrap();
+            assert_eq!(
+                planned,
+                TrustReport {
+                    dry_run: true,
+                    actions: vec![
+                        TrustAction::Created {
+                            path: anchor.clone()
+                        },
+                        TrustAction::Created {
+                            path: containers.clone()
+                        },
+                        TrustAction::RefreshSkipped {
+                            command: command.clone()
+                        },
+                    ],
+                },
+                "{family:?}"
+            );
+            assert_eq!(tree(root), vec![], "{family:?}: dry run writes nothing");
+
+            opts.dry_run = false;
+            let installed = install_trust(&opts).unwrap();
+            assert_eq!(
+                (installed.changed(), &installed.actions[..]),
+                (true, &planned.actions[..]),
+                "{family:?}"
+            );
+            assert_eq!(
+                tree(root),
+                vec![
+                    (
+                        "etc/containers/certs.d/mirror.example.com:5000/ca.crt".to_string(),
+                        ca.clone()
+                    ),
+                    (anchor_rel.to_string(), ca.clone()),
+                ],
+                "{family:?}"
+            );
+            for path in [&anchor, &containers] {
+                let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o644, "{family:?}");
+            }
+
+            let modified = std::fs::metadata(&anchor).unwrap().modified().unwrap();
+            let again = install_trust(&opts).unwrap();
+            assert_eq!(
+                (again.changed(), again.actions),
+                (
+                    false,
+                    vec![
+                        TrustAction::Unchanged {
+                            path: anchor.clone()
+                        },
+                        TrustAction::Unchanged {
+                            path: containers.clone()
+                        },
+                    ]
+                ),
+                "{family:?}"
+            );
+            assert_eq!(
+                std::fs::metadata(&anchor).unwrap().modified().unwrap(),
+                modified,
+                "{family:?}: not rewritten"
+            );
+
+            let new_ca = ca_pem();
+            let updated = install_trust(&TrustOptions {
+                ca_pem: new_ca.clone(),
+                ..opts.clone()
+            })
+            .unwrap();
+            assert_eq!(
+                updated.actions,
+                vec![
+                    TrustAction::Updated {
+                        path: anchor.clone()
+                    },
+                    TrustAction::Updated {
+                        path: containers.clone()
+                    },
+                    TrustAction::RefreshSkipped {
+                        command: command.clone()
+                    },
+                ],
+                "{family:?}"
+            );
+            assert_eq!(std::fs::read_to_string(&anchor).unwrap(), new_ca);
+
+            opts.dry_run = true;
+            let planned = remove_trust(&opts).unwrap();
+            assert_eq!(tree(root).len(), 2, "{family:?}: dry run removes nothing");
+            opts.dry_run = false;
+            let removed = remove_trust(&opts).unwrap();
+            let want = vec![
+                TrustAction::Removed {
+                    path: anchor.clone(),
+                },
+                TrustAction::Removed {
+                    path: containers.clone(),
+                },
+                TrustAction::RefreshSkipped {
+                    command: command.clone(),
+                },
+            ];
+            assert_eq!((&planned.actions, &removed.actions), (&want, &want));
+            assert_eq!(tree(root), vec![], "{family:?}");
+            assert!(!containers.parent().unwrap().exists(), "{family:?}");
+
+            let again = remove_trust(&opts).unwrap();
+            assert_eq!(
+                (again.changed(), again.actions),
+                (
+                    false,
+                    vec![
+                        TrustAction::Absent { path: anchor },
+                        TrustAction::Absent { path: containers },
+                    ]
+                ),
+                "{family:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                TrustOptions::new(tmp.path(), ca_pem(), "", OsFamily::Rhel),
+                "invalid registry ``: expected `host:port`",
+            ),
+            (
+                TrustOptions::new(tmp.path(), ca_pem(), "../etc:5000", OsFamily::Rhel),
+                "invalid registry `../etc:5000`: expected `host:port` with letters, digits, \
+                 `.`, `-`, `_`, `:`, `[` and `]`",
+            ),
+            (
+                TrustOptions::new(tmp.path(), "not a pem", "mirror:5000", OsFamily::Debian),
+                "bad certificate in `CA PEM`: no `BEGIN CERTIFICATE` block",
+            ),
+        ];
+        for (opts, want) in cases {
+            assert_eq!(install_trust(&opts).unwrap_err().to_string(), want);
+        }
+        assert_eq!(tree(tmp.path()), vec![]);
+    }
+
+    #[test]
+    fn refresh_failures_name_the_command() {
+        let err = run(&["sh", "-c", "echo 'cannot lock store' >&2; exit 3"]).unwrap_err();
+        assert_eq!(
+            (err.to_string(), err.hint()),
+            (
+                "`sh -c echo 'cannot lock store' >&2; exit 3` failed (exit status: 3): \
+                 cannot lock store"
+                    .to_string(),
+                Some("run `sh -c echo 'cannot lock store' >&2; exit 3` as root".to_string())
+            )
+        );
+        let err = run(&["mirrorctl-no-such-command"]).unwrap_err();
+        assert_eq!(err.to_string(), "cannot run `mirrorctl-no-such-command`");
+        run(&["true"]).unwrap();
+    }
 }

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use serde::Serialize;
 use x509_parser::certificate::X509Certificate;
 
+use crate::cert_dir::CertPaths;
 use crate::error::{Result, read_err};
 use crate::fsutil::read_optional;
-use crate::generate::CertPaths;
 use crate::inspect::{self, San};
 
 /// The checks [`verify`] runs, in report order.
@@ -361,10 +361,10 @@ fn check_hostname(hostname: &str, sans: Option<&[San]>) -> Check {
 
 /// `host:port` -> `host`, `[v6]:port` -> `v6`; anything else unchanged.
 fn strip_port(hostname: &str) -> &str {
-    if let Some(rest) = hostname.strip_prefix('[') {
-        if let Some((ip, _)) = rest.split_once(']') {
-            return ip;
-        }
+    if let Some(rest) = hostname.strip_prefix('[')
+        && let Some((ip, _)) = rest.split_once(']')
+    {
+        return ip;
     }
     if hostname.parse::<IpAddr>().is_ok() {
         return hostname;
@@ -416,7 +416,7 @@ fn check_validity(
             );
         }
         if now > after {
-            let ago = -inspect::days_between(now, after);
+            let ago = inspect::days_between(after, now);
             return check(
                 name,
                 false,
@@ -464,5 +464,494 @@ fn check_eku(leaf: &X509Certificate<'_>) -> Check {
                 .into(),
         ),
         Err(e) => check(name, false, format!("unreadable extended key usage: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testutil::{openssl, openssl_not_after};
+
+    /// A CA, and server certificates it signs, made by the openssl CLI.
+    struct Fixtures {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixtures {
+        fn new() -> Fixtures {
+            let dir = tempfile::tempdir().unwrap();
+            let f = Fixtures { dir };
+            for ca in ["ca", "other-ca"] {
+                f.openssl(&[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-subj",
+                    &format!("/CN=Test {ca}"),
+                    "-days",
+                    "3650",
+                ]);
+            }
+            std::fs::write(
+                f.path("san.ext"),
+                "subjectAltName=DNS:mirror.example.com,DNS:*.apps.example.com,IP:192.0.2.10\n\
+                 extendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            std::fs::write(
+                f.path("client.ext"),
+                "subjectAltName=DNS:mirror.example.com\nextendedKeyUsage=clientAuth\n",
+            )
+            .unwrap();
+            f
+        }
+
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            self.dir.path().join(name)
+        }
+
+        fn openssl(&self, args: &[&str]) -> String {
+            openssl(self.dir.path(), args)
+        }
+
+        fn read(&self, name: &str) -> Vec<u8> {
+            std::fs::read(self.path(name)).unwrap()
+        }
+
+        /// `<name>.key` and `<name>.crt` signed by `ca`, with extensions from `ext`.
+        fn leaf(&self, name: &str, ca: &str, days: &str, ext: Option<&str>) {
+            let (key, csr, crt) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+            );
+            self.openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                "/CN=mirror.example.com",
+            ]);
+            let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+            let mut args = vec![
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_crt,
+                "-CAkey",
+                &ca_key,
+                "-set_serial",
+                "4242",
+                "-days",
+                days,
+                "-out",
+                &crt,
+            ];
+            if let Some(ext) = ext {
+                args.extend(["-extfile", ext]);
+            }
+            self.openssl(&args);
+        }
+
+        fn not_after(&self, cert: &str) -> String {
+            openssl_not_after(self.dir.path(), cert)
+        }
+    }
+
+    fn checks(list: &[(CheckName, bool, &str)]) -> Vec<Check> {
+        list.iter()
+            .map(|(name, passed, detail)| Check {
+                name: *name,
+                passed: *passed,
+                detail: detail.to_string(),
+            })
+            .collect()
+    }
+
+    const SANS: &str = "DNS:mirror.example.com, DNS:*.apps.example.com, IP:192.0.2.10";
+
+    #[test]
+    fn openssl_made_certificates() {
+        let f = Fixtures::new();
+        f.leaf("good", "ca", "30", Some("san.ext"));
+        f.leaf("cn-only", "ca", "30", None);
+        f.leaf("short", "ca", "1", Some("san.ext"));
+        f.leaf("client", "ca", "30", Some("client.ext"));
+        f.leaf("stranger", "other-ca", "30", Some("san.ext"));
+        let now = SystemTime::now();
+        let good_end = f.not_after("good.crt");
+        let short_end = f.not_after("short.crt");
+        let ca_subject = "CN=Test ca";
+
+        use CheckName::*;
+        let cases: Vec<(&str, VerifyReport, bool, Vec<Check>)> = vec![
+            (
+                "good, with port",
+                verify(
+                    &f.read("good.crt"),
+                    &f.read("good.key"),
+                    Some(&f.read("ca.crt")),
+                    Some("mirror.example.com:5000"),
+                    now,
+                ),
+                true,
+                checks(&[
+                    (
+                        Parse,
+                        true,
+                        "1 certificate in the chain, 1 certificate in the CA file",
+                    ),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (Chain, true, &format!("signed by the CA `{ca_subject}`")),
+                    (SubjectAltNames, true, SANS),
+                    (Hostname, true, "`mirror.example.com` is covered"),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {good_end}, 29 days left"),
+                    ),
+                    (ExtendedKeyUsage, true, "serverAuth"),
+                ]),
+            ),
+            (
+                "good, chain file with the CA appended, wildcard and IP hosts",
+                {
+                    let mut chain = f.read("good.crt");
+                    chain.extend(f.read("ca.crt"));
+                    verify(
+                        &chain,
+                        &f.read("good.key"),
+                        None,
+                        Some("console.apps.example.com"),
+                        now,
+                    )
+                },
+                true,
+                checks(&[
+                    (Parse, true, "2 certificates in the chain, no CA file"),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (
+                        Chain,
+                        true,
+                        &format!(
+                            "each certificate is signed by the next; no CA given to anchor \
+                             `{ca_subject}`"
+                        ),
+                    ),
+                    (SubjectAltNames, true, SANS),
+                    (Hostname, true, "`console.apps.example.com` is covered"),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {good_end}, 29 days left"),
+                    ),
+                    (ExtendedKeyUsage, true, "serverAuth"),
+                ]),
+            ),
+            (
+                "CN only: the legacy Common Name failure",
+                verify(
+                    &f.read("cn-only.crt"),
+                    &f.read("cn-only.key"),
+                    Some(&f.read("ca.crt")),
+                    Some("mirror.example.com"),
+                    now,
+                ),
+                false,
+                checks(&[
+                    (
+                        Parse,
+                        true,
+                        "1 certificate in the chain, 1 certificate in the CA file",
+                    ),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (Chain, true, &format!("signed by the CA `{ca_subject}`")),
+                    (
+                        SubjectAltNames,
+                        false,
+                        "no subjectAltName extension: the certificate relies on its Common Name \
+                         (`CN=mirror.example.com`) and Go clients (podman, skopeo, oc, the \
+                         cluster) fail with `x509: certificate relies on legacy Common Name \
+                         field, use SANs instead`",
+                    ),
+                    (
+                        Hostname,
+                        false,
+                        "`mirror.example.com` cannot match: the certificate has no DNS or IP SANs",
+                    ),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {}, 29 days left", f.not_after("cn-only.crt")),
+                    ),
+                    (
+                        ExtendedKeyUsage,
+                        true,
+                        "no extended key usage: any use allowed",
+                    ),
+                ]),
+            ),
+            (
+                "expired: now moved three days forward",
+                verify(
+                    &f.read("short.crt"),
+                    &f.read("short.key"),
+                    Some(&f.read("ca.crt")),
+                    None,
+                    now + Duration::from_secs(3 * 86_400),
+                ),
+                false,
+                checks(&[
+                    (
+                        Parse,
+                        true,
+                        "1 certificate in the chain, 1 certificate in the CA file",
+                    ),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (Chain, true, &format!("signed by the CA `{ca_subject}`")),
+                    (SubjectAltNames, true, SANS),
+                    (
+                        Validity,
+                        false,
+                        &format!(
+                            "the server certificate expired on {short_end} (2 days ago); \
+                             clients fail with `x509: certificate has expired or is not yet \
+                             valid`"
+                        ),
+                    ),
+                    (ExtendedKeyUsage, true, "serverAuth"),
+                ]),
+            ),
+            (
+                "key of another certificate, wrong host name",
+                verify(
+                    &f.read("good.crt"),
+                    &f.read("short.key"),
+                    Some(&f.read("ca.crt")),
+                    Some("192.0.2.99"),
+                    now,
+                ),
+                false,
+                checks(&[
+                    (
+                        Parse,
+                        true,
+                        "1 certificate in the chain, 1 certificate in the CA file",
+                    ),
+                    (
+                        KeyMatch,
+                        false,
+                        "the private key does not match the server certificate's public key",
+                    ),
+                    (Chain, true, &format!("signed by the CA `{ca_subject}`")),
+                    (SubjectAltNames, true, SANS),
+                    (
+                        Hostname,
+                        false,
+                        &format!(
+                            "`192.0.2.99` is not among {SANS}; clients fail with `x509: \
+                             certificate is valid for mirror.example.com, *.apps.example.com, \
+                             192.0.2.10, not 192.0.2.99`"
+                        ),
+                    ),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {good_end}, 29 days left"),
+                    ),
+                    (ExtendedKeyUsage, true, "serverAuth"),
+                ]),
+            ),
+            (
+                "signed by another CA, client-only EKU",
+                verify(
+                    &f.read("client.crt"),
+                    &f.read("client.key"),
+                    Some(&f.read("other-ca.crt")),
+                    None,
+                    now,
+                ),
+                false,
+                checks(&[
+                    (
+                        Parse,
+                        true,
+                        "1 certificate in the chain, 1 certificate in the CA file",
+                    ),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (
+                        Chain,
+                        false,
+                        "`CN=mirror.example.com` is not signed by the CA `CN=Test other-ca`; \
+                         clients fail with `x509: certificate signed by unknown authority`",
+                    ),
+                    (SubjectAltNames, true, "DNS:mirror.example.com"),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {}, 29 days left", f.not_after("client.crt")),
+                    ),
+                    (
+                        ExtendedKeyUsage,
+                        false,
+                        "the extended key usage lacks serverAuth; clients fail with `x509: \
+                         certificate specifies an incompatible key usage`",
+                    ),
+                ]),
+            ),
+            (
+                "chain whose second certificate did not sign the first",
+                {
+                    let mut chain = f.read("stranger.crt");
+                    chain.extend(f.read("ca.crt"));
+                    verify(&chain, &f.read("stranger.key"), None, None, now)
+                },
+                false,
+                checks(&[
+                    (Parse, true, "2 certificates in the chain, no CA file"),
+                    (
+                        KeyMatch,
+                        true,
+                        "the private key matches the server certificate",
+                    ),
+                    (
+                        Chain,
+                        false,
+                        "`CN=mirror.example.com` is not signed by the next certificate in the \
+                         chain, `CN=Test ca`",
+                    ),
+                    (SubjectAltNames, true, SANS),
+                    (
+                        Validity,
+                        true,
+                        &format!("valid until {}, 29 days left", f.not_after("stranger.crt")),
+                    ),
+                    (ExtendedKeyUsage, true, "serverAuth"),
+                ]),
+            ),
+            (
+                "not a certificate",
+                verify(b"hello", &f.read("good.key"), None, None, now),
+                false,
+                checks(&[(
+                    Parse,
+                    false,
+                    "bad certificate in `certificate chain`: no `BEGIN CERTIFICATE` block",
+                )]),
+            ),
+        ];
+        for (name, report, ok, want) in cases {
+            assert_eq!((report.ok, &report.checks), (ok, &want), "{name}");
+        }
+    }
+
+    #[test]
+    fn report_fields_and_json() {
+        let f = Fixtures::new();
+        f.leaf("good", "ca", "30", Some("san.ext"));
+        let now = SystemTime::now();
+        let report = verify(
+            &f.read("good.crt"),
+            &f.read("good.key"),
+            Some(&f.read("ca.crt")),
+            None,
+            now,
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            (
+                &json["ok"],
+                &json["subject"],
+                &json["issuer"],
+                &json["key"],
+                &json["sans"],
+                &json["not_after"],
+                &json["days_left"],
+                &json["checks"][1],
+            ),
+            (
+                &serde_json::json!(true),
+                &serde_json::json!("CN=mirror.example.com"),
+                &serde_json::json!("CN=Test ca"),
+                &serde_json::json!("RSA 2048"),
+                &serde_json::json!([
+                    "DNS:mirror.example.com",
+                    "DNS:*.apps.example.com",
+                    "IP:192.0.2.10"
+                ]),
+                &serde_json::json!(f.not_after("good.crt")),
+                &serde_json::json!(29),
+                &serde_json::json!({
+                    "name": "key-match",
+                    "passed": true,
+                    "detail": "the private key matches the server certificate"
+                }),
+            )
+        );
+    }
+
+    #[test]
+    fn san_matching() {
+        let dns = |s: &str| San::Dns(s.into());
+        let ip = |s: &str| San::Ip(s.parse().unwrap());
+        let cases = [
+            (dns("mirror.example.com"), "mirror.example.com", true),
+            (dns("mirror.example.com"), "MIRROR.example.com.", true),
+            (dns("mirror.example.com"), "mirror", false),
+            (dns("*.example.com"), "mirror.example.com", true),
+            (dns("*.example.com"), "a.b.example.com", false),
+            (dns("*.example.com"), "example.com", false),
+            (dns("192.0.2.1"), "192.0.2.1", false),
+            (ip("192.0.2.1"), "192.0.2.1", true),
+            (ip("::1"), "::1", true),
+            (ip("192.0.2.1"), "mirror", false),
+        ];
+        for (san, host, want) in cases {
+            assert_eq!(san_matches(&san, host), want, "{san} vs {host}");
+        }
+        for (input, want) in [
+            ("mirror:5000", "mirror"),
+            ("mirror", "mirror"),
+            ("192.0.2.1:443", "192.0.2.1"),
+            ("[::1]:5000", "::1"),
+            ("::1", "::1"),
+        ] {
+            assert_eq!(strip_port(input), want, "{input}");
+        }
     }
 }
