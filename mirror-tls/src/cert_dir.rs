@@ -68,7 +68,8 @@ pub struct CertOutcome {
     pub paths: CertPaths,
     /// The server certificate's DNS and IP SANs.
     pub sans: Vec<San>,
-    /// The server certificate's `notAfter`.
+    /// The server certificate's `notAfter` (RFC 3339 in JSON).
+    #[serde(serialize_with = "inspect::serialize_rfc3339")]
     pub not_after: SystemTime,
 }
 
@@ -85,8 +86,8 @@ pub struct CertOutcome {
 ///
 /// Without `force` a CA is never replaced: a lone `ca.crt` or `ca.key`, a key that does not
 /// match, a certificate that is not a CA or one that expires within [`RENEW_WITHIN_DAYS`] days
-/// is an [`Error::CaNotReplaced`], and server files without a CA an
-/// [`Error::ForeignCertificate`].
+/// is an [`Error::CaNotReplaced`]; server files without a CA, or a `domain.crt` the CA did not
+/// sign, are an [`Error::ForeignCertificate`].
 ///
 /// Every file is written atomically; keys are created 0600.
 pub fn ensure_certificates(
@@ -137,7 +138,7 @@ pub fn ensure_certificates(
         return outcome(action, None, paths, &leaf.cert_pem);
     };
 
-    match leaf_problem(&ca, cert.as_deref(), key.as_deref(), &wanted, now) {
+    match leaf_problem(&ca, &paths, cert.as_deref(), key.as_deref(), &wanted, now)? {
         None => {
             for path in [&paths.ca_key, &paths.key] {
                 tighten_key_mode(path)?;
@@ -194,39 +195,43 @@ fn usable_ca(
     })
 }
 
-/// Why the server certificate must be re-issued, or `None` when it can be kept.
+/// Why the server certificate must be re-issued, or `None` when it can be kept. A
+/// `domain.crt` that the CA did not sign is someone else's: an error, not a reason.
 fn leaf_problem(
     ca: &CertAndKey,
+    paths: &CertPaths,
     cert: Option<&[u8]>,
     key: Option<&[u8]>,
     wanted: &[San],
     now: SystemTime,
-) -> Option<String> {
+) -> Result<Option<String>> {
     let Some(cert) = cert else {
-        return Some("`domain.crt` is missing".into());
-    };
-    let Some(key) = key else {
-        return Some("`domain.key` is missing".into());
+        return Ok(Some("`domain.crt` is missing".into()));
     };
     let ders = match inspect::parse_certs(cert, "domain.crt") {
         Ok(ders) => ders,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return Ok(Some(e.to_string())),
     };
     let leaf = match inspect::parse_x509(&ders[0], "domain.crt") {
         Ok(leaf) => leaf,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return Ok(Some(e.to_string())),
+    };
+    let ca_ders = inspect::parse_certs(ca.cert_pem.as_bytes(), "ca.crt")?;
+    let ca_x509 = inspect::parse_x509(&ca_ders[0], "ca.crt")?;
+    if !inspect::signed_by(&leaf, &ca_x509) {
+        return Err(Error::ForeignCertificate {
+            path: paths.cert.clone(),
+        });
+    }
+    let Some(key) = key else {
+        return Ok(Some("`domain.key` is missing".into()));
     };
     let key = match inspect::parse_key(key, "domain.key") {
         Ok(key) => key,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return Ok(Some(e.to_string())),
     };
     if !inspect::key_matches(&key, &leaf) {
-        return Some("`domain.key` does not match `domain.crt`".into());
-    }
-    let ca_ders = inspect::parse_certs(ca.cert_pem.as_bytes(), "ca.crt").ok()?;
-    let ca_x509 = inspect::parse_x509(&ca_ders[0], "ca.crt").ok()?;
-    if !inspect::signed_by(&leaf, &ca_x509) {
-        return Some("`domain.crt` was not issued by `ca.crt`".into());
+        return Ok(Some("`domain.key` does not match `domain.crt`".into()));
     }
     let have = inspect::sans(&leaf).unwrap_or_default();
     let missing: Vec<String> = wanted
@@ -235,18 +240,18 @@ fn leaf_problem(
         .map(ToString::to_string)
         .collect();
     if !missing.is_empty() {
-        return Some(format!("`domain.crt` lacks {}", missing.join(", ")));
+        return Ok(Some(format!("`domain.crt` lacks {}", missing.join(", "))));
     }
     let not_after = inspect::not_after(&leaf);
     let left = inspect::days_between(now, not_after);
     if left < i64::from(RENEW_WITHIN_DAYS) {
         let verb = if left < 0 { "expired" } else { "expires" };
-        return Some(format!(
+        return Ok(Some(format!(
             "`domain.crt` {verb} on {}, within {RENEW_WITHIN_DAYS} days",
             inspect::rfc3339(not_after)
-        ));
+        )));
     }
-    None
+    Ok(None)
 }
 
 /// Writes `domain.key`, then `domain.crt` (server certificate followed by the CA).
@@ -331,9 +336,32 @@ mod tests {
         );
 
         assert_eq!(
-            openssl(&dir, &["verify", "-CAfile", "ca.crt", "domain.crt"]),
+            openssl(
+                &dir,
+                &["verify", "-x509_strict", "-CAfile", "ca.crt", "domain.crt"]
+            ),
             "domain.crt: OK\n"
         );
+        for (flag, name) in [
+            ("-verify_hostname", "mirror.example.com"),
+            ("-verify_hostname", "MIRROR"),
+            ("-verify_hostname", "registry.example.com"),
+            ("-verify_ip", "192.0.2.10"),
+            ("-verify_ip", "::1"),
+        ] {
+            let args = [
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslserver",
+                flag,
+                name,
+                "-CAfile",
+                "ca.crt",
+                "domain.crt",
+            ];
+            assert_eq!(openssl(&dir, &args), "domain.crt: OK\n", "{name}");
+        }
         assert_eq!(
             openssl(
                 &dir,
@@ -429,7 +457,10 @@ mod tests {
         let dir = tmp.path();
         ensure_certificates(dir, &opts(KeyType::EcdsaP256), false, SystemTime::now()).unwrap();
         assert_eq!(
-            openssl(dir, &["verify", "-CAfile", "ca.crt", "domain.crt"]),
+            openssl(
+                dir,
+                &["verify", "-x509_strict", "-CAfile", "ca.crt", "domain.crt"]
+            ),
             "domain.crt: OK\n"
         );
         let text = openssl(dir, &["pkey", "-in", "domain.key", "-noout", "-text"]);
@@ -463,6 +494,28 @@ mod tests {
             }
         );
         assert_eq!(read_all(&paths), before, "kept files are byte-identical");
+        let path = |p: &PathBuf| p.display().to_string();
+        assert_eq!(
+            serde_json::to_value(&second).unwrap(),
+            serde_json::json!({
+                "action": "kept",
+                "reason": null,
+                "paths": {
+                    "ca_cert": path(&paths.ca_cert),
+                    "ca_key": path(&paths.ca_key),
+                    "cert": path(&paths.cert),
+                    "key": path(&paths.key),
+                },
+                "sans": [
+                    "DNS:mirror.example.com",
+                    "DNS:mirror",
+                    "DNS:registry.example.com",
+                    "IP:192.0.2.10",
+                    "IP:::1"
+                ],
+                "not_after": crate::testutil::openssl_not_after(dir, "domain.crt"),
+            })
+        );
 
         // A key made world-readable by hand is tightened, not rewritten.
         std::fs::set_permissions(&paths.key, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -479,7 +532,10 @@ mod tests {
             assert_ne!(a, b, "file {i} replaced");
         }
         assert_eq!(
-            openssl(dir, &["verify", "-CAfile", "ca.crt", "domain.crt"]),
+            openssl(
+                dir,
+                &["verify", "-x509_strict", "-CAfile", "ca.crt", "domain.crt"]
+            ),
             "domain.crt: OK\n"
         );
     }
@@ -514,7 +570,10 @@ mod tests {
         assert_eq!((&after[0], &after[1]), (&before[0], &before[1]), "same CA");
         assert_ne!((&after[2], &after[3]), (&before[2], &before[3]));
         assert_eq!(
-            openssl(dir, &["verify", "-CAfile", "ca.crt", "domain.crt"]),
+            openssl(
+                dir,
+                &["verify", "-x509_strict", "-CAfile", "ca.crt", "domain.crt"]
+            ),
             "domain.crt: OK\n"
         );
         assert_eq!(inspect::days_between(now, renewed.not_after), 824);
@@ -603,6 +662,18 @@ mod tests {
                 "refusing to replace `{dir}/domain.crt`: it was not issued by a CA in this \
                  directory",
             ),
+            (
+                "server certificate from another CA beside this one",
+                |dir, other| {
+                    let o = opts(KeyType::EcdsaP256);
+                    ensure_certificates(dir, &o, false, SystemTime::now()).unwrap();
+                    let leaf = issue_server_cert(other, &o, SystemTime::now()).unwrap();
+                    std::fs::write(dir.join("domain.crt"), &leaf.cert_pem).unwrap();
+                    std::fs::write(dir.join("domain.key"), &leaf.key_pem).unwrap();
+                },
+                "refusing to replace `{dir}/domain.crt`: it was not issued by a CA in this \
+                 directory",
+            ),
         ];
         for (name, setup, want) in cases {
             let tmp = tempfile::tempdir().unwrap();
@@ -632,7 +703,10 @@ mod tests {
             let forced = ensure_certificates(dir, &o, true, now).unwrap();
             assert_eq!(forced.action, CertAction::Replaced, "{name}");
             assert_eq!(
-                openssl(dir, &["verify", "-CAfile", "ca.crt", "domain.crt"]),
+                openssl(
+                    dir,
+                    &["verify", "-x509_strict", "-CAfile", "ca.crt", "domain.crt"]
+                ),
                 "domain.crt: OK\n",
                 "{name}"
             );

@@ -154,6 +154,11 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
         .unwrap_or_else(|_| format!("{t:?}"))
 }
 
+/// Serde helper: a [`SystemTime`] as RFC 3339.
+pub(crate) fn serialize_rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}
+
 /// `RSA 4096`, `ECDSA P-256`, ... for reports.
 pub(crate) fn key_description(cert: &X509Certificate<'_>) -> String {
     let spki = cert.public_key();

@@ -65,7 +65,3 @@ pub use trust::{
     read_os_family, remove_trust,
 };
 pub use verify::{Check, CheckName, GO_LEGACY_CN_ERROR, VerifyReport, verify, verify_dir};
-
-/// The certificate types this crate's PEM handling is built on, re-exported so callers use the
-/// same version.
-pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};

@@ -282,7 +282,7 @@ pub fn install_trust(opts: &TrustOptions) -> Result<TrustReport> {
         actions: Vec::new(),
     };
     let mut anchor_changed = false;
-    for path in [anchor, containers] {
+    for (is_anchor, path) in [(true, anchor), (false, containers)] {
         let action = match read_optional(&path)? {
             Some(old) if old == pem.as_bytes() => TrustAction::Unchanged { path },
             existing => {
@@ -292,9 +292,7 @@ pub fn install_trust(opts: &TrustOptions) -> Result<TrustReport> {
                     }
                     write_atomic(&path, pem.as_bytes(), CERT_MODE)?;
                 }
-                if report.actions.is_empty() {
-                    anchor_changed = true;
-                }
+                anchor_changed |= is_anchor;
                 match existing {
                     Some(_) => TrustAction::Updated { path },
                     None => TrustAction::Created { path },
@@ -320,7 +318,7 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         actions: Vec::new(),
     };
     let mut anchor_removed = false;
-    for path in [anchor, containers] {
+    for (is_anchor, path) in [(true, anchor), (false, containers)] {
         let exists = path.try_exists().map_err(read_err(&path))?;
         if !exists {
             report.actions.push(TrustAction::Absent { path });
@@ -329,9 +327,7 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         if !opts.dry_run {
             std::fs::remove_file(&path).map_err(write_err(&path))?;
         }
-        if report.actions.is_empty() {
-            anchor_removed = true;
-        }
+        anchor_removed |= is_anchor;
         report.actions.push(TrustAction::Removed { path });
     }
     let containers_dir = opts.containers_path()?;
