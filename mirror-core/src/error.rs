@@ -115,6 +115,15 @@ pub enum Error {
         /// What was left unfinished.
         what: String,
     },
+    /// A failure while handling one image of a release, naming it.
+    #[error("{image}: {source}")]
+    Image {
+        /// The component name (or `release image`) and its reference.
+        image: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// Invalid settings passed to a library call.
     #[error("invalid setting `{name}`: {reason}")]
     InvalidSetting {
@@ -168,7 +177,20 @@ impl Error {
             Error::DigestMismatch { .. } => Some(
                 "the source served corrupt or altered content: rerun; if it persists, report it to the source registry".to_string(),
             ),
+            Error::Image { source, .. } => source.hint(),
             _ => None,
+        }
+    }
+
+    /// True for failures worth another try of a whole transfer: connection errors,
+    /// 5xx, 429, and corrupt bytes in flight.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connection { unknown_ca, .. } => !unknown_ca,
+            Error::Registry { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            Error::DigestMismatch { .. } => true,
+            Error::Image { source, .. } => source.is_transient(),
+            _ => false,
         }
     }
 

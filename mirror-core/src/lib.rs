@@ -18,6 +18,7 @@ mod error;
 mod manifest;
 mod reference;
 mod registry;
+mod release;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
@@ -27,4 +28,14 @@ pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{
     BlobStream, ClientOptions, MountOutcome, RawManifest, RegistryClient, RetryPolicy,
     UploadSession, media_type,
+};
+pub use release::copy::{
+    BlobAction, DEFAULT_MAX_PER_REGISTRY, ImageAction, MirrorEvent, MirrorOptions, MirrorPlan,
+    MirrorReport, NoProgress, Progress, mirror_release,
+};
+pub use release::info::{ComponentInfo, ReleaseInfo, release_info};
+pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirror};
+pub use release::payload::{
+    Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
+    read_release, tag_arch,
 };

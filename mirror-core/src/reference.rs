@@ -186,6 +186,18 @@ impl fmt::Display for ImageRef {
     }
 }
 
+impl serde::Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for Repository {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl std::str::FromStr for ImageRef {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {

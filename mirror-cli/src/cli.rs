@@ -1,0 +1,120 @@
+//! Command-line syntax (clap). Resolved into library settings in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build and fill the mirror registry a restricted-network OpenShift install needs.
+#[derive(Parser, Debug)]
+#[command(name = "mirrorctl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Print no progress on stderr (errors are still printed)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream (not built yet)
+    Preflight(Unbuilt),
+    /// Generate and verify the registry's CA and SAN server certificate (not built yet)
+    Tls(Unbuilt),
+    /// Trust the registry's CA on this host, for the OS and for podman/skopeo (not built yet)
+    Trust(Unbuilt),
+    /// Run the registry itself: users, up, status, down, logs (not built yet)
+    Registry(Unbuilt),
+    /// Add the mirror's credentials to a Red Hat pull secret, and check pull secrets (not built yet)
+    PullSecret(Unbuilt),
+    /// Mirror an OpenShift release, inspect it, extract openshift-install
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Do everything createMirrorRegistry.sh did, idempotently, in one command (not built yet)
+    Install(Unbuilt),
+}
+
+/// Arguments of a command group that is not built yet (accepted, then refused plainly).
+#[derive(Args, Debug)]
+pub struct Unbuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReleaseCommand {
+    /// Copy a release and all its components into a registry, digests preserved, release tag last
+    Mirror(MirrorArgs),
+    /// Show a release: version, architecture, components, unique blobs and size
+    Info(InfoArgs),
+    /// Extract openshift-install pinned to a release (not built yet)
+    Extract(Unbuilt),
+}
+
+/// How to reach registries.
+#[derive(Args, Debug, Clone)]
+pub struct Access {
+    /// Pull secret, docker config.json or containers auth.json with registry credentials
+    /// [default: $REGISTRY_AUTH_FILE, then the containers and docker default locations]
+    #[arg(short = 'a', long = "registry-config", value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+    /// Extra CA certificate (PEM) to trust, on top of the system roots; repeatable
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Registry to reach over plain HTTP (no TLS); repeatable
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Instructions {
+    Icsp,
+    Idms,
+    Both,
+    None,
+}
+
+#[derive(Args, Debug)]
+pub struct MirrorArgs {
+    /// The release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64)
+    #[arg(long, value_name = "SRC")]
+    pub from: String,
+    /// Target repository, without tag or digest (e.g. mirror.example.com:5000/ocp4/openshift4)
+    #[arg(long, value_name = "REPO")]
+    pub to: String,
+    /// Where to put the release image [default: <REPO>:<version>-<arch>]
+    #[arg(long, value_name = "REF")]
+    pub to_release_image: Option<String>,
+    #[command(flatten)]
+    pub access: Access,
+    /// Print the plan (images, unique blobs, bytes to transfer) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Transfers in flight at once per registry
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_MAX_PER_REGISTRY)]
+    pub max_per_registry: usize,
+    /// Which mirror instructions to print [default: icsp before 4.14, idms from 4.14]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub print_mirror_instructions: Option<Instructions>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The release image, by tag or digest
+    #[arg(value_name = "REF")]
+    pub image: String,
+    #[command(flatten)]
+    pub access: Access,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}

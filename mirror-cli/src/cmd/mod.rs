@@ -1,0 +1,29 @@
+//! Command implementations: resolve arguments into library settings, call the library,
+//! render the result.
+
+mod access;
+mod release;
+
+use crate::cli::{Cli, Command, ReleaseCommand};
+use crate::output::EXIT_USAGE;
+
+/// Runs a parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
+        Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
+        Command::Release(ReleaseCommand::Extract(_)) => unbuilt("release extract", 6),
+        Command::Preflight(_) => unbuilt("preflight", 5),
+        Command::Tls(_) => unbuilt("tls", 4),
+        Command::Trust(_) => unbuilt("trust", 4),
+        Command::Registry(_) => unbuilt("registry", 4),
+        Command::PullSecret(_) => unbuilt("pull-secret", 4),
+        Command::Install(_) => unbuilt("install", 6),
+    }
+}
+
+fn unbuilt(what: &str, issue: u32) -> u8 {
+    eprintln!("error: `mirrorctl {what}` is not built yet (tracked in issue {issue})");
+    EXIT_USAGE
+}

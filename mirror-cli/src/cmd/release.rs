@@ -1,0 +1,322 @@
+//! `mirrorctl release mirror` and `mirrorctl release info`.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mirror_core::{
+    ImageRef, InstructionKind, MirrorEvent, MirrorOptions, MirrorReport, Progress, Repository,
+};
+
+use super::access;
+use crate::cli::{InfoArgs, Instructions, MirrorArgs, OutputFormat};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, human_bytes, stderr_is_tty};
+
+pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
+    let from = match ImageRef::parse(&args.from) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--from"),
+    };
+    let to = match Repository::parse(&args.to) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--to"),
+    };
+    let to_release_image = match args
+        .to_release_image
+        .as_deref()
+        .map(ImageRef::parse)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--to-release-image"),
+    };
+    let client = match access::client(&args.access) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
+    };
+    let opts = MirrorOptions {
+        to_release_image,
+        dry_run: args.dry_run,
+        max_per_registry: args.max_per_registry,
+        ..MirrorOptions::new(to)
+    };
+    let progress = Arc::new(CliProgress::new(quiet));
+    let started = Instant::now();
+    let result = tokio::select! {
+        r = mirror_core::mirror_release(&client, &from, &opts, progress.clone()) => r,
+        _ = interrupted() => Err(mirror_core::Error::Cancelled {
+            what: "the mirror was interrupted; the release tag was not written. Run the same command again: only what is missing is copied".into(),
+        }),
+    };
+    progress.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        let rate = report.bytes_copied as f64 / secs.max(0.001) / 1e6;
+        if report.dry_run {
+            eprintln!("info: Dry run complete");
+        } else {
+            eprintln!("info: Mirroring completed in {secs:.2}s ({rate:.2}MB/s)");
+        }
+    }
+    let kind = match args.print_mirror_instructions {
+        Some(Instructions::Icsp) => InstructionKind::Icsp,
+        Some(Instructions::Idms) => InstructionKind::Idms,
+        Some(Instructions::Both) => InstructionKind::Both,
+        Some(Instructions::None) => InstructionKind::None,
+        None => report.default_instructions,
+    };
+    let out = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
+        OutputFormat::Text => render_text(&report, kind),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return EXIT_PROBLEM;
+    }
+    EXIT_OK
+}
+
+fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
+    eprintln!("error: {flag}: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    EXIT_USAGE
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The text `oc adm release mirror` prints on stdout, plus the plan for a dry run.
+pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
+    let mut out = String::new();
+    if r.dry_run {
+        let p = &r.plan;
+        out.push_str("Plan (dry run: nothing was written)\n");
+        out.push_str(&format!(
+            "  images:       {} ({} present, {} to tag, {} to copy)\n",
+            p.images, p.images_present, p.images_to_tag, p.images_to_copy
+        ));
+        out.push_str(&format!(
+            "  unique blobs: {} ({}) in the images to copy\n",
+            p.unique_blobs,
+            human_bytes(p.unique_bytes)
+        ));
+        out.push_str(&format!(
+            "  to transfer:  {} blobs ({}) after subtracting what the target holds\n\n",
+            p.blobs_to_copy,
+            human_bytes(p.bytes_to_copy)
+        ));
+    }
+    out.push_str("Success\n");
+    out.push_str(&format!("Update image:  {}\n", r.update_image));
+    for p in &r.mirror_prefixes {
+        out.push_str(&format!("Mirror prefix: {p}\n"));
+    }
+    out.push_str(&r.instructions.render(kind));
+    out
+}
+
+/// Progress on stderr: one redrawn line on a terminal, plain lines otherwise.
+struct CliProgress {
+    quiet: bool,
+    tty: bool,
+    start: Instant,
+    bytes: AtomicU64,
+    total_bytes: AtomicU64,
+    images: AtomicUsize,
+    total_images: AtomicUsize,
+    last_draw: Mutex<Instant>,
+}
+
+impl CliProgress {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            tty: stderr_is_tty() && std::env::var_os("NO_COLOR").is_none_or(|_| true),
+            start: Instant::now(),
+            bytes: AtomicU64::new(0),
+            total_bytes: AtomicU64::new(0),
+            images: AtomicUsize::new(0),
+            total_images: AtomicUsize::new(0),
+            last_draw: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn line(&self) -> String {
+        let b = self.bytes.load(Ordering::Relaxed);
+        let secs = self.start.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "images {}/{}  {} / {}  {}/s",
+            self.images.load(Ordering::Relaxed),
+            self.total_images.load(Ordering::Relaxed),
+            human_bytes(b),
+            human_bytes(self.total_bytes.load(Ordering::Relaxed)),
+            human_bytes((b as f64 / secs) as u64)
+        )
+    }
+
+    fn draw(&self, force: bool) {
+        let mut last = self.last_draw.lock().unwrap_or_else(|p| p.into_inner());
+        let every = if self.tty { 150 } else { 5000 };
+        if !force && last.elapsed().as_millis() < every {
+            return;
+        }
+        *last = Instant::now();
+        if self.tty {
+            eprint!("\r\x1b[2K{}", self.line());
+        } else {
+            eprintln!("info: {}", self.line());
+        }
+    }
+
+    fn finish(&self) {
+        if !self.quiet && self.tty {
+            eprintln!();
+        }
+    }
+}
+
+impl Progress for CliProgress {
+    fn event(&self, e: MirrorEvent<'_>) {
+        if self.quiet {
+            return;
+        }
+        match e {
+            MirrorEvent::ReleaseRead {
+                version,
+                digest,
+                images,
+            } => {
+                self.total_images.store(images, Ordering::Relaxed);
+                eprintln!("info: Mirroring {images} images of release {version} ({digest})");
+            }
+            MirrorEvent::Planned(p) => {
+                self.total_bytes.store(p.bytes_to_copy, Ordering::Relaxed);
+                self.images.fetch_add(p.images_present, Ordering::Relaxed);
+                eprintln!(
+                    "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({})",
+                    p.images,
+                    p.images_present,
+                    p.images_to_tag,
+                    p.images_to_copy,
+                    p.blobs_to_copy,
+                    p.unique_blobs,
+                    human_bytes(p.bytes_to_copy)
+                );
+            }
+            MirrorEvent::Bytes(n) => {
+                self.bytes.fetch_add(n, Ordering::Relaxed);
+                self.draw(false);
+            }
+            MirrorEvent::Image { name, action } => {
+                if action != mirror_core::ImageAction::Present {
+                    self.images.fetch_add(1, Ordering::Relaxed);
+                }
+                if !self.tty {
+                    eprintln!(
+                        "info: {name}: {}",
+                        serde_json::to_value(action)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    );
+                }
+                self.draw(false);
+            }
+            MirrorEvent::Retrying {
+                what,
+                attempt,
+                delay,
+                reason,
+            } => {
+                if self.tty {
+                    eprintln!();
+                }
+                eprintln!(
+                    "warning: {what}: attempt {attempt} failed ({reason}); retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+pub async fn info(args: InfoArgs) -> u8 {
+    let image = match ImageRef::parse(&args.image) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "REF"),
+    };
+    let client = match access::client(&args.access) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
+    };
+    let info =
+        match mirror_core::release_info(&client, &image, mirror_core::DEFAULT_MAX_PER_REGISTRY)
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return core_error(&e),
+        };
+    let out = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&info)
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
+        OutputFormat::Text => {
+            let mut s = format!(
+                "Name:          {}\nDigest:        {}\nArchitecture:  {}\nMedia type:    {}\nComponents:    {}\nUnique blobs:  {}\nSize:          {} (deduplicated)\n",
+                info.version,
+                info.digest,
+                info.architecture,
+                info.media_type,
+                info.components.len(),
+                info.unique_blobs,
+                human_bytes(info.unique_bytes)
+            );
+            if let Some(url) = &info.metadata_url {
+                s.push_str(&format!("Metadata URL:  {url}\n"));
+            }
+            s.push_str("\nImages:\n");
+            let w = info
+                .components
+                .iter()
+                .map(|c| c.name.len())
+                .max()
+                .unwrap_or(4);
+            for c in &info.components {
+                s.push_str(&format!("  {:w$}  {}\n", c.name, c.image));
+            }
+            s
+        }
+    };
+    print!("{out}");
+    EXIT_OK
+}

@@ -1,0 +1,74 @@
+//! How the CLI talks: data on stdout, everything else on stderr; errors with `hint:` lines.
+
+use std::io::IsTerminal as _;
+
+/// Exit codes (documented in docs/cli.md).
+pub const EXIT_OK: u8 = 0;
+/// The command ran and found a problem (a failed check, an incomplete mirror).
+pub const EXIT_PROBLEM: u8 = 1;
+/// Usage error or unexpected failure.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Prints `error: ...` and any `hint: ...` to stderr.
+pub fn print_error(err: &dyn std::error::Error, hint: Option<String>) {
+    eprintln!("error: {err}");
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+}
+
+/// Prints a core error with its hint; returns the exit code it maps to.
+pub fn core_error(err: &mirror_core::Error) -> u8 {
+    print_error(err, err.hint());
+    match err {
+        mirror_core::Error::InvalidReference { .. } | mirror_core::Error::InvalidSetting { .. } => {
+            EXIT_USAGE
+        }
+        _ => EXIT_PROBLEM,
+    }
+}
+
+/// True when stderr is a terminal and progress may be drawn.
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Human-readable bytes (binary units, 4 significant digits like `oc`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        let digits = if v >= 100.0 {
+            1
+        } else if v >= 10.0 {
+            2
+        } else {
+            3
+        };
+        format!("{v:.digits$}{}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes() {
+        let table = [
+            (0, "0B"),
+            (629, "629B"),
+            (1773, "1.731KiB"),
+            (79_953_920, "76.25MiB"),
+            (15 << 30, "15.00GiB"),
+        ];
+        for (n, want) in table {
+            assert_eq!(super::human_bytes(n), want);
+        }
+    }
+}
