@@ -132,6 +132,56 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An htpasswd file has a line that is not `user:bcrypt-hash`.
+    #[error("htpasswd file `{}` line {line}: {reason}", path.display())]
+    Htpasswd {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong (never contains a hash or password).
+        reason: String,
+    },
+    /// A file that would be overwritten exists with other content.
+    #[error("`{}` exists with other content: not overwriting it", path.display())]
+    WouldOverwrite {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The registry's port is taken by another process.
+    #[error("port {port} is already in use{}", holder.as_deref().map(|h| format!(" by {h}")).unwrap_or_default())]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// The process holding it (`name` (pid N)), when it could be found.
+        holder: Option<String>,
+    },
+    /// A program the registry runtime needs is not installed.
+    #[error("{what} not found: {looked_for}")]
+    ToolMissing {
+        /// What is missing (`a registry runtime`, `podman`, ...).
+        what: String,
+        /// Where we looked or what we tried.
+        looked_for: String,
+        /// How to install it.
+        install: String,
+    },
+    /// A host command (podman, systemctl) failed.
+    #[error("`{command}` failed: {detail}")]
+    CommandFailed {
+        /// The command line (never holds a secret).
+        command: String,
+        /// Its exit status and last lines of stderr.
+        detail: String,
+    },
+    /// The registry did not come up, or could not be stopped.
+    #[error("registry runtime: {reason}")]
+    Runtime {
+        /// What happened.
+        reason: String,
+        /// The log to read, when there is one.
+        log: Option<PathBuf>,
+    },
 }
 
 impl Error {
@@ -165,6 +215,9 @@ impl Error {
             Error::Registry { status: 429, tries, .. } => Some(format!(
                 "the registry kept rate-limiting after {tries} tries: lower `--max-per-registry` or rerun later (a rerun copies only what is missing)"
             )),
+            Error::Registry { status: 405, .. } => Some(
+                "the registry refuses this method here: it may be read-only (maintenance mode) or a pull-through cache; mirror into a writable registry".to_string(),
+            ),
             Error::Registry { status: 413, .. } => Some(
                 "the registry (or a proxy in front of it) refuses large request bodies: raise its body size limit".to_string(),
             ),
@@ -178,6 +231,20 @@ impl Error {
                 "the source served corrupt or altered content: rerun; if it persists, report it to the source registry".to_string(),
             ),
             Error::Image { source, .. } => source.hint(),
+            Error::Htpasswd { .. } => Some(
+                "each line is `user:$2y$...` (bcrypt); rewrite the user with `mirrorctl registry user add`".to_string(),
+            ),
+            Error::WouldOverwrite { .. } => Some(
+                "pass `--force` to replace it, or choose another `--output`".to_string(),
+            ),
+            Error::PortInUse { port, .. } => Some(format!(
+                "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
+            )),
+            Error::ToolMissing { install, .. } => Some(install.clone()),
+            Error::Runtime { log: Some(log), .. } => Some(format!(
+                "read the registry's log: `{}` (or `mirrorctl registry logs`)",
+                log.display()
+            )),
             _ => None,
         }
     }

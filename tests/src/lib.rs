@@ -9,6 +9,8 @@
 //! A missing `docker-registry` or `skopeo` fails the test with the install command.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod fault_proxy;
 pub mod fixture;
 mod registry;
 pub mod skopeo;

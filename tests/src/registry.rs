@@ -19,6 +19,8 @@ pub struct RegistryOptions {
     pub htpasswd: Option<(String, String)>,
     /// Keep data in this directory instead of a temp dir (it is not removed).
     pub root: Option<PathBuf>,
+    /// Refuse writes (distribution's read-only maintenance mode).
+    pub readonly: bool,
 }
 
 /// A running `docker-registry serve` on `127.0.0.1:<port>`.
@@ -94,8 +96,9 @@ impl TestRegistry {
         for attempt in 0..5 {
             let port = free_port();
             let config = format!(
-                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: mirror-test-secret\n{tls_section}{auth_section}",
-                data.display()
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: {readonly}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: mirror-test-secret\n{tls_section}{auth_section}",
+                data.display(),
+                readonly = opts.readonly
             );
             let config_path = root.join("config.yml");
             std::fs::write(&config_path, config).expect("write config");

@@ -193,6 +193,48 @@ impl RegistryClient {
         self.opts.auth.as_ref()?.lookup(&repo.registry, &repo.path)
     }
 
+    /// Runs `op` again while it fails transiently (a body cut off after its headers, corrupt
+    /// bytes): requests are retried inside `send`, whole reads here.
+    async fn retry_whole<T, F, Fut>(&self, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let policy = &self.opts.retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match op().await {
+                Err(e) if e.is_transient() && attempt < policy.max_tries.max(1) => {
+                    tokio::time::sleep(policy.delay(attempt, None)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fetches a manifest by tag or digest. `Ok(None)` when it does not exist. A manifest
+    /// fetched by digest is verified against that digest.
+    pub async fn get_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Option<RawManifest>, Error> {
+        self.retry_whole(|| self.get_manifest_once(repo, reference))
+            .await
+    }
+
+    /// Fetches a small blob (a config, a manifest-sized JSON) whole, verifying its digest.
+    pub async fn get_blob_bytes(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        max: usize,
+    ) -> Result<Bytes, Error> {
+        self.retry_whole(|| self.get_blob_bytes_once(repo, digest, max))
+            .await
+    }
+
     /// Checks that the registry answers `/v2/` and accepts our credentials for `repo`.
     pub async fn ping(&self, repo: &Repository) -> Result<(), Error> {
         let url =
@@ -257,7 +299,7 @@ impl RegistryClient {
 
     /// Fetches a manifest by tag or digest. `Ok(None)` when it does not exist. A manifest
     /// fetched by digest is verified against that digest.
-    pub async fn get_manifest(
+    async fn get_manifest_once(
         &self,
         repo: &Repository,
         reference: &str,
@@ -454,7 +496,7 @@ impl RegistryClient {
     }
 
     /// Fetches a small blob (a config, a manifest-sized JSON) whole, verifying its digest.
-    pub async fn get_blob_bytes(
+    async fn get_blob_bytes_once(
         &self,
         repo: &Repository,
         digest: &Digest,

@@ -141,6 +141,7 @@ impl Progress for NoProgress {
 
 /// What a mirror will do (and, in a dry run, all it does).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct MirrorPlan {
     /// Images in the release, the release image included.
     pub images: usize,

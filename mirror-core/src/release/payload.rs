@@ -306,10 +306,29 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
     })
 }
 
+/// [`read_files_once`], tried again on transient failures (a cut connection, corrupt bytes).
+pub(crate) async fn read_files(
+    client: &RegistryClient,
+    repo: &Repository,
+    digest: &Digest,
+    paths: &[&str],
+) -> Result<Vec<Option<Vec<u8>>>, Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match read_files_once(client, repo, digest, paths).await {
+            Err(e) if e.is_transient() && attempt < 4 => {
+                tokio::time::sleep(std::time::Duration::from_millis(300 * attempt)).await
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Streams layer `digest` and returns the contents of the regular files at `paths` (first
 /// occurrence wins), each capped at 16 MiB. The layer's digest is verified (it is read to
 /// the end).
-pub(crate) async fn read_files(
+pub(crate) async fn read_files_once(
     client: &RegistryClient,
     repo: &Repository,
     digest: &Digest,

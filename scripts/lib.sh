@@ -1,0 +1,32 @@
+# Shared by the scripts: make sure the tools the tests and the quickstart use are installed.
+# Sourced, not run.
+
+need_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_packages: docker-registry (the distribution registry, the program in the registry:2
+# image), skopeo (an independent registry client) and openssl.
+ensure_packages() {
+  local missing=()
+  command -v docker-registry >/dev/null 2>&1 || command -v registry >/dev/null 2>&1 || missing+=(registry)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "info: installing ${missing[*]}" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    need_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo openssl >/dev/null
+  elif command -v dnf >/dev/null 2>&1; then
+    need_sudo dnf install -y docker-distribution skopeo openssl
+  elif command -v yum >/dev/null 2>&1; then
+    need_sudo yum install -y docker-distribution skopeo openssl
+  else
+    echo "error: cannot install ${missing[*]}: no apt-get, dnf or yum; install them by hand" >&2
+    return 1
+  fi
+  # docker-distribution installs `registry`; the harness looks for `docker-registry`.
+  if ! command -v docker-registry >/dev/null 2>&1 && command -v registry >/dev/null 2>&1; then
+    need_sudo ln -sf "$(command -v registry)" /usr/local/bin/docker-registry
+  fi
+}

@@ -1,0 +1,46 @@
+//! Running the real `mirrorctl` binary from integration tests.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The `mirrorctl` binary built by `cargo test --workspace` (next to the test executable).
+pub fn mirrorctl_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // <target>/<profile>/deps/<test> -> <target>/<profile>/mirrorctl
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+    let bin = profile_dir.join("mirrorctl");
+    assert!(
+        bin.is_file(),
+        "`{}` is missing: run the tests with `cargo test --workspace` (or `./scripts/test.sh`) so the binary is built",
+        bin.display()
+    );
+    bin
+}
+
+/// A `Command` for `mirrorctl` with `args`, with a clean auth environment.
+pub fn mirrorctl<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut c = Command::new(mirrorctl_path());
+    c.args(args);
+    for v in [
+        "REGISTRY_AUTH_FILE",
+        "XDG_RUNTIME_DIR",
+        "DOCKER_CONFIG",
+        "MIRROR_REGISTRY_PASSWORD",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("HOME", std::env::temp_dir().join("mirrorctl-test-home"));
+    c
+}
+
+/// Output as text, for assertions.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}

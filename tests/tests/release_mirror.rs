@@ -1,0 +1,656 @@
+//! `mirrorctl release mirror` against real registries, checked with skopeo.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use mirror_core::{
+    ClientOptions, Digest, ImageRef, MirrorOptions, NoProgress, RegistryClient, Repository,
+    media_type as mt,
+};
+use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy};
+use mirror_testkit::fixture::{self, Fixture, FixtureSpec};
+use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};
+
+const TARGET_REPO: &str = "ocp4/openshift4";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A plain-HTTP source with the fixture, and an empty TLS + htpasswd target.
+struct Setup {
+    source: TestRegistry,
+    target: TestRegistry,
+    fixture: Fixture,
+}
+
+fn setup(rt: &tokio::runtime::Runtime) -> Setup {
+    let source = TestRegistry::start();
+    let target = TestRegistry::start_with(RegistryOptions {
+        tls: true,
+        htpasswd: Some(("mirror".into(), "pw-for-tests".into())),
+        ..Default::default()
+    });
+    let client = RegistryClient::new(source.client_options()).unwrap();
+    let fixture = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &source.host));
+    Setup {
+        source,
+        target,
+        fixture,
+    }
+}
+
+/// Client options reaching both registries.
+fn both(s: &Setup) -> ClientOptions {
+    let mut o = s.target.client_options();
+    o.insecure_registries.push(s.source.host.clone());
+    o
+}
+
+fn cli_access(s: &Setup) -> Vec<String> {
+    vec![
+        "-a".into(),
+        s.target.auth_file().display().to_string(),
+        "--ca-file".into(),
+        s.target.ca_file().unwrap().display().to_string(),
+        "--insecure-registry".into(),
+        s.source.host.clone(),
+    ]
+}
+
+/// Every component tag and the release tag carry the source digests, read by skopeo; list
+/// children are there by digest with their own media types.
+fn assert_exact_mirror(target: &TestRegistry, f: &Fixture) {
+    let repo = format!("{}/{TARGET_REPO}", target.host);
+    for c in &f.components {
+        let image = format!("{repo}:{}-x86_64-{}", f.version, c.name);
+        skopeo::assert_digest(target, &image, &c.digest);
+        let raw = skopeo::inspect_raw(target, &image).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        if let Some(t) = v.get("mediaType").and_then(|t| t.as_str()) {
+            assert_eq!(t, c.media_type, "{image}");
+        }
+        for child in &c.children {
+            skopeo::assert_digest(target, &format!("{repo}@{child}"), child);
+        }
+    }
+    skopeo::assert_digest(
+        target,
+        &format!("{repo}:{}-x86_64", f.version),
+        &f.release_digest,
+    );
+}
+
+#[test]
+fn full_mirror_is_digest_exact_and_a_rerun_copies_nothing() {
+    let rt = rt();
+    let s = setup(&rt);
+    let to = format!("{}/{TARGET_REPO}", s.target.host);
+    let mut args = vec![
+        "release".to_string(),
+        "mirror".into(),
+        "--from".into(),
+        s.fixture.release.clone(),
+        "--to".into(),
+        to.clone(),
+        "--output".into(),
+        "json".into(),
+    ];
+    args.extend(cli_access(&s));
+    let out = mirrorctl(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "mirror failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["apiVersion"], "mirrorctl.openshift.io/v1alpha1");
+    assert_eq!(report["kind"], "ReleaseMirrorReport");
+    assert_eq!(
+        report["releaseDigest"],
+        s.fixture.release_digest.to_string()
+    );
+    assert_eq!(report["plan"]["images"], s.fixture.components.len() + 1);
+    assert_eq!(report["blobsCopied"], report["plan"]["blobsToCopy"]);
+    assert!(
+        report["bytesCopied"].as_u64().unwrap() > 2 << 20,
+        "{report}"
+    );
+    assert_eq!(report["updateImage"], format!("{to}:4.14.1-x86_64"));
+    assert_exact_mirror(&s.target, &s.fixture);
+    // Both multi-arch cases survived whole.
+    let types: Vec<&str> = s
+        .fixture
+        .components
+        .iter()
+        .map(|c| c.media_type.as_str())
+        .collect();
+    assert!(types.contains(&mt::DOCKER_LIST) && types.contains(&mt::OCI_INDEX));
+
+    // A rerun moves no blob and writes nothing.
+    let out = mirrorctl(&args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            again["blobsCopied"].as_u64(),
+            again["bytesCopied"].as_u64(),
+            again["blobsMounted"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    assert_eq!(
+        again["plan"]["imagesPresent"],
+        s.fixture.components.len() + 1
+    );
+
+    // The text output has oc's shape, with IDMS for 4.14.
+    let mut text_args = args.clone();
+    text_args.truncate(6);
+    text_args.extend(cli_access(&s));
+    let out = mirrorctl(&text_args).output().unwrap();
+    let stdout = text(&out).0;
+    let src = &s.source.host;
+    let want = format!(
+        "Success\nUpdate image:  {to}:4.14.1-x86_64\nMirror prefix: {to}\n\nTo use the new mirrored repository to install, add the following section to the install-config.yaml:\n\nimageDigestSources:\n- mirrors:\n  - {to}\n  source: {src}/openshift-release-dev/ocp-release\n- mirrors:\n  - {to}\n  source: {src}/openshift-release-dev/ocp-v4.0-art-dev\n\n\nTo use the new mirrored repository for upgrades, use the following to create an ImageDigestMirrorSet:\n\napiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: example\nspec:\n  imageDigestMirrors:\n  - mirrors:\n    - {to}\n    source: {src}/openshift-release-dev/ocp-release\n  - mirrors:\n    - {to}\n    source: {src}/openshift-release-dev/ocp-v4.0-art-dev\n"
+    );
+    assert_eq!(stdout, want);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_counts_what_the_target_lacks() {
+    let rt = rt();
+    let s = setup(&rt);
+    let client = RegistryClient::new(both(&s)).unwrap();
+    let from = ImageRef::parse(&s.fixture.release).unwrap();
+    let to = Repository::parse(&format!("{}/{TARGET_REPO}", s.target.host)).unwrap();
+    let opts = MirrorOptions {
+        dry_run: true,
+        ..MirrorOptions::new(to.clone())
+    };
+    let plan = rt
+        .block_on(mirror_core::mirror_release(
+            &client,
+            &from,
+            &opts,
+            std::sync::Arc::new(NoProgress),
+        ))
+        .unwrap()
+        .plan;
+    assert_eq!(plan.images_to_copy, s.fixture.components.len() + 1);
+    assert_eq!(plan.unique_blobs, s.fixture.unique_blobs);
+    assert_eq!(plan.unique_bytes, s.fixture.unique_bytes);
+    assert_eq!(plan.bytes_to_copy, plan.unique_bytes);
+    assert_eq!(
+        skopeo::list_tags(&s.target, TARGET_REPO).unwrap(),
+        Vec::<String>::new(),
+        "a dry run wrote tags"
+    );
+
+    // After a real mirror, the same dry run has nothing left to transfer.
+    let real = MirrorOptions::new(to);
+    rt.block_on(mirror_core::mirror_release(
+        &client,
+        &from,
+        &real,
+        std::sync::Arc::new(NoProgress),
+    ))
+    .unwrap();
+    let plan = rt
+        .block_on(mirror_core::mirror_release(
+            &client,
+            &from,
+            &opts,
+            std::sync::Arc::new(NoProgress),
+        ))
+        .unwrap()
+        .plan;
+    assert_eq!(
+        (plan.images_present, plan.bytes_to_copy),
+        (s.fixture.components.len() + 1, 0)
+    );
+}
+
+#[test]
+fn release_in_another_repository_mounts_shared_layers() {
+    let rt = rt();
+    let s = setup(&rt);
+    let client = RegistryClient::new(both(&s)).unwrap();
+    let from = ImageRef::parse(&s.fixture.release).unwrap();
+    let to = Repository::parse(&format!("{}/{TARGET_REPO}", s.target.host)).unwrap();
+    let release_to =
+        ImageRef::parse(&format!("{}/ocp4/release:4.14.1-x86_64", s.target.host)).unwrap();
+    let opts = MirrorOptions {
+        to_release_image: Some(release_to.clone()),
+        ..MirrorOptions::new(to)
+    };
+    let report = rt
+        .block_on(mirror_core::mirror_release(
+            &client,
+            &from,
+            &opts,
+            std::sync::Arc::new(NoProgress),
+        ))
+        .unwrap();
+    assert!(
+        report.blobs_mounted >= 2,
+        "the CVO layers are shared with the release image: {report:?}"
+    );
+    assert_eq!(
+        report.mirror_prefixes,
+        vec![
+            format!("{}/{TARGET_REPO}", s.target.host),
+            release_to.to_string()
+        ]
+    );
+    assert_eq!(report.instructions.sources[0].mirrors.len(), 2);
+    skopeo::assert_digest(
+        &s.target,
+        &release_to.to_string(),
+        &s.fixture.release_digest,
+    );
+}
+
+#[test]
+fn a_run_killed_midway_leaves_no_release_tag_and_a_rerun_completes() {
+    let rt = rt();
+    let source = TestRegistry::start();
+    let target = TestRegistry::start_with(RegistryOptions {
+        tls: true,
+        htpasswd: Some(("mirror".into(), "pw-for-tests".into())),
+        ..Default::default()
+    });
+    // The source is reached through a proxy that stalls the 2 MiB machine-os-content layer.
+    let proxy = rt.block_on(FaultProxy::start(
+        &source.host,
+        FaultPlan {
+            stall_blobs_over: Some(1 << 20),
+            ..Default::default()
+        },
+    ));
+    let spec = FixtureSpec {
+        reference_host: Some(proxy.host.clone()),
+        ..FixtureSpec::tiny()
+    };
+    let f = rt.block_on(fixture::push(
+        &spec,
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let from = f.release.replace(&source.host, &proxy.host);
+    let to = format!("{}/{TARGET_REPO}", target.host);
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--output",
+            "json",
+            "--insecure-registry",
+            &proxy.host,
+            "-a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(target.auth_file().display().to_string());
+        a.push("--ca-file".into());
+        a.push(target.ca_file().unwrap().display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let mut child = mirrorctl(args(&[]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !proxy.stalled.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the mirror never reached the big layer"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the mirror ended before the stall"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let tags = skopeo::list_tags(&target, TARGET_REPO).unwrap();
+    assert!(
+        !tags.contains(&"4.14.1-x86_64".to_string()),
+        "release tag written by an incomplete mirror: {tags:?}"
+    );
+
+    proxy.set_plan(FaultPlan::default());
+    let out = mirrorctl(args(&[])).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["blobsSkipped"].as_u64().unwrap() > 0,
+        "the rerun re-copied what the killed run had finished: {report}"
+    );
+    assert!(report["blobsCopied"].as_u64().unwrap() < f.unique_blobs as u64);
+    assert_exact_mirror(&target, &f);
+}
+
+#[test]
+fn faults_at_the_source_still_yield_an_exact_mirror() {
+    let rt = rt();
+    let source = TestRegistry::start();
+    let target = TestRegistry::start_with(RegistryOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let plan = FaultPlan {
+        every: 4,
+        cycle: vec![
+            Fault::ServerError,
+            Fault::DropBeforeAnswer,
+            Fault::CorruptBlob,
+            Fault::DropMidBody,
+            Fault::TooManyRequests,
+        ],
+        stall_blobs_over: None,
+    };
+    let proxy = rt.block_on(FaultProxy::start(&source.host, FaultPlan::default()));
+    let spec = FixtureSpec {
+        reference_host: Some(proxy.host.clone()),
+        ..FixtureSpec::tiny()
+    };
+    let f = rt.block_on(fixture::push(
+        &spec,
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    proxy.set_plan(plan);
+    let mut opts = target.client_options();
+    opts.insecure_registries.push(proxy.host.clone());
+    let client = RegistryClient::new(opts).unwrap();
+    let from = ImageRef::parse(&f.release.replace(&source.host, &proxy.host)).unwrap();
+    let to = Repository::parse(&format!("{}/{TARGET_REPO}", target.host)).unwrap();
+    let report = rt
+        .block_on(mirror_core::mirror_release(
+            &client,
+            &from,
+            &MirrorOptions::new(to),
+            std::sync::Arc::new(NoProgress),
+        ))
+        .unwrap();
+    assert!(
+        proxy.faults.load(std::sync::atomic::Ordering::SeqCst) >= 10,
+        "too few faults injected"
+    );
+    assert_eq!(report.release_digest, f.release_digest);
+    assert_exact_mirror(&target, &f);
+}
+
+/// Pushes a fake "release" whose only layer holds `files`; returns its reference.
+fn push_fake_release(
+    rt: &tokio::runtime::Runtime,
+    reg: &TestRegistry,
+    tag: &str,
+    files: &[(&str, Vec<u8>)],
+) -> String {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    {
+        let mut tar = tar::Builder::new(&mut gz);
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o444);
+            tar.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        tar.finish().unwrap();
+    }
+    gz.flush().unwrap();
+    let layer = gz.finish().unwrap();
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let (ld, cd) = (Digest::of(&layer), Digest::of(&config));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": mt::DOCKER_MANIFEST,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": cd.to_string()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": ld.to_string()}]
+    });
+    let client = RegistryClient::new(reg.client_options()).unwrap();
+    let repo = reg.repo("bad/release");
+    rt.block_on(async {
+        client
+            .put_blob_bytes(&repo, &ld, layer.into())
+            .await
+            .unwrap();
+        client
+            .put_blob_bytes(&repo, &cd, config.into())
+            .await
+            .unwrap();
+        client
+            .put_manifest(
+                &repo,
+                tag,
+                serde_json::to_vec(&manifest).unwrap().into(),
+                mt::DOCKER_MANIFEST,
+            )
+            .await
+            .unwrap();
+    });
+    format!("{}/bad/release:{tag}", reg.host)
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
+    let rt = rt();
+    let s = setup(&rt);
+    let to = format!("{}/{TARGET_REPO}", s.target.host);
+    let d = format!("sha256:{}", "c".repeat(64));
+    let yaml_refs = b"kind: ImageStream\napiVersion: image.openshift.io/v1\n".to_vec();
+    let tag_refs = format!(
+        r#"{{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{{"name":"4.14.1"}},"spec":{{"tags":[{{"name":"cli","from":{{"kind":"DockerImage","name":"{}/openshift-release-dev/ocp-v4.0-art-dev:latest"}}}}]}}}}"#,
+        s.source.host
+    );
+    let no_refs = push_fake_release(
+        &rt,
+        &s.source,
+        "norefs",
+        &[(
+            "release-manifests/release-metadata",
+            br#"{"kind":"cincinnati-metadata-v0","version":"4.14.1"}"#.to_vec(),
+        )],
+    );
+    let yaml = push_fake_release(
+        &rt,
+        &s.source,
+        "yaml",
+        &[("release-manifests/image-references", yaml_refs)],
+    );
+    let by_tag = push_fake_release(
+        &rt,
+        &s.source,
+        "bytag",
+        &[("release-manifests/image-references", tag_refs.into_bytes())],
+    );
+    let readonly = TestRegistry::start_with(RegistryOptions {
+        readonly: true,
+        ..Default::default()
+    });
+    let wrong_auth = s.target.root().join("wrong-auth.json");
+    let bad_cred = mirror_core::Credential {
+        username: "mirror".into(),
+        password: "wrong".into(),
+    };
+    std::fs::write(
+        &wrong_auth,
+        serde_json::json!({"auths": {s.target.host.clone(): {"auth": bad_cred.to_auth_value()}}})
+            .to_string(),
+    )
+    .unwrap();
+
+    struct Case {
+        name: &'static str,
+        from: String,
+        to: String,
+        access: Vec<String>,
+        code: i32,
+        error: String,
+        hint: Option<String>,
+    }
+    let access = cli_access(&s);
+    let mut no_ca = access.clone();
+    no_ca.drain(2..4);
+    let mut wrong = access.clone();
+    wrong[1] = wrong_auth.display().to_string();
+    let cases = vec![
+        Case {
+            name: "malformed reference",
+            from: "not a ref".into(),
+            to: to.clone(),
+            access: access.clone(),
+            code: 2,
+            error: "error: --from: invalid image reference `not a ref`".into(),
+            hint: None,
+        },
+        Case {
+            name: "tag in --to",
+            from: s.fixture.release.clone(),
+            to: format!("{to}:x"),
+            access: access.clone(),
+            code: 2,
+            error: "must be a repository without tag or digest".into(),
+            hint: None,
+        },
+        Case {
+            name: "unknown tag",
+            from: s.fixture.release.replace("4.14.1-x86_64", "9.9.9-x86_64"),
+            to: to.clone(),
+            access: access.clone(),
+            code: 1,
+            error: "MANIFEST_UNKNOWN".into(),
+            hint: Some("hint: check the repository and tag".into()),
+        },
+        Case {
+            name: "unknown digest",
+            from: format!("{}@{d}", s.fixture.release_repo),
+            to: to.clone(),
+            access: access.clone(),
+            code: 1,
+            error: "MANIFEST_UNKNOWN".into(),
+            hint: None,
+        },
+        Case {
+            name: "wrong credentials",
+            from: s.fixture.release.clone(),
+            to: to.clone(),
+            access: wrong,
+            code: 1,
+            error: "registry answered 401".into(),
+            hint: Some(format!(
+                "hint: the credentials from entry `{}` of `{}` were refused",
+                s.target.host,
+                wrong_auth.display()
+            )),
+        },
+        Case {
+            name: "unknown CA",
+            from: s.fixture.release.clone(),
+            to: to.clone(),
+            access: no_ca,
+            code: 1,
+            error: "connection failed".into(),
+            hint: Some("--ca-file PEM".into()),
+        },
+        Case {
+            name: "no image-references",
+            from: no_refs,
+            to: to.clone(),
+            access: access.clone(),
+            code: 1,
+            error: "release image did not contain an image-references file".into(),
+            hint: None,
+        },
+        Case {
+            name: "YAML image-references",
+            from: yaml,
+            to: to.clone(),
+            access: access.clone(),
+            code: 1,
+            error: "image-references is YAML, but must be JSON".into(),
+            hint: None,
+        },
+        Case {
+            name: "tag-based reference",
+            from: by_tag,
+            to: to.clone(),
+            access: access.clone(),
+            code: 1,
+            error: "image-references should only contain pointers to images by digest".into(),
+            hint: None,
+        },
+        Case {
+            name: "target refuses pushes",
+            from: s.fixture.release.clone(),
+            to: format!("{}/{TARGET_REPO}", readonly.host),
+            access: vec![
+                "--insecure-registry".into(),
+                s.source.host.clone(),
+                "--insecure-registry".into(),
+                readonly.host.clone(),
+            ],
+            code: 1,
+            error: "registry answered 405".into(),
+            hint: Some("hint: the registry refuses this method here: it may be read-only".into()),
+        },
+    ];
+    for c in cases {
+        let mut args = vec![
+            "release".to_string(),
+            "mirror".into(),
+            "--from".into(),
+            c.from.clone(),
+            "--to".into(),
+            c.to.clone(),
+        ];
+        args.extend(c.access.clone());
+        let out = mirrorctl(&args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(c.code), "{}: {stderr}", c.name);
+        assert!(
+            stderr.contains(&c.error),
+            "{}: stderr lacks `{}`:\n{stderr}",
+            c.name,
+            c.error
+        );
+        if let Some(h) = &c.hint {
+            assert!(
+                stderr.contains(h),
+                "{}: stderr lacks hint `{h}`:\n{stderr}",
+                c.name
+            );
+        }
+        assert!(
+            stdout.is_empty(),
+            "{}: data on stdout after a failure: {stdout}",
+            c.name
+        );
+        assert!(
+            !stderr.contains("pw-for-tests") && !stderr.contains(&bad_cred.to_auth_value()),
+            "{}: a secret leaked",
+            c.name
+        );
+    }
+    for reg in [&s.target, &readonly] {
+        let tags = skopeo::list_tags(reg, TARGET_REPO).unwrap_or_default();
+        assert!(
+            !tags.iter().any(|t| t == "4.14.1-x86_64"),
+            "release tag at a target after failures: {tags:?}"
+        );
+    }
+}
