@@ -47,8 +47,8 @@ pub enum ReleaseCommand {
     Mirror(MirrorArgs),
     /// Show a release: version, architecture, components, unique blobs and size
     Info(InfoArgs),
-    /// Extract openshift-install pinned to a release (not built yet)
-    Extract(Unbuilt),
+    /// Extract openshift-install pinned to a release
+    Extract(ExtractArgs),
 }
 
 /// How to reach registries.
@@ -112,6 +112,24 @@ pub struct InfoArgs {
     /// The release image, by tag or digest
     #[arg(value_name = "REF")]
     pub image: String,
+    #[command(flatten)]
+    pub access: Access,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// The command to extract (only `openshift-install`)
+    #[arg(long, value_name = "COMMAND")]
+    pub command: String,
+    /// The release image, by tag or digest (a mirror's copy works offline)
+    #[arg(long, value_name = "REF")]
+    pub from: String,
+    /// Directory to write the binary into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub to: std::path::PathBuf,
     #[command(flatten)]
     pub access: Access,
     /// Output format on stdout

@@ -33,6 +33,7 @@ pub use release::copy::{
     BlobAction, DEFAULT_MAX_PER_REGISTRY, ImageAction, MirrorEvent, MirrorOptions, MirrorPlan,
     MirrorReport, NoProgress, Progress, mirror_release,
 };
+pub use release::extract::{ExtractReport, extract_installer};
 pub use release::info::{ComponentInfo, ReleaseInfo, release_info};
 pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirror};
 pub use release::payload::{

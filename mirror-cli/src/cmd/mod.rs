@@ -13,7 +13,7 @@ pub async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
         Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
-        Command::Release(ReleaseCommand::Extract(_)) => unbuilt("release extract", 6),
+        Command::Release(ReleaseCommand::Extract(args)) => release::extract(args).await,
         Command::Preflight(_) => unbuilt("preflight", 5),
         Command::Tls(_) => unbuilt("tls", 4),
         Command::Trust(_) => unbuilt("trust", 4),

@@ -10,7 +10,7 @@ use mirror_core::{
 };
 
 use super::access;
-use crate::cli::{InfoArgs, Instructions, MirrorArgs, OutputFormat};
+use crate::cli::{ExtractArgs, InfoArgs, Instructions, MirrorArgs, OutputFormat};
 use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, human_bytes, stderr_is_tty};
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
@@ -160,7 +160,7 @@ impl CliProgress {
     fn new(quiet: bool) -> Self {
         Self {
             quiet,
-            tty: stderr_is_tty() && std::env::var_os("NO_COLOR").is_none_or(|_| true),
+            tty: stderr_is_tty(),
             start: Instant::now(),
             bytes: AtomicU64::new(0),
             total_bytes: AtomicU64::new(0),
@@ -318,5 +318,49 @@ pub async fn info(args: InfoArgs) -> u8 {
         }
     };
     print!("{out}");
+    EXIT_OK
+}
+
+pub async fn extract(args: ExtractArgs) -> u8 {
+    if args.command != "openshift-install" {
+        eprintln!(
+            "error: command `{}` does not exist in this release's targets",
+            args.command
+        );
+        eprintln!("hint: only `--command openshift-install` is supported");
+        return EXIT_USAGE;
+    }
+    let from = match ImageRef::parse(&args.from) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--from"),
+    };
+    let client = match access::client(&args.access) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
+    };
+    let report = match mirror_core::extract_installer(&client, &from, &args.to).await {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    if !report.missing_markers.is_empty() {
+        // oc's wording (two spaces after the period).
+        eprintln!(
+            "warning: Unable to make all expected replacements in openshift-install.  Remaining: {}",
+            report.missing_markers.join(", ")
+        );
+    }
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        OutputFormat::Text => println!(
+            "{}\n  pinned to {} (version {}, {})",
+            report.path.display(),
+            report.release_image,
+            report.version,
+            report.architecture
+        ),
+    }
     EXIT_OK
 }

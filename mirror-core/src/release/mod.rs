@@ -1,6 +1,7 @@
 //! OpenShift releases: reading payloads, mirroring them, and the mirror instructions.
 
 pub(crate) mod copy;
+pub(crate) mod extract;
 pub(crate) mod info;
 pub(crate) mod instructions;
 pub(crate) mod payload;
