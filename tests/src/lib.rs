@@ -14,6 +14,7 @@ pub mod fault_proxy;
 pub mod fixture;
 mod registry;
 pub mod skopeo;
+pub mod token_server;
 mod tools;
 
 pub use registry::{RegistryOptions, TestRegistry};

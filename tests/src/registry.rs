@@ -21,6 +21,9 @@ pub struct RegistryOptions {
     pub root: Option<PathBuf>,
     /// Refuse writes (distribution's read-only maintenance mode).
     pub readonly: bool,
+    /// Bearer-token auth: the issuer's realm URL and signing certificate (PEM), see
+    /// [`crate::token_server::TokenServer`].
+    pub token: Option<(String, String)>,
 }
 
 /// A running `docker-registry serve` on `127.0.0.1:<port>`.
@@ -90,6 +93,15 @@ impl TestRegistry {
             auth_section = format!(
                 "auth:\n  htpasswd:\n    realm: mirror-test\n    path: {}\n",
                 root.join("htpasswd").display()
+            );
+        }
+        if let Some((realm, cert)) = &opts.token {
+            std::fs::write(root.join("token-signer.crt"), cert).expect("write token cert");
+            auth_section = format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                crate::token_server::SERVICE,
+                crate::token_server::ISSUER,
+                root.join("token-signer.crt").display()
             );
         }
         let log_path = root.join("registry.log");
