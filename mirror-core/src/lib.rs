@@ -15,7 +15,10 @@
 mod auth;
 mod digest;
 mod error;
+mod fsutil;
+mod htpasswd;
 mod manifest;
+mod pull_secret;
 mod reference;
 mod registry;
 mod release;
@@ -23,7 +26,15 @@ mod release;
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
 pub use error::Error;
+pub use htpasswd::{
+    DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
+    set_htpasswd_user, validate_password, validate_username,
+};
 pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, parse_kind};
+pub use pull_secret::{
+    EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret,
+    PullSecretEntry, check_logins, merge_pull_secret, validate_registry_key,
+};
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{
     BlobStream, ClientOptions, MountOutcome, RawManifest, RegistryClient, RetryPolicy,
