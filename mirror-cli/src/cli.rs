@@ -19,14 +19,18 @@ pub struct Cli {
 pub enum Command {
     /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream (not built yet)
     Preflight(Unbuilt),
-    /// Generate and verify the registry's CA and SAN server certificate (not built yet)
-    Tls(Unbuilt),
-    /// Trust the registry's CA on this host, for the OS and for podman/skopeo (not built yet)
-    Trust(Unbuilt),
-    /// Run the registry itself: users, up, status, down, logs (not built yet)
-    Registry(Unbuilt),
-    /// Add the mirror's credentials to a Red Hat pull secret, and check pull secrets (not built yet)
-    PullSecret(Unbuilt),
+    /// Generate and verify the registry's CA and SAN server certificate
+    #[command(subcommand)]
+    Tls(crate::cmd::tls::TlsCommand),
+    /// Trust the registry's CA on this host, for the OS and for podman/skopeo
+    #[command(subcommand)]
+    Trust(crate::cmd::trust::TrustCommand),
+    /// Run the registry itself: users, up, status, down, logs
+    #[command(subcommand)]
+    Registry(crate::cmd::registry::RegistryCommand),
+    /// Add the mirror's credentials to a Red Hat pull secret, and check pull secrets
+    #[command(subcommand)]
+    PullSecret(crate::cmd::pull_secret::PullSecretCommand),
     /// Mirror an OpenShift release, inspect it, extract openshift-install
     #[command(subcommand)]
     Release(ReleaseCommand),

@@ -22,6 +22,7 @@ mod pull_secret;
 mod reference;
 mod registry;
 mod release;
+mod runtime;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
@@ -34,6 +35,13 @@ pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, pars
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret,
     PullSecretEntry, check_logins, merge_pull_secret, validate_registry_key,
+};
+pub use runtime::{
+    CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
+    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
+    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME,
+    UpAction, UpOptions, UpReport, is_running, registry_down, registry_logs, registry_status,
+    registry_up,
 };
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{

@@ -2,7 +2,12 @@
 //! render the result.
 
 mod access;
+pub(crate) mod pull_secret;
+pub(crate) mod registry;
 mod release;
+mod secret_input;
+pub(crate) mod tls;
+pub(crate) mod trust;
 
 use crate::cli::{Cli, Command, ReleaseCommand};
 use crate::output::EXIT_USAGE;
@@ -15,10 +20,10 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
         Command::Release(ReleaseCommand::Extract(args)) => release::extract(args).await,
         Command::Preflight(_) => unbuilt("preflight", 5),
-        Command::Tls(_) => unbuilt("tls", 4),
-        Command::Trust(_) => unbuilt("trust", 4),
-        Command::Registry(_) => unbuilt("registry", 4),
-        Command::PullSecret(_) => unbuilt("pull-secret", 4),
+        Command::Tls(cmd) => tls::run(cmd, quiet),
+        Command::Trust(cmd) => trust::run(cmd),
+        Command::Registry(cmd) => registry::run(cmd).await,
+        Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(_) => unbuilt("install", 6),
     }
 }

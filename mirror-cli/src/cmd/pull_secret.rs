@@ -1,0 +1,208 @@
+//! `mirrorctl pull-secret merge` and `mirrorctl pull-secret check`.
+//!
+//! The clap syntax of this group lives here, next to the code that resolves it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use mirror_core::{Credential, EntryAction, MergeOptions, OutputAction, PullSecret};
+
+use super::secret_input::PasswordArgs;
+use crate::cli::OutputFormat;
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error};
+
+/// `mirrorctl pull-secret ...`
+#[derive(Subcommand, Debug)]
+pub enum PullSecretCommand {
+    /// Write a copy of a pull secret with the mirror's credentials added (the input is never modified)
+    Merge(MergeArgs),
+    /// Validate a pull secret; with --login, try each registry's credentials
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The pull secret from console.redhat.com
+    #[arg(long, value_name = "FILE", default_value = "./pull-secret")]
+    pub pull_secret: PathBuf,
+    /// The mirror registry, as the cluster reaches it
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: String,
+    /// The mirror's user
+    #[arg(long, value_name = "USER")]
+    pub username: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// The entry's `email` [default: keep the entry's, or none]
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Where to write the result (mode 0600)
+    #[arg(long, value_name = "FILE", default_value = "./pull-secret.json")]
+    pub output: PathBuf,
+    /// Indented JSON instead of one line
+    #[arg(long)]
+    pub pretty: bool,
+    /// Replace an existing output file that holds something else
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The pull secret to check
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Try each entry's credentials against its registry's /v2/
+    #[arg(long)]
+    pub login: bool,
+    /// Extra CA certificate (PEM) to trust for --login, e.g. the mirror's ca.crt; repeatable
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Registry to reach over plain HTTP for --login; repeatable
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+pub async fn run(cmd: PullSecretCommand) -> u8 {
+    match cmd {
+        PullSecretCommand::Merge(args) => merge(args),
+        PullSecretCommand::Check(args) => check(args).await,
+    }
+}
+
+fn merge(args: MergeArgs) -> u8 {
+    let password = match args
+        .password
+        .read("Password for the mirror registry: ", false)
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let opts = MergeOptions {
+        input: args.pull_secret,
+        output: args.output,
+        registry: args.registry,
+        credential: Credential {
+            username: args.username,
+            password: password.0,
+        },
+        email: args.email,
+        pretty: args.pretty,
+        force: args.force,
+    };
+    let report = match mirror_core::merge_pull_secret(&opts) {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    let entry = match report.entry {
+        EntryAction::Added => "added",
+        EntryAction::Replaced => "replaced",
+        EntryAction::Unchanged => "kept (already right)",
+    };
+    let output = match report.output {
+        OutputAction::Written => "written",
+        OutputAction::Overwritten => "overwritten (--force)",
+        OutputAction::Unchanged => "unchanged (already right)",
+    };
+    println!("entry `{}`: {entry}", opts.registry);
+    println!(
+        "{}: {output} ({} entries: {})",
+        report.path.display(),
+        report.keys.len(),
+        report.keys.join(", ")
+    );
+    EXIT_OK
+}
+
+async fn check(args: CheckArgs) -> u8 {
+    let secret = match PullSecret::load(&args.file) {
+        Ok(s) => s,
+        Err(e) => {
+            if args.output == OutputFormat::Json {
+                print_json(&args, None, Some(&e.to_string()));
+            }
+            return core_error(&e);
+        }
+    };
+    let mut logins = None;
+    if args.login {
+        let mut ca_pems = Vec::new();
+        for f in &args.ca_files {
+            match std::fs::read(f) {
+                Ok(pem) => ca_pems.push(pem),
+                Err(e) => {
+                    eprintln!("error: cannot read CA file `{}`: {e}", f.display());
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        match mirror_core::check_logins(&secret, ca_pems, args.insecure_registries.clone()).await {
+            Ok(l) => logins = Some(l),
+            Err(e) => return core_error(&e),
+        }
+    }
+    let failed = logins.iter().flatten().any(|l| !l.ok);
+    match args.output {
+        OutputFormat::Json => print_json(&args, Some((&secret, logins.as_deref())), None),
+        OutputFormat::Text => {
+            let entries = secret.entries();
+            let w = entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
+            for e in &entries {
+                let who = match &e.username {
+                    Some(u) => format!("user `{u}`"),
+                    None => "credsStore".to_string(),
+                };
+                let login = logins
+                    .iter()
+                    .flatten()
+                    .find(|l| l.key == e.key)
+                    .map(|l| {
+                        if l.ok {
+                            "  login ok".to_string()
+                        } else {
+                            format!("  login FAILED: {}", l.detail)
+                        }
+                    })
+                    .unwrap_or_default();
+                println!("{:w$}  {who}{login}", e.key);
+            }
+            println!(
+                "{}: valid, {} entries",
+                secret.path().display(),
+                entries.len()
+            );
+            for l in logins.iter().flatten().filter(|l| !l.ok) {
+                if let Some(h) = &l.hint {
+                    eprintln!("hint: {}: {h}", l.key);
+                }
+            }
+        }
+    }
+    if failed { EXIT_PROBLEM } else { EXIT_OK }
+}
+
+fn print_json(
+    args: &CheckArgs,
+    found: Option<(&PullSecret, Option<&[mirror_core::LoginCheck]>)>,
+    error: Option<&str>,
+) {
+    let value = serde_json::json!({
+        "apiVersion": "mirrorctl.openshift.io/v1alpha1",
+        "kind": "PullSecretCheck",
+        "file": args.file,
+        "valid": error.is_none(),
+        "error": error,
+        "entries": found.map(|(s, _)| s.entries()),
+        "logins": found.and_then(|(_, l)| l),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+}

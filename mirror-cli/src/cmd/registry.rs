@@ -1,0 +1,342 @@
+//! `mirrorctl registry user add|up|status|down|logs`.
+//!
+//! The clap syntax of this group lives here, next to the code that resolves it.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use mirror_core::{
+    CheckState, Credential, LogSource, RegistryLayout, RuntimeChoice, StatusOptions,
+    SupervisorChoice, UpAction, UpOptions, UserAction,
+};
+
+use super::secret_input::PasswordArgs;
+use crate::cli::OutputFormat;
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error};
+
+/// `mirrorctl registry ...`
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Manage the registry's htpasswd users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Start the registry (idempotent: a running registry with this configuration is left alone)
+    Up(UpArgs),
+    /// Check the registry: running, TLS with our CA, login, _catalog (exit 1 when a check fails)
+    Status(StatusArgs),
+    /// Stop the registry and remove what `up` installed to run it (the data is kept)
+    Down(RootArgs),
+    /// Print the registry's log
+    Logs(LogsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user, or set its password (other users are kept)
+    Add(UserAddArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    /// The htpasswd file (created 0600 when missing)
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/opt/registry/auth/htpasswd"
+    )]
+    pub htpasswd: PathBuf,
+    /// The user name
+    #[arg(long, value_name = "USER")]
+    pub username: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// bcrypt cost (4-31); each step doubles the registry's work per request
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST, hide = true)]
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    Auto,
+    Podman,
+    Process,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SupervisorArg {
+    Auto,
+    Systemd,
+    Process,
+}
+
+#[derive(Args, Debug)]
+pub struct RootArgs {
+    /// The registry root: certs/, auth/, data/, config.yml
+    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
+    pub root: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The port to listen on
+    #[arg(long, default_value_t = mirror_core::DEFAULT_REGISTRY_PORT)]
+    pub port: u16,
+    /// podman (the registry:2 image), process (a distribution binary on this host), or auto
+    #[arg(long, value_enum, default_value = "auto")]
+    pub runtime: RuntimeArg,
+    /// Who keeps it running: systemd (a unit), process (no unit), or auto (systemd when it runs and we are root)
+    #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
+    pub supervisor: SupervisorArg,
+    /// The image for podman, e.g. a mirrored copy of registry:2
+    #[arg(long, value_name = "IMAGE", default_value = mirror_core::DEFAULT_REGISTRY_IMAGE)]
+    pub image: String,
+    /// The distribution binary for the process runtime [default: docker-registry or registry on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// The address to check [default: this host's FQDN and the port it was started on]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
+    /// Log in as this user (password from --password-file, --password-stdin, $MIRROR_REGISTRY_PASSWORD or a prompt)
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+pub async fn run(cmd: RegistryCommand) -> u8 {
+    match cmd {
+        RegistryCommand::User(UserCommand::Add(args)) => user_add(args),
+        RegistryCommand::Up(args) => up(args),
+        RegistryCommand::Status(args) => status(args).await,
+        RegistryCommand::Down(args) => down(args),
+        RegistryCommand::Logs(args) => logs(args),
+    }
+}
+
+fn user_add(args: UserAddArgs) -> u8 {
+    if let Err(e) = mirror_core::validate_username(&args.username) {
+        return core_error(&e);
+    }
+    let password = match args.password.read("New password: ", true) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let cred = Credential {
+        username: args.username,
+        password: password.0,
+    };
+    match mirror_core::set_htpasswd_user(&args.htpasswd, &cred, args.bcrypt_cost) {
+        Ok(action) => {
+            let what = match action {
+                UserAction::Added => "added",
+                UserAction::Replaced => "password replaced",
+                UserAction::Unchanged => "kept (already right)",
+            };
+            println!(
+                "user `{}` in {}: {what}",
+                cred.username,
+                args.htpasswd.display()
+            );
+            EXIT_OK
+        }
+        Err(e) => core_error(&e),
+    }
+}
+
+fn up(args: UpArgs) -> u8 {
+    let opts = UpOptions {
+        root: args.root.root.clone(),
+        port: args.port,
+        runtime: match args.runtime {
+            RuntimeArg::Auto => RuntimeChoice::Auto,
+            RuntimeArg::Podman => RuntimeChoice::Podman,
+            RuntimeArg::Process => RuntimeChoice::Process,
+        },
+        supervisor: match args.supervisor {
+            SupervisorArg::Auto => SupervisorChoice::Auto,
+            SupervisorArg::Systemd => SupervisorChoice::Systemd,
+            SupervisorArg::Process => SupervisorChoice::Process,
+        },
+        image: args.image,
+        binary: args.binary,
+        ..Default::default()
+    };
+    let report = match mirror_core::registry_up(&opts) {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    match args.output {
+        OutputFormat::Json => {
+            let mut v = serde_json::json!({
+                "apiVersion": "mirrorctl.openshift.io/v1alpha1",
+                "kind": "RegistryUp",
+            });
+            if let (Some(obj), Ok(serde_json::Value::Object(rest))) =
+                (v.as_object_mut(), serde_json::to_value(&report))
+            {
+                obj.extend(rest);
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            let layout = RegistryLayout::new(&opts.root);
+            let what = match report.action {
+                UpAction::Started => "started",
+                UpAction::Restarted => "restarted (the configuration changed)",
+                UpAction::AlreadyRunning => "already running (already right)",
+            };
+            println!("{what}: {}", report.run.describe(&layout));
+            let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            println!(
+                "port {}{pid}; config {}",
+                report.port,
+                report.config.display()
+            );
+        }
+    }
+    EXIT_OK
+}
+
+async fn status(args: StatusArgs) -> u8 {
+    let credential = match &args.username {
+        None => None,
+        Some(u) => match args.password.read(&format!("Password for `{u}`: "), false) {
+            Ok(p) => Some(Credential {
+                username: u.clone(),
+                password: p.0,
+            }),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let report = mirror_core::registry_status(&StatusOptions {
+        root: args.root.root.clone(),
+        registry: args.registry.clone(),
+        credential,
+    })
+    .await;
+    match args.output {
+        OutputFormat::Json => {
+            let mut v = serde_json::json!({
+                "apiVersion": "mirrorctl.openshift.io/v1alpha1",
+                "kind": "RegistryStatus",
+            });
+            if let (Some(obj), Ok(serde_json::Value::Object(rest))) =
+                (v.as_object_mut(), serde_json::to_value(&report))
+            {
+                obj.extend(rest);
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            println!("registry:  {}", report.registry);
+            for c in &report.checks {
+                let mark = match c.state {
+                    CheckState::Pass => "ok  ",
+                    CheckState::Fail => "FAIL",
+                    CheckState::Skip => "skip",
+                };
+                println!("{mark}  {:8} {}", c.name, c.detail);
+            }
+            for c in report.checks.iter().filter(|c| c.state == CheckState::Fail) {
+                if let Some(h) = &c.hint {
+                    eprintln!("hint: {}: {h}", c.name);
+                }
+            }
+        }
+    }
+    if report.ok { EXIT_OK } else { EXIT_PROBLEM }
+}
+
+fn down(args: RootArgs) -> u8 {
+    match mirror_core::registry_down(&args.root) {
+        Ok(r) => {
+            let layout = RegistryLayout::new(&args.root);
+            match (r.stopped, &r.run) {
+                (true, Some(run)) => println!("stopped: {}", run.describe(&layout)),
+                (true, None) => println!("stopped: the background registry"),
+                (false, _) => println!("not running (already right)"),
+            }
+            EXIT_OK
+        }
+        Err(e) => core_error(&e),
+    }
+}
+
+fn logs(args: LogsArgs) -> u8 {
+    let source = match mirror_core::registry_logs(&args.root.root) {
+        Ok(s) => s,
+        Err(e) => return core_error(&e),
+    };
+    match source {
+        LogSource::File(path) => {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read `{}`: {e}", path.display());
+                    return EXIT_PROBLEM;
+                }
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            let from = args.tail.map_or(0, |n| lines.len().saturating_sub(n));
+            let mut out = std::io::stdout().lock();
+            for l in &lines[from..] {
+                if writeln!(out, "{l}").is_err() {
+                    return EXIT_OK;
+                }
+            }
+            EXIT_OK
+        }
+        LogSource::Command(mut argv) => {
+            if let Some(n) = args.tail {
+                let flag = if argv[0].ends_with("journalctl") {
+                    "-n"
+                } else {
+                    "--tail"
+                };
+                argv.push(flag.into());
+                argv.push(n.to_string());
+            }
+            match std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .status()
+            {
+                Ok(s) if s.success() => EXIT_OK,
+                Ok(_) => EXIT_PROBLEM,
+                Err(e) => {
+                    eprintln!("error: cannot run `{}`: {e}", argv.join(" "));
+                    EXIT_PROBLEM
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `registry status`: running, reachable over TLS with our CA, login works, `_catalog` answers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{RegistryLayout, RuntimeState, is_running};
+use crate::auth::{AuthFile, Credential};
+use crate::error::Error;
+use crate::reference::Repository;
+use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
+
+/// Settings of [`registry_status`].
+#[derive(Debug, Clone, Default)]
+pub struct StatusOptions {
+    /// The registry root (its state file and `certs/ca.crt`).
+    pub root: PathBuf,
+    /// The address to check, `host:port`. Default: this host's FQDN (else its name) and the
+    /// port from the state file (else 5000).
+    pub registry: Option<String>,
+    /// The user to log in as; without it `login` and `catalog` are skipped.
+    pub credential: Option<Credential>,
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckState {
+    /// It passed.
+    Pass,
+    /// It failed.
+    Fail,
+    /// It could not run (no credentials given, or an earlier check failed).
+    Skip,
+}
+
+/// One check of [`registry_status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCheck {
+    /// `running`, `tls`, `login` or `catalog`.
+    pub name: &'static str,
+    /// Its result.
+    pub state: CheckState,
+    /// What was found.
+    pub detail: String,
+    /// The likely fix, when it failed.
+    pub hint: Option<String>,
+}
+
+/// The result of [`registry_status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// No check failed.
+    pub ok: bool,
+    /// The address checked.
+    pub registry: String,
+    /// How it runs, when recorded.
+    pub runtime: Option<String>,
+    /// The checks, in order.
+    pub checks: Vec<StatusCheck>,
+}
+
+fn check(name: &'static str, result: Result<String, Error>) -> StatusCheck {
+    match result {
+        Ok(detail) => StatusCheck {
+            name,
+            state: CheckState::Pass,
+            detail,
+            hint: None,
+        },
+        Err(e) => StatusCheck {
+            name,
+            state: CheckState::Fail,
+            detail: e.to_string(),
+            hint: e.hint(),
+        },
+    }
+}
+
+fn skip(name: &'static str, why: &str) -> StatusCheck {
+    StatusCheck {
+        name,
+        state: CheckState::Skip,
+        detail: why.to_string(),
+        hint: None,
+    }
+}
+
+/// Checks the registry under `opts.root`: its process (or unit, or container) runs; it answers
+/// `/v2/` over TLS with a certificate `certs/ca.crt` verifies; the user logs in; `_catalog`
+/// answers. Never fails: problems are failed checks.
+pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
+    let layout = RegistryLayout::new(&opts.root);
+    let mut checks = Vec::new();
+    let state = RuntimeState::load(&layout);
+    let port = state
+        .as_ref()
+        .ok()
+        .and_then(|s| s.as_ref())
+        .map_or(super::DEFAULT_REGISTRY_PORT, |s| s.port);
+    let registry = opts.registry.clone().unwrap_or_else(|| {
+        let host = mirror_net::fqdn()
+            .or_else(|| mirror_net::hostname().ok())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{host}:{port}")
+    });
+    let mut runtime = None;
+    checks.push(match &state {
+        Err(e) => check(
+            "running",
+            Err(Error::Runtime {
+                reason: e.to_string(),
+                log: None,
+            }),
+        ),
+        Ok(None) => StatusCheck {
+            name: "running",
+            state: CheckState::Fail,
+            detail: format!(
+                "no registry was started under `{}` (no {})",
+                layout.root.display(),
+                layout.state_file().display()
+            ),
+            hint: Some(format!(
+                "start it with `mirrorctl registry up --root {}`",
+                layout.root.display()
+            )),
+        },
+        Ok(Some(s)) => {
+            let how = s.run.describe(&layout);
+            runtime = Some(how.clone());
+            if is_running(&layout, s) {
+                check("running", Ok(how))
+            } else {
+                StatusCheck {
+                    name: "running",
+                    state: CheckState::Fail,
+                    detail: format!("not running: {how}"),
+                    hint: Some(
+                        "read `mirrorctl registry logs`, then `mirrorctl registry up`".into(),
+                    ),
+                }
+            }
+        }
+    });
+
+    let repo = Repository {
+        registry: registry.clone(),
+        path: "mirrorctl/status".into(),
+    };
+    let retry = RetryPolicy {
+        max_tries: 2,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(1),
+    };
+    let ca = match std::fs::read(layout.ca_cert()) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            checks.push(check("tls", Err(Error::io("read CA", layout.ca_cert(), e))));
+            None
+        }
+    };
+    let mut tls_ok = false;
+    if let Some(ca) = &ca {
+        let anonymous = RegistryClient::new(ClientOptions {
+            ca_pems: vec![ca.clone()],
+            retry: retry.clone(),
+            ..Default::default()
+        });
+        let result = match anonymous {
+            Err(e) => Err(e),
+            Ok(client) => match client.ping(&repo).await {
+                Ok(()) => Ok(format!(
+                    "https://{registry}/v2/ answers with a certificate our CA verifies (no login required)"
+                )),
+                Err(Error::Registry { status: 401, .. }) => Ok(format!(
+                    "https://{registry}/v2/ answers with a certificate our CA verifies, and asks for a login"
+                )),
+                Err(e) => Err(e),
+            },
+        };
+        tls_ok = result.is_ok();
+        checks.push(check("tls", result));
+    }
+
+    match (&opts.credential, tls_ok) {
+        (None, _) => {
+            checks.push(skip("login", "no user given (`--username`)"));
+            checks.push(skip("catalog", "no user given (`--username`)"));
+        }
+        (Some(_), false) => {
+            checks.push(skip("login", "TLS failed"));
+            checks.push(skip("catalog", "TLS failed"));
+        }
+        (Some(cred), true) => {
+            let auth_json = serde_json::json!({
+                "auths": { registry.clone(): { "auth": cred.to_auth_value() } }
+            })
+            .to_string();
+            let client =
+                AuthFile::parse(&auth_json, std::path::Path::new("--username")).and_then(|auth| {
+                    RegistryClient::new(ClientOptions {
+                        auth: Some(auth),
+                        ca_pems: ca.iter().cloned().collect(),
+                        retry,
+                        ..Default::default()
+                    })
+                });
+            match client {
+                Err(e) => {
+                    checks.push(check("login", Err(e)));
+                    checks.push(skip("catalog", "login failed"));
+                }
+                Ok(client) => {
+                    let login = client
+                        .ping(&repo)
+                        .await
+                        .map(|()| format!("user `{}` logs in", cred.username));
+                    let logged_in = login.is_ok();
+                    let mut c = check("login", login);
+                    if c.state == CheckState::Fail && c.detail.contains("401") {
+                        c.hint = Some(format!(
+                            "the registry refused user `{}`: set its password with `mirrorctl registry user add --htpasswd {} --username {}`",
+                            cred.username,
+                            layout.htpasswd().display(),
+                            cred.username
+                        ));
+                    }
+                    checks.push(c);
+                    if logged_in {
+                        let catalog = client
+                            .catalog(&repo, 1000)
+                            .await
+                            .map(|repos| format!("`_catalog` lists {} repositories", repos.len()));
+                        checks.push(check("catalog", catalog));
+                    } else {
+                        checks.push(skip("catalog", "login failed"));
+                    }
+                }
+            }
+        }
+    }
+    StatusReport {
+        ok: checks.iter().all(|c| c.state != CheckState::Fail),
+        registry,
+        runtime,
+        checks,
+    }
+}
