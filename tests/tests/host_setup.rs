@@ -1,0 +1,782 @@
+//! Host setup end to end with real components: certificates checked by `openssl`, the Debian
+//! distribution binary run by `mirrorctl registry up --runtime process` with those
+//! certificates and an htpasswd user, our client and skopeo logging in and pushing/reading,
+//! trust files in a temp root, and pull secret merges over good and malformed inputs.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mirror_core::{AuthFile, ClientOptions, RegistryClient};
+use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::fixture::{self, FixtureSpec};
+use mirror_testkit::require_tool;
+
+const SUBJECT: &str = "# the script's certificate file\ncountrycode=US\nstate=North Carolina\nlocality=Raleigh\norganization=Example\nunit=IT\n";
+
+/// A fake Red Hat pull secret (the `auth` values decode to `user:password`).
+const REDHAT: &str = r#"{"auths":{"cloud.openshift.com":{"auth":"b3BlbnNoaWZ0LXJlbGVhc2UtZGV2K29jbTpUT1BTRUNSRVQ=","email":"me@example.com"},"quay.io":{"auth":"b3BlbnNoaWZ0LXJlbGVhc2UtZGV2K29jbTpUT1BTRUNSRVQ=","email":"me@example.com"},"registry.redhat.io":{"auth":"dXNlcjpUT1BTRUNSRVQ=","email":"me@example.com","x-unknown":{"kept":true}}},"x-top":[1,"two"]}"#;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write(path: &Path, text: &str) -> PathBuf {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
+
+/// `mirrorctl tls generate` into `<root>/certs` for `localhost` and `127.0.0.1` (ECDSA: fast).
+fn generate_certs(root: &Path) -> (String, String) {
+    let subject = write(&root.join("certificate"), SUBJECT);
+    let out = mirrorctl(["tls", "generate", "--dir"])
+        .arg(root.join("certs"))
+        .arg("--certificate-file")
+        .arg(&subject)
+        .args([
+            "--hostname",
+            "localhost",
+            "--san",
+            "127.0.0.1",
+            "--no-host-ips",
+            "--key-type",
+            "ecdsa-p256",
+            "--email",
+            "admin@example.com",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t:?}");
+    t
+}
+
+fn openssl(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(require_tool("openssl"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn generated_certificates_pass_openssl_and_reruns_keep_them() {
+    require_tool("openssl");
+    let tmp = tempfile::tempdir().unwrap();
+    let (stdout, _) = generate_certs(tmp.path());
+    assert!(
+        stdout.starts_with("created: a new CA and server certificate in "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SANs:      DNS:localhost, IP:127.0.0.1\n"),
+        "{stdout}"
+    );
+    let certs = tmp.path().join("certs");
+    assert_eq!(mode(&certs.join("domain.key")), 0o600);
+    assert_eq!(mode(&certs.join("ca.key")), 0o600);
+
+    let out = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "-purpose",
+            "sslserver",
+            "-verify_hostname",
+            "localhost",
+            "-verify_ip",
+            "127.0.0.1",
+            "domain.crt",
+        ],
+        &certs,
+    );
+    assert!(
+        out.status.success(),
+        "openssl verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "domain.crt: OK"
+    );
+
+    let before = std::fs::read(certs.join("domain.crt")).unwrap();
+    let (stdout, _) = generate_certs(tmp.path());
+    assert!(stdout.starts_with("kept (already right): "), "{stdout}");
+    assert_eq!(std::fs::read(certs.join("domain.crt")).unwrap(), before);
+
+    let out = mirrorctl([
+        "tls",
+        "verify",
+        "--output",
+        "json",
+        "--hostname",
+        "localhost:5000",
+    ])
+    .arg("--cert")
+    .arg(certs.join("domain.crt"))
+    .arg("--key")
+    .arg(certs.join("domain.key"))
+    .arg("--ca")
+    .arg(certs.join("ca.crt"))
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "CertificateVerification");
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["sans"],
+        serde_json::json!(["DNS:localhost", "IP:127.0.0.1"])
+    );
+}
+
+#[test]
+fn a_cn_only_or_mismatched_certificate_fails_verify_with_exit_1() {
+    require_tool("openssl");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "cn.key",
+            "-out",
+            "cn.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+        ],
+        dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "other.key",
+        ],
+        dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = mirrorctl(["tls", "verify", "--hostname", "localhost"])
+        .arg("--cert")
+        .arg(dir.join("cn.crt"))
+        .arg("--key")
+        .arg(dir.join("cn.key"))
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("legacy Common Name field"), "{stdout}");
+    assert!(stdout.contains("FAIL  subject-alt-names"), "{stdout}");
+    assert!(stdout.ends_with("result:    FAILED\n"), "{stdout}");
+
+    let out = mirrorctl(["tls", "verify"])
+        .arg("--cert")
+        .arg(dir.join("cn.crt"))
+        .arg("--key")
+        .arg(dir.join("other.key"))
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  key-match"), "{stdout}");
+}
+
+#[test]
+fn trust_install_and_remove_in_a_temp_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate_certs(tmp.path());
+    let ca = tmp.path().join("certs/ca.crt");
+    let root = tmp.path().join("root");
+    write(
+        &root.join("etc/os-release"),
+        "ID=rocky\nID_LIKE=\"rhel centos fedora\"\n",
+    );
+    let run = |verb: &str, extra: &[&str]| {
+        let out = mirrorctl(["trust", verb, "--registry", "mirror.example.com:5000"])
+            .arg("--root")
+            .arg(&root)
+            .arg("--ca")
+            .arg(&ca)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        text(&out).0
+    };
+    let anchor = root.join("etc/pki/ca-trust/source/anchors/mirrorctl-mirror.example.com_5000.crt");
+    let containers = root.join("etc/containers/certs.d/mirror.example.com:5000/ca.crt");
+
+    let dry = run("install", &["--dry-run"]);
+    assert!(dry.contains("would be created: "), "{dry}");
+    assert!(!anchor.exists() && !containers.exists());
+
+    let first = run("install", &[]);
+    assert_eq!(
+        first,
+        format!(
+            "created: {}\ncreated: {}\nnot refreshed (not the real root): run `update-ca-trust extract` inside that root\n",
+            anchor.display(),
+            containers.display()
+        )
+    );
+    let pem = std::fs::read(&ca).unwrap();
+    assert_eq!(std::fs::read(&anchor).unwrap(), pem);
+    assert_eq!(std::fs::read(&containers).unwrap(), pem);
+    let again = run("install", &[]);
+    assert_eq!(
+        again,
+        format!(
+            "kept (already right): {}\nkept (already right): {}\n",
+            anchor.display(),
+            containers.display()
+        )
+    );
+    let removed = run("remove", &[]);
+    assert!(
+        removed.starts_with(&format!(
+            "removed: {}\nremoved: {}\n",
+            anchor.display(),
+            containers.display()
+        )),
+        "{removed}"
+    );
+    assert!(!anchor.exists() && !containers.exists());
+    assert!(
+        !containers.parent().unwrap().exists(),
+        "the empty certs.d/HOST:PORT dir is removed"
+    );
+    let again = run("remove", &[]);
+    assert!(again.starts_with("absent (already right): "), "{again}");
+}
+
+/// Runs `pull-secret merge` with the password `pw` from a file.
+fn merge(
+    dir: &Path,
+    input: &Path,
+    output: &Path,
+    username: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let pw = write(&dir.join("pw"), "mirror-pass\n");
+    mirrorctl([
+        "pull-secret",
+        "merge",
+        "--registry",
+        "mirror.example.com:5000",
+        "--email",
+        "admin@example.com",
+    ])
+    .arg("--pull-secret")
+    .arg(input)
+    .arg("--output")
+    .arg(output)
+    .arg("--username")
+    .arg(username)
+    .arg("--password-file")
+    .arg(pw)
+    .args(extra)
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn pull_secret_merge_over_good_and_malformed_inputs() {
+    // (name, input, exit code, what stderr or the result must show)
+    let mirror_entry = r#""mirror.example.com:5000":{"auth":"YWRtaW46bWlycm9yLXBhc3M=","email":"admin@example.com"}"#;
+    let table: Vec<(&str, String, i32, String)> = vec![
+        (
+            "red hat pull secret: entry appended, unknown fields kept",
+            REDHAT.to_string(),
+            0,
+            REDHAT.replace(r#"}}},"x-top""#, &format!(r#"}}}},{mirror_entry}}},"x-top""#)),
+        ),
+        (
+            "existing entry replaced in place",
+            r#"{"auths":{"mirror.example.com:5000":{"auth":"b2xkOm9sZA==","email":"old@example.com","x":1},"quay.io":{"auth":"dTpw"}}}"#.into(),
+            0,
+            r#"{"auths":{"mirror.example.com:5000":{"auth":"YWRtaW46bWlycm9yLXBhc3M=","email":"admin@example.com","x":1},"quay.io":{"auth":"dTpw"}}}"#.into(),
+        ),
+        (
+            "bad base64",
+            r#"{"auths":{"quay.io":{"auth":"dTpw"},"registry.redhat.io":{"auth":"%%TOPSECRET%%"}}}"#.into(),
+            1,
+            "entry `registry.redhat.io`: `auth` is not valid base64".into(),
+        ),
+        (
+            "missing auths",
+            r#"{"quay.io":{"auth":"dTpw"}}"#.into(),
+            1,
+            "no `auths` object".into(),
+        ),
+        (
+            "auth without a colon",
+            r#"{"auths":{"quay.io":{"auth":"VE9QU0VDUkVU"}}}"#.into(),
+            1,
+            "entry `quay.io`: `auth` does not decode to `user:password` (no `:`)".into(),
+        ),
+        (
+            "entry that is not an object",
+            r#"{"auths":{"quay.io":"VE9QU0VDUkVU"}}"#.into(),
+            1,
+            "entry `quay.io` is not an object".into(),
+        ),
+        ("not JSON", "{\"auths\":".into(), 1, "not valid JSON".into()),
+    ];
+    for (name, input_text, code, want) in table {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = write(&tmp.path().join("pull-secret"), &input_text);
+        let output = tmp.path().join("out/pull-secret.json");
+        std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+        let out = merge(tmp.path(), &input, &output, "admin", &[]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{name}: {stdout} {stderr}");
+        assert_eq!(
+            std::fs::read_to_string(&input).unwrap(),
+            input_text,
+            "{name}: input changed"
+        );
+        assert!(
+            !stderr.contains("TOPSECRET") && !stderr.contains("VE9QU0VDUkVU"),
+            "{name}: {stderr}"
+        );
+        if code == 0 {
+            let written = std::fs::read_to_string(&output).unwrap();
+            assert_eq!(written, format!("{want}\n"), "{name}");
+            assert_eq!(written.lines().count(), 1, "{name}: one line");
+            assert_eq!(mode(&output), 0o600, "{name}");
+            assert!(stdout.contains(": written ("), "{name}: {stdout}");
+        } else {
+            assert!(stderr.contains(&want), "{name}: {stderr}");
+            assert!(!output.exists(), "{name}: output written for a bad input");
+        }
+    }
+}
+
+#[test]
+fn pull_secret_merge_reruns_refuses_to_clobber_and_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = write(&tmp.path().join("pull-secret"), REDHAT);
+    let output = tmp.path().join("pull-secret.json");
+
+    assert_eq!(
+        merge(tmp.path(), &input, &output, "admin", &[])
+            .status
+            .code(),
+        Some(0)
+    );
+    let first = std::fs::read(&output).unwrap();
+    let out = merge(tmp.path(), &input, &output, "admin", &[]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("unchanged (already right)"), "{stdout}");
+
+    // Another user: refused without --force, the output untouched.
+    let out = merge(tmp.path(), &input, &output, "other", &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("exists with other content"), "{stderr}");
+    assert!(stderr.contains("hint: pass `--force`"), "{stderr}");
+    assert_eq!(std::fs::read(&output).unwrap(), first);
+    let out = merge(
+        tmp.path(),
+        &input,
+        &output,
+        "other",
+        &["--force", "--pretty"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(std::fs::read_to_string(&output).unwrap().lines().count() > 1);
+
+    // A `:` in the user name and the input as output are refused.
+    let out = merge(
+        tmp.path(),
+        &input,
+        &tmp.path().join("x.json"),
+        "ad:min",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let out = merge(tmp.path(), &input, &input, "admin", &["--force"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), REDHAT);
+
+    // check: valid file lists entries; a malformed one exits 1 naming the entry.
+    let out = mirrorctl(["pull-secret", "check"])
+        .arg(&output)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("mirror.example.com:5000  user `other`"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("valid, 4 entries\n"), "{stdout}");
+    let bad = write(
+        &tmp.path().join("bad"),
+        r#"{"auths":{"quay.io":{"auth":"VE9QU0VDUkVU"}}}"#,
+    );
+    let out = mirrorctl(["pull-secret", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("entry `quay.io`"), "{stderr}");
+}
+
+#[test]
+fn htpasswd_users_are_added_kept_and_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("auth/htpasswd");
+    let add = |user: &str, pw: &str| {
+        let pwf = write(&tmp.path().join("pw"), pw);
+        mirrorctl([
+            "registry",
+            "user",
+            "add",
+            "--username",
+            user,
+            "--password-file",
+        ])
+        .arg(pwf)
+        .arg("--htpasswd")
+        .arg(&file)
+        .output()
+        .unwrap()
+    };
+    let out = add("admin", "one\n");
+    assert_eq!(
+        text(&out).0,
+        format!("user `admin` in {}: added\n", file.display())
+    );
+    assert_eq!(mode(&file), 0o600);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("admin:$2y$10$")
+    );
+    assert_eq!(
+        text(&add("bob", "two")).0,
+        format!("user `bob` in {}: added\n", file.display())
+    );
+    let before = std::fs::read(&file).unwrap();
+    assert_eq!(
+        text(&add("admin", "one")).0,
+        format!("user `admin` in {}: kept (already right)\n", file.display())
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert_eq!(
+        text(&add("admin", "three")).0,
+        format!("user `admin` in {}: password replaced\n", file.display())
+    );
+    let users: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect();
+    assert_eq!(users, ["admin", "bob"]);
+
+    for (user, pw, want) in [
+        ("ad:min", "x", "contains `:`"),
+        ("admin", &"x".repeat(73), "bcrypt uses only the first 72"),
+    ] {
+        let out = add(user, pw);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+    // No password source and no terminal: refused, saying where a password comes from.
+    let out = mirrorctl(["registry", "user", "add", "--username", "x", "--htpasswd"])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("MIRROR_REGISTRY_PASSWORD"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+/// Runs `registry down` on drop so a failed test leaves no registry behind.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = mirrorctl(["registry", "down", "--root"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace().next().unwrap_or("").to_string())
+        })
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
+#[test]
+fn registry_up_with_the_debian_binary_serves_tls_and_htpasswd_to_our_client_and_skopeo() {
+    require_tool("docker-registry");
+    let skopeo = require_tool("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    generate_certs(&root);
+    let pw = write(&tmp.path().join("pw"), "s3cret-pass\n");
+    let out = mirrorctl([
+        "registry",
+        "user",
+        "add",
+        "--username",
+        "admin",
+        "--password-file",
+    ])
+    .arg(&pw)
+    .arg("--htpasswd")
+    .arg(root.join("auth/htpasswd"))
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
+    let up = || {
+        mirrorctl([
+            "registry",
+            "up",
+            "--runtime",
+            "process",
+            "--supervisor",
+            "process",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap()
+    };
+    let out = up();
+    let _down = Down(root.clone());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("started: process `"), "{stdout}");
+    let pid: u32 = std::fs::read_to_string(root.join("registry.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(is_alive(pid));
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(config.contains(&format!("addr: \":{port}\"")), "{config}");
+
+    let out = up();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("already running (already right): "),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("pid {pid}")), "{stdout}");
+
+    // A second registry on the same port: refused, naming the holder.
+    let other = tmp.path().join("other");
+    for f in ["certs/domain.crt", "certs/domain.key", "auth/htpasswd"] {
+        std::fs::create_dir_all(other.join(f).parent().unwrap()).unwrap();
+        std::fs::copy(root.join(f), other.join(f)).unwrap();
+    }
+    let out = mirrorctl([
+        "registry",
+        "up",
+        "--runtime",
+        "process",
+        "--supervisor",
+        "process",
+        "--port",
+    ])
+    .arg(port.to_string())
+    .arg("--root")
+    .arg(&other)
+    .output()
+    .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: port {port} is already in use by `docker-registry` (pid {pid})"
+        )),
+        "{stderr}"
+    );
+
+    // status: all four checks pass with the right password, login fails with a wrong one.
+    let status = |pwfile: &Path| {
+        mirrorctl([
+            "registry",
+            "status",
+            "--username",
+            "admin",
+            "--registry",
+            &host,
+            "--password-file",
+        ])
+        .arg(pwfile)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap()
+    };
+    let out = status(&pw);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for check in ["running", "tls", "login", "catalog"] {
+        assert!(
+            stdout.contains(&format!("ok    {check:8} ")),
+            "{check}: {stdout}"
+        );
+    }
+    let wrong = write(&tmp.path().join("wrong"), "nope");
+    let out = status(&wrong);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  login"), "{stdout}");
+    assert!(stderr.contains("mirrorctl registry user add"), "{stderr}");
+
+    // The merged pull secret is the auth file for our client and for skopeo.
+    let input = write(&tmp.path().join("pull-secret"), r#"{"auths":{}}"#);
+    let auth = tmp.path().join("pull-secret.json");
+    let out = mirrorctl([
+        "pull-secret",
+        "merge",
+        "--username",
+        "admin",
+        "--registry",
+        &host,
+        "--password-file",
+    ])
+    .arg(&pw)
+    .arg("--pull-secret")
+    .arg(&input)
+    .arg("--output")
+    .arg(&auth)
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = mirrorctl(["pull-secret", "check", "--login", "--ca-file"])
+        .arg(root.join("certs/ca.crt"))
+        .arg(&auth)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{host}  user `admin`  login ok")),
+        "{stdout}"
+    );
+
+    let client = RegistryClient::new(ClientOptions {
+        auth: Some(AuthFile::load(&auth).unwrap()),
+        ca_pems: vec![std::fs::read(root.join("certs/ca.crt")).unwrap()],
+        ..Default::default()
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &host));
+
+    let cert_dir = tmp.path().join("skopeo-certs");
+    std::fs::create_dir_all(&cert_dir).unwrap();
+    std::fs::copy(root.join("certs/ca.crt"), cert_dir.join("ca.crt")).unwrap();
+    let out = Command::new(&skopeo)
+        .args(["inspect", "--raw"])
+        .arg("--cert-dir")
+        .arg(&cert_dir)
+        .arg("--authfile")
+        .arg(&auth)
+        .arg(format!("docker://{}", f.release))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mirror_core::Digest::of(&out.stdout), f.release_digest);
+    // Without the CA skopeo refuses the certificate: the TLS is real.
+    let out = Command::new(&skopeo)
+        .args(["inspect", "--raw", "--authfile"])
+        .arg(&auth)
+        .arg(format!("docker://{}", f.release))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("certificate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = mirrorctl(["registry", "logs", "--tail", "5", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out).0.lines().count(), 5);
+
+    let out = mirrorctl(["registry", "down", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(stdout.starts_with("stopped: process `"), "{stdout}");
+    assert!(!is_alive(pid), "the registry (pid {pid}) still runs");
+    assert!(!root.join("registry.pid").exists());
+    let out = mirrorctl(["registry", "down", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out).0, "not running (already right)\n");
+    let out = status(&pw);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+}
