@@ -17,8 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream (not built yet)
-    Preflight(Unbuilt),
+    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream
+    Preflight(PreflightArgs),
     /// Generate and verify the registry's CA and SAN server certificate
     #[command(subcommand)]
     Tls(crate::cmd::tls::TlsCommand),
@@ -139,4 +139,64 @@ pub struct ExtractArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// `mirrorctl preflight`: named checks; exit 0 when nothing fails, 1 when a check fails or could
+/// not run (or warns, with `--strict`), 2 on usage errors.
+#[derive(Args, Debug)]
+pub struct PreflightArgs {
+    /// List the checks (name, severity, description) and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Do not run the check NAME; repeatable (names from `--list`)
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+    /// Treat warnings as failures
+    #[arg(long)]
+    pub strict: bool,
+    /// Where the registry will store its data; the filesystem of its nearest existing parent is measured
+    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Free space required on that filesystem (e.g. 1000GiB, 500G, 1.5TiB)
+    #[arg(long, value_name = "SIZE", default_value = "1000GiB")]
+    pub min_free: String,
+    /// Release image to size for `disk` and whose source `upstream` checks
+    #[arg(long, value_name = "REF")]
+    pub release: Option<String>,
+    /// Mirror repository: with --release, blobs it already holds are not counted as needed
+    #[arg(long, value_name = "REPO", requires = "release")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub access: Access,
+    /// Do not reach the network: skip `upstream`, do not size the release
+    #[arg(long)]
+    pub offline: bool,
+    /// A network the mirror is in (its VNet's address space); repeatable [default: this host's interface networks]
+    #[arg(long = "mirror-cidr", value_name = "CIDR")]
+    pub mirror_cidrs: Vec<String>,
+    /// A network of the cluster (its VNet's address space); repeatable
+    #[arg(long = "cluster-cidr", value_name = "CIDR")]
+    pub cluster_cidrs: Vec<String>,
+    /// install-config.yaml whose networking is checked and compared with the mirror's networks
+    #[arg(long, value_name = "FILE")]
+    pub install_config: Option<PathBuf>,
+    /// The registry port
+    #[arg(long, default_value_t = mirror_core::DEFAULT_PORT)]
+    pub port: u16,
+    /// The registry's host name [default: this host's FQDN]
+    #[arg(long, value_name = "FQDN")]
+    pub hostname: Option<String>,
+    /// How the registry will run, which decides the programs `tools` looks for
+    #[arg(long, value_enum, default_value = "auto")]
+    pub runtime: PreflightRuntime,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PreflightRuntime {
+    Podman,
+    Process,
+    Auto,
 }

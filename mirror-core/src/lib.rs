@@ -18,6 +18,7 @@ mod error;
 mod fsutil;
 mod htpasswd;
 mod manifest;
+mod preflight;
 mod pull_secret;
 mod reference;
 mod registry;
@@ -32,6 +33,14 @@ pub use htpasswd::{
     set_htpasswd_user, validate_password, validate_username,
 };
 pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, parse_kind};
+pub use preflight::{
+    CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
+    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
+    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
+    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
+    Problem, ProcessInfo, ReleaseSize, Runtime, SizeError, Status, Summary, Tools, UpstreamFacts,
+    checks, evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
+};
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret,
     PullSecretEntry, check_logins, merge_pull_secret, validate_registry_key,

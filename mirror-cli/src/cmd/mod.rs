@@ -2,6 +2,7 @@
 //! render the result.
 
 mod access;
+mod preflight;
 pub(crate) mod pull_secret;
 pub(crate) mod registry;
 mod release;
@@ -19,7 +20,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
         Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
         Command::Release(ReleaseCommand::Extract(args)) => release::extract(args).await,
-        Command::Preflight(_) => unbuilt("preflight", 5),
+        Command::Preflight(args) => preflight::run(args, quiet).await,
         Command::Tls(cmd) => tls::run(cmd, quiet),
         Command::Trust(cmd) => trust::run(cmd),
         Command::Registry(cmd) => registry::run(cmd).await,

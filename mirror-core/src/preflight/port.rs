@@ -1,0 +1,127 @@
+//! `port`: the registry port is free, or already held by the mirror registry.
+
+use mirror_net::PortStatus;
+
+use super::{HostFacts, Outcome, PreflightOptions};
+
+/// Command names of the distribution registry binary.
+const REGISTRY_NAMES: [&str; 2] = ["registry", "docker-registry"];
+/// Command names of podman and the helpers that hold a container's published ports.
+const CONTAINER_NAMES: [&str; 6] = [
+    "podman",
+    "conmon",
+    "rootlessport",
+    "rootlessport-ch",
+    "pasta",
+    "slirp4netns",
+];
+
+pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
+    let port = opts.port;
+    let status = match &facts.port {
+        Ok(s) => s,
+        // Not a failure to look: the registry could not listen there either.
+        Err(e) => {
+            return Outcome::fail(format!("port {port} cannot be used: {}", e.message))
+                .hint(e.hint.clone());
+        }
+    };
+    let elsewhere = || "stop it, or run the registry on another port with `--port`".to_string();
+    match status {
+        PortStatus::Free => Outcome::pass(format!("port {port} is free")),
+        PortStatus::InUse {
+            holder: Some(p),
+        } if REGISTRY_NAMES.contains(&p.name.as_str()) => Outcome::pass(format!(
+            "port {port} is held by a distribution registry (`{}`, pid {}), taken to be the mirror's",
+            p.name, p.pid
+        )),
+        PortStatus::InUse {
+            holder: Some(p),
+        } if CONTAINER_NAMES.contains(&p.name.as_str()) => Outcome::warn(format!(
+            "port {port} is held by `{}` (pid {}) for a container: fine if it is the mirror registry's",
+            p.name, p.pid
+        ))
+        .hint(format!(
+            "`podman ps --filter publish={port}` shows the container; if it is not the mirror registry, {}",
+            elsewhere()
+        )),
+        PortStatus::InUse {
+            holder: Some(p),
+        } => Outcome::fail(format!(
+            "port {port} is in use by `{}` (pid {})",
+            p.name, p.pid
+        ))
+        .hint(elsewhere()),
+        PortStatus::InUse { holder: None } => Outcome::fail(format!(
+            "port {port} is in use by a process this user cannot see"
+        ))
+        .hint(format!(
+            "`sudo ss -ltnp 'sport = :{port}'` shows it; {}",
+            elsewhere()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mirror_net::{PortStatus, ProcessInfo};
+
+    use super::super::test_support::{healthy, run_one};
+    use super::super::{PreflightOptions, ProbeError};
+
+    fn held(name: &str) -> PortStatus {
+        PortStatus::InUse {
+            holder: Some(ProcessInfo {
+                pid: 4242,
+                name: name.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn port_table() {
+        let cases = [
+            (Ok(PortStatus::Free), "pass | port 5000 is free"),
+            (
+                Ok(held("registry")),
+                "pass | port 5000 is held by a distribution registry (`registry`, pid 4242), taken to be the mirror's",
+            ),
+            (
+                Ok(held("docker-registry")),
+                "pass | port 5000 is held by a distribution registry (`docker-registry`, pid 4242), taken to be the mirror's",
+            ),
+            (
+                Ok(held("conmon")),
+                "warn | port 5000 is held by `conmon` (pid 4242) for a container: fine if it is the mirror registry's | hint: `podman ps --filter publish=5000` shows the container; if it is not the mirror registry, stop it, or run the registry on another port with `--port`",
+            ),
+            (
+                Ok(held("rootlessport")),
+                "warn | port 5000 is held by `rootlessport` (pid 4242) for a container: fine if it is the mirror registry's | hint: `podman ps --filter publish=5000` shows the container; if it is not the mirror registry, stop it, or run the registry on another port with `--port`",
+            ),
+            (
+                Ok(held("python3")),
+                "fail | port 5000 is in use by `python3` (pid 4242) | hint: stop it, or run the registry on another port with `--port`",
+            ),
+            (
+                Ok(PortStatus::InUse { holder: None }),
+                "fail | port 5000 is in use by a process this user cannot see | hint: `sudo ss -ltnp 'sport = :5000'` shows it; stop it, or run the registry on another port with `--port`",
+            ),
+            (
+                Err(ProbeError {
+                    message: "bind `0.0.0.0:5000`: Permission denied (os error 13)".into(),
+                    hint: Some("ports below 1024 need root".into()),
+                }),
+                "fail | port 5000 cannot be used: bind `0.0.0.0:5000`: Permission denied (os error 13) | hint: ports below 1024 need root",
+            ),
+        ];
+        let got: Vec<String> = cases
+            .iter()
+            .map(|(s, _)| {
+                let mut f = healthy();
+                f.port = s.clone();
+                run_one("port", &f, &PreflightOptions::default())
+            })
+            .collect();
+        assert_eq!(got, cases.iter().map(|c| c.1).collect::<Vec<_>>());
+    }
+}

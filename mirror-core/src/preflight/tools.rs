@@ -1,0 +1,152 @@
+//! `tools`: the programs the chosen runtime needs, and the OS family's trust-store tool.
+
+use super::os::OsRelease;
+use super::{HostFacts, Outcome, PreflightOptions, Runtime, Status};
+
+/// Every program the check looks for.
+pub(super) const PROGRAMS: [&str; 5] = [
+    "podman",
+    "registry",
+    "docker-registry",
+    "update-ca-trust",
+    "update-ca-certificates",
+];
+
+const REGISTRY_BINARIES: [&str; 2] = ["registry", "docker-registry"];
+
+pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
+    let tools = &facts.tools;
+    let found = |name: &str| tools.get(name).map(|p| format!("`{}`", p.display()));
+    let mut parts = Vec::new();
+    let mut hints = Vec::new();
+    let mut status = Status::Pass;
+
+    let podman = found("podman");
+    let binary = REGISTRY_BINARIES
+        .iter()
+        .find_map(|n| found(n).map(|p| (*n, p)));
+    let podman_hint = "install podman (`dnf install podman`)";
+    let binary_hint = "install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`)";
+    match (opts.runtime, podman, binary) {
+        (Runtime::Podman | Runtime::Auto, Some(p), _) => {
+            parts.push(format!("runtime podman at {p}"))
+        }
+        (Runtime::Process | Runtime::Auto, _, Some((name, p))) => {
+            parts.push(format!("runtime process: `{name}` at {p}"))
+        }
+        (Runtime::Podman, None, _) => {
+            status = Status::Fail;
+            parts.push("`podman` not found".to_string());
+            hints.push(format!("{podman_hint}, or use `--runtime process`"));
+        }
+        (Runtime::Process, _, None) => {
+            status = Status::Fail;
+            parts.push("neither `registry` nor `docker-registry` found".to_string());
+            hints.push(format!("{binary_hint}, or use `--runtime podman`"));
+        }
+        (Runtime::Auto, None, None) => {
+            status = Status::Fail;
+            parts.push("no runtime: neither `podman` nor a `registry` binary found".to_string());
+            hints.push(format!("{podman_hint}, or {binary_hint}"));
+        }
+    }
+
+    let os = facts.os_release.as_deref().ok().map(OsRelease::parse);
+    let wanted: &[&str] = match &os {
+        Some(os) if os.is_rhel_family() => &["update-ca-trust"],
+        Some(os) if os.is_debian_family() || os.is_suse_family() => &["update-ca-certificates"],
+        _ => &["update-ca-trust", "update-ca-certificates"],
+    };
+    match wanted.iter().find_map(|n| found(n).map(|p| (*n, p))) {
+        Some((name, p)) => parts.push(format!("trust store: `{name}` at {p}")),
+        None => {
+            status = Status::Fail;
+            let names = wanted
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or ");
+            parts.push(format!("trust-store tool {names} not found"));
+            hints.push("install the `ca-certificates` package".to_string());
+        }
+    }
+    let hint = (!hints.is_empty()).then(|| hints.join("; "));
+    Outcome::new(status, parts.join("; ")).hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{healthy, run_one};
+    use super::super::{PreflightOptions, Runtime, Tools};
+
+    const UBUNTU: &str = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
+
+    #[test]
+    fn tools_table() {
+        let rhel = super::super::os::tests::RHEL9;
+        let cases: [(Runtime, &[&str], &str, &str); 8] = [
+            (
+                Runtime::Auto,
+                &["podman", "update-ca-trust"],
+                rhel,
+                "pass | runtime podman at `/usr/bin/podman`; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust`",
+            ),
+            (
+                Runtime::Auto,
+                &["registry", "update-ca-trust"],
+                rhel,
+                "pass | runtime process: `registry` at `/usr/bin/registry`; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust`",
+            ),
+            (
+                Runtime::Process,
+                &["podman", "docker-registry", "update-ca-certificates"],
+                UBUNTU,
+                "pass | runtime process: `docker-registry` at `/usr/bin/docker-registry`; trust store: `update-ca-certificates` at `/usr/bin/update-ca-certificates`",
+            ),
+            (
+                Runtime::Podman,
+                &["registry", "update-ca-trust"],
+                rhel,
+                "fail | `podman` not found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install podman (`dnf install podman`), or use `--runtime process`",
+            ),
+            (
+                Runtime::Process,
+                &["podman", "update-ca-trust"],
+                rhel,
+                "fail | neither `registry` nor `docker-registry` found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`), or use `--runtime podman`",
+            ),
+            (
+                Runtime::Auto,
+                &["update-ca-trust"],
+                rhel,
+                "fail | no runtime: neither `podman` nor a `registry` binary found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install podman (`dnf install podman`), or install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`)",
+            ),
+            (
+                Runtime::Auto,
+                &["podman", "update-ca-trust"],
+                UBUNTU,
+                "fail | runtime podman at `/usr/bin/podman`; trust-store tool `update-ca-certificates` not found | hint: install the `ca-certificates` package",
+            ),
+            (
+                Runtime::Auto,
+                &["podman", "update-ca-certificates"],
+                "ID=weird\n",
+                "pass | runtime podman at `/usr/bin/podman`; trust store: `update-ca-certificates` at `/usr/bin/update-ca-certificates`",
+            ),
+        ];
+        let got: Vec<String> = cases
+            .iter()
+            .map(|(runtime, found, os, _)| {
+                let mut f = healthy();
+                f.tools = Tools::found(found);
+                f.os_release = Ok(os.to_string());
+                let opts = PreflightOptions {
+                    runtime: *runtime,
+                    ..Default::default()
+                };
+                run_one("tools", &f, &opts)
+            })
+            .collect();
+        assert_eq!(got, cases.iter().map(|c| c.3).collect::<Vec<_>>());
+    }
+}
