@@ -19,6 +19,7 @@ mod fsutil;
 mod htpasswd;
 mod manifest;
 mod preflight;
+mod preflight;
 mod pull_secret;
 mod reference;
 mod registry;
@@ -40,6 +41,14 @@ pub use preflight::{
     PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
     Problem, ProcessInfo, ReleaseSize, Runtime, SizeError, Status, Summary, Tools, UpstreamFacts,
     checks, evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
+};
+pub use preflight::{
+    CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
+    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
+    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
+    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
+    Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
+    evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
 };
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret,

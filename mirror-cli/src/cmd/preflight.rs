@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use mirror_core::{
     AuthFile, CheckList, ClientOptions, ImageRef, InstallConfig, PreflightOptions, PreflightReport,
-    RegistryClient, Repository, Runtime, Status, checks, parse_cidr_arg, parse_size,
+    RegistryClient, Repository, RuntimeChoice, Status, checks, parse_cidr_arg, parse_size,
 };
 
 use crate::cli::{OutputFormat, PreflightArgs, PreflightRuntime};
@@ -117,9 +117,9 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
         port: args.port,
         hostname: args.hostname.clone(),
         runtime: match args.runtime {
-            PreflightRuntime::Podman => Runtime::Podman,
-            PreflightRuntime::Process => Runtime::Process,
-            PreflightRuntime::Auto => Runtime::Auto,
+            PreflightRuntime::Podman => RuntimeChoice::Podman,
+            PreflightRuntime::Process => RuntimeChoice::Process,
+            PreflightRuntime::Auto => RuntimeChoice::Auto,
         },
         ..Default::default()
     };

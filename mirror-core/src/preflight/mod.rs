@@ -27,6 +27,7 @@ use serde::Serialize;
 use crate::auth::AuthFile;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
+use crate::runtime::RuntimeChoice;
 
 pub use facts::{
     DiskSpace, HostFacts, HostnameFacts, Probe, ProbeError, ReleaseSize, Tools, UpstreamFacts,
@@ -333,19 +334,6 @@ impl Default for CheckList {
     }
 }
 
-/// How the registry will run, which decides the programs the `tools` check looks for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    /// The `registry:2` image under podman.
-    Podman,
-    /// The distribution registry binary (`registry` or `docker-registry`) as a process.
-    Process,
-    /// Whichever is installed, podman first.
-    #[default]
-    Auto,
-}
-
 /// A preflight argument that cannot be used, naming the flag and the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{flag}: {message}")]
@@ -397,7 +385,7 @@ pub struct PreflightOptions {
     /// The registry's host name; `None` means this host's FQDN.
     pub hostname: Option<String>,
     /// How the registry will run.
-    pub runtime: Runtime,
+    pub runtime: RuntimeChoice,
     /// Do not reach the network: `upstream` is skipped and `disk` does not size the release.
     pub offline: bool,
     /// Checks not to run (names from [`checks`], see [`PreflightOptions::skip`]).
@@ -420,7 +408,7 @@ impl Default for PreflightOptions {
             install_config: None,
             port: DEFAULT_PORT,
             hostname: None,
-            runtime: Runtime::Auto,
+            runtime: RuntimeChoice::Auto,
             offline: false,
             skip: BTreeSet::new(),
             strict: false,

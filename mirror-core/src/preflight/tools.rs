@@ -1,7 +1,8 @@
 //! `tools`: the programs the chosen runtime needs, and the OS family's trust-store tool.
 
 use super::os::OsRelease;
-use super::{HostFacts, Outcome, PreflightOptions, Runtime, Status};
+use super::{HostFacts, Outcome, PreflightOptions, Status};
+use crate::runtime::RuntimeChoice as Runtime;
 
 /// Every program the check looks for.
 pub(super) const PROGRAMS: [&str; 5] = [
@@ -77,7 +78,8 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, Runtime, Tools};
+    use super::super::{PreflightOptions, Tools};
+    use crate::RuntimeChoice as Runtime;
 
     const UBUNTU: &str = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
 
