@@ -19,7 +19,6 @@ mod fsutil;
 mod htpasswd;
 mod manifest;
 mod preflight;
-mod preflight;
 mod pull_secret;
 mod reference;
 mod registry;
@@ -34,14 +33,6 @@ pub use htpasswd::{
     set_htpasswd_user, validate_password, validate_username,
 };
 pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, parse_kind};
-pub use preflight::{
-    CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
-    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
-    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
-    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
-    Problem, ProcessInfo, ReleaseSize, Runtime, SizeError, Status, Summary, Tools, UpstreamFacts,
-    checks, evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
-};
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
     DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
