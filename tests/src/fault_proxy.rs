@@ -145,7 +145,7 @@ async fn handle(
     let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
     let request_line = head_text.lines().next().unwrap_or_default().to_string();
     let is_blob_get = request_line.starts_with("GET ") && request_line.contains("/blobs/sha256:");
-    let fault = (plan.every > 0 && n % plan.every == 0 && !plan.cycle.is_empty())
+    let fault = (plan.every > 0 && n.is_multiple_of(plan.every) && !plan.cycle.is_empty())
         .then(|| plan.cycle[(n / plan.every - 1) % plan.cycle.len()]);
     let fault = match fault {
         Some(Fault::CorruptBlob) if !is_blob_get => None,

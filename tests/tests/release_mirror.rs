@@ -22,7 +22,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A plain-HTTP source with the fixture, and an empty TLS + htpasswd target.
+/// A TLS source (so HTTP/2, as quay.io) with the fixture, and an empty TLS + htpasswd target.
 struct Setup {
     source: TestRegistry,
     target: TestRegistry,
@@ -30,7 +30,10 @@ struct Setup {
 }
 
 fn setup(rt: &tokio::runtime::Runtime) -> Setup {
-    let source = TestRegistry::start();
+    let source = TestRegistry::start_with(RegistryOptions {
+        tls: true,
+        ..Default::default()
+    });
     let target = TestRegistry::start_with(RegistryOptions {
         tls: true,
         htpasswd: Some(("mirror".into(), "pw-for-tests".into())),
@@ -48,7 +51,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Setup {
 /// Client options reaching both registries.
 fn both(s: &Setup) -> ClientOptions {
     let mut o = s.target.client_options();
-    o.insecure_registries.push(s.source.host.clone());
+    o.ca_pems.extend(s.source.ca_pem.iter().cloned());
     o
 }
 
@@ -58,8 +61,8 @@ fn cli_access(s: &Setup) -> Vec<String> {
         s.target.auth_file().display().to_string(),
         "--ca-file".into(),
         s.target.ca_file().unwrap().display().to_string(),
-        "--insecure-registry".into(),
-        s.source.host.clone(),
+        "--ca-file".into(),
+        s.source.ca_file().unwrap().display().to_string(),
     ]
 }
 
@@ -599,8 +602,8 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
             from: s.fixture.release.clone(),
             to: format!("{}/{TARGET_REPO}", readonly.host),
             access: vec![
-                "--insecure-registry".into(),
-                s.source.host.clone(),
+                "--ca-file".into(),
+                s.source.ca_file().unwrap().display().to_string(),
                 "--insecure-registry".into(),
                 readonly.host.clone(),
             ],

@@ -768,12 +768,27 @@ async fn copy_one(
     let actual = Arc::new(std::sync::Mutex::new(None::<Digest>));
     let (bad2, actual2, expected) = (bad.clone(), actual.clone(), digest.clone());
     let mut hasher = Some(DigestHasher::new());
+    // The digest is checked when the declared size is reached. Chunks after that must be
+    // empty: HTTP/2 may end a body with an empty DATA frame.
+    if size == 0 && digest != &Digest::of(b"") {
+        return Err(Error::DigestMismatch {
+            target,
+            expected: digest.to_string(),
+            actual: Digest::of(b"").to_string(),
+        });
+    }
     let stream = blob.stream.map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
+        if chunk.is_empty() {
+            return Ok(chunk);
+        }
         progress.event(MirrorEvent::Bytes(chunk.len() as u64));
-        let h = hasher
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("stream continued after its end"))?;
+        let Some(h) = hasher.as_mut() else {
+            bad2.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other(
+                "source sent more bytes than the manifest declares",
+            ));
+        };
         h.update(&chunk);
         if h.len() > size {
             bad2.store(true, Ordering::Relaxed);
