@@ -34,15 +34,9 @@ pub enum Command {
     /// Mirror an OpenShift release, inspect it, extract openshift-install
     #[command(subcommand)]
     Release(ReleaseCommand),
-    /// Do everything createMirrorRegistry.sh did, idempotently, in one command (not built yet)
-    Install(Unbuilt),
-}
-
-/// Arguments of a command group that is not built yet (accepted, then refused plainly).
-#[derive(Args, Debug)]
-pub struct Unbuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+    /// Do everything createMirrorRegistry.sh did, idempotently, in one command
+    #[command(disable_version_flag = true)]
+    Install(Box<InstallArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,8 +64,9 @@ pub struct Access {
     pub insecure_registries: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    #[default]
     Text,
     Json,
 }
@@ -199,4 +194,86 @@ pub enum PreflightRuntime {
     Podman,
     Process,
     Auto,
+}
+
+/// `mirrorctl install`: every field of the config file can be given or overridden here.
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// YAML config file (see docs/install.md); flags override its fields
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Email for the pull-secret entry and the certificate
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The registry user to create
+    #[arg(long)]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub password: crate::cmd::secret_input::PasswordArgs,
+    /// OCP version to mirror, e.g. 4.14.1 (the release comes from quay.io/openshift-release-dev/ocp-release)
+    #[arg(long, conflicts_with = "release")]
+    pub version: Option<String>,
+    /// The release image to mirror, instead of --version
+    #[arg(long, value_name = "REF")]
+    pub release: Option<String>,
+    /// Release architecture for --version [default: x86_64]
+    #[arg(long)]
+    pub architecture: Option<String>,
+    /// The Red Hat pull secret (read, never modified)
+    #[arg(long, value_name = "FILE")]
+    pub pull_secret: Option<PathBuf>,
+    /// The registry's host name [default: this host's FQDN]
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// The registry port [default: 5000]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Where the registry lives [default: /opt/registry]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// How the registry runs: podman, process or auto [default: auto]
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// The script's certificate file (countrycode=, state=, ...) [default: ./certificate]
+    #[arg(long, value_name = "FILE")]
+    pub certificate_file: Option<PathBuf>,
+    /// Where outputs go [default: ./mirror-install]
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Mirror repository [default: ocp4/openshift4]
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Extra CA (PEM) for the source registry, e.g. a pull-through proxy; repeatable
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
+    /// Source registry reached over plain HTTP; repeatable
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+    /// Skip a step (preflight, directories, certificates, user, registry, trust, check, pull-secret, mirror, extract, outputs); repeatable
+    #[arg(long, value_name = "STEP")]
+    pub skip: Vec<String>,
+    /// Skip a preflight check; repeatable
+    #[arg(long, value_name = "NAME")]
+    pub skip_check: Vec<String>,
+    /// Preflight free-space minimum [default: 1000GiB]
+    #[arg(long, value_name = "SIZE")]
+    pub min_free: Option<String>,
+    /// Transfers in flight per registry
+    #[arg(long, value_name = "N")]
+    pub max_per_registry: Option<usize>,
+    /// Registry image for the podman runtime [default: docker.io/library/registry:2]
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
+    #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
+    pub supervisor: crate::cmd::registry::SupervisorArg,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Prefix for the host trust store (for tests and image builds) [default: /]
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub trust_root: Option<PathBuf>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }

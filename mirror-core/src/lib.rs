@@ -17,6 +17,7 @@ mod digest;
 mod error;
 mod fsutil;
 mod htpasswd;
+mod install;
 mod manifest;
 mod preflight;
 mod pull_secret;
@@ -32,7 +33,16 @@ pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
     set_htpasswd_user, validate_password, validate_username,
 };
+pub use install::config::InstallConfigFile;
+pub use install::{
+    InstallError, InstallProgress, InstallReport, InstallSettings, Step, StepReport, StepStatus,
+    install,
+};
 pub use manifest::{BlobRef, ChildRef, ManifestKind, is_list, media_type_of, parse_kind};
+/// The network facts library, re-exported so callers share one version.
+pub use mirror_net as net;
+/// The certificate and trust library, re-exported so callers share one version.
+pub use mirror_tls as tls;
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
     DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
@@ -42,15 +52,8 @@ pub use preflight::{
     evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
 };
 pub use pull_secret::{
-    EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret,
-    PullSecretEntry, check_logins, merge_pull_secret, validate_registry_key,
-};
-pub use runtime::{
-    CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
-    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME,
-    UpAction, UpOptions, UpReport, is_running, registry_down, registry_logs, registry_status,
-    registry_up,
+    EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
+    check_logins, merge_pull_secret, validate_registry_key,
 };
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{
@@ -67,4 +70,10 @@ pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirro
 pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
     read_release, tag_arch,
+};
+pub use runtime::{
+    CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
+    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
+    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
+    UpOptions, UpReport, is_running, registry_down, registry_logs, registry_status, registry_up,
 };

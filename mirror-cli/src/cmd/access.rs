@@ -4,8 +4,13 @@ use mirror_core::{AuthFile, ClientOptions, RegistryClient};
 
 use crate::cli::Access;
 
-/// Builds a client from the access flags; errors are already printed with hints.
+/// Builds a client from the access flags.
 pub fn client(access: &Access) -> Result<RegistryClient, mirror_core::Error> {
+    RegistryClient::new(client_options(access)?)
+}
+
+/// Resolves the access flags into client options (auth file, CA files, plain-HTTP hosts).
+pub fn client_options(access: &Access) -> Result<ClientOptions, mirror_core::Error> {
     let auth = AuthFile::discover(access.registry_config.as_deref())?;
     let mut ca_pems = Vec::new();
     for f in &access.ca_files {
@@ -16,7 +21,7 @@ pub fn client(access: &Access) -> Result<RegistryClient, mirror_core::Error> {
         })?;
         ca_pems.push(pem);
     }
-    RegistryClient::new(ClientOptions {
+    Ok(ClientOptions {
         auth,
         ca_pems,
         insecure_registries: access.insecure_registries.clone(),

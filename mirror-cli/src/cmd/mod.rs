@@ -2,16 +2,16 @@
 //! render the result.
 
 mod access;
+mod install;
 mod preflight;
 pub(crate) mod pull_secret;
 pub(crate) mod registry;
 mod release;
-mod secret_input;
+pub(crate) mod secret_input;
 pub(crate) mod tls;
 pub(crate) mod trust;
 
 use crate::cli::{Cli, Command, ReleaseCommand};
-use crate::output::EXIT_USAGE;
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -25,11 +25,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Trust(cmd) => trust::run(cmd),
         Command::Registry(cmd) => registry::run(cmd).await,
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
-        Command::Install(_) => unbuilt("install", 6),
+        Command::Install(args) => install::run(*args, quiet).await,
     }
-}
-
-fn unbuilt(what: &str, issue: u32) -> u8 {
-    eprintln!("error: `mirrorctl {what}` is not built yet (tracked in issue {issue})");
-    EXIT_USAGE
 }

@@ -1,0 +1,306 @@
+//! `mirrorctl install`: config file and flags merged in one place into validated settings,
+//! then the library runs the steps.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mirror_core::{
+    AuthFile, Credential, ImageRef, InstallConfigFile, InstallProgress, InstallSettings,
+    PreflightOptions, Progress, Repository, Step, StepReport, StepStatus,
+};
+
+use super::access;
+use crate::cli::{InstallArgs, OutputFormat};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error};
+
+/// A usage problem: the input it names, and the fix.
+struct Bad {
+    message: String,
+    hint: Option<String>,
+}
+
+fn bad(message: impl Into<String>, hint: impl Into<Option<String>>) -> Bad {
+    Bad {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+pub async fn run(args: InstallArgs, quiet: bool) -> u8 {
+    let settings = match resolve(&args) {
+        Ok(s) => s,
+        Err(b) => {
+            eprintln!("error: {}", b.message);
+            if let Some(h) = b.hint {
+                eprintln!("hint: {h}");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let progress = StepPrinter { quiet };
+    match mirror_core::install(&settings, &progress).await {
+        Ok(report) => {
+            match args.output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                ),
+                OutputFormat::Text => print!("{}", final_words(&settings, &report)),
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            print_error(&e, e.hint());
+            eprintln!(
+                "note: nothing already done was undone; fix the cause and run the same command again"
+            );
+            EXIT_PROBLEM
+        }
+    }
+}
+
+struct StepPrinter {
+    quiet: bool,
+}
+
+impl InstallProgress for StepPrinter {
+    fn step(&self, r: &StepReport) {
+        if self.quiet {
+            return;
+        }
+        let status = match r.status {
+            StepStatus::Done => "done",
+            StepStatus::AlreadyDone => "already done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Planned => "planned",
+        };
+        eprintln!("[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
+    }
+
+    fn mirror(&self) -> Arc<dyn Progress> {
+        Arc::new(mirror_core::NoProgress)
+    }
+}
+
+fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
+    if s.dry_run {
+        return "Dry run: nothing was changed.\n".into();
+    }
+    let out = s.output_dir.display();
+    format!(
+        "The mirror registry is ready.\n\n  Registry:   {reg} (data in {root}/data)\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
+        reg = r.registry,
+        root = s.root.display(),
+        user = s.credential.username,
+        update = r.update_image.clone().unwrap_or_default(),
+    )
+}
+
+/// Merges the config file and the flags, reads the secrets, and validates everything
+/// before any change.
+fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
+    let file = match &a.config {
+        Some(p) => InstallConfigFile::load(p).map_err(|e| bad(e.to_string(), e.hint()))?,
+        None => InstallConfigFile::default(),
+    };
+    let need = |v: Option<String>, flag: &str, key: &str| {
+        v.filter(|x| !x.trim().is_empty()).ok_or_else(|| {
+            bad(
+                format!("missing `{flag}`"),
+                Some(format!("give `{flag}` or `{key}:` in the config file")),
+            )
+        })
+    };
+    let email = need(a.email.clone().or(file.email.clone()), "--email", "email")?;
+    let username = need(
+        a.username.clone().or(file.username.clone()),
+        "--username",
+        "username",
+    )?;
+    mirror_core::validate_username(&username)
+        .map_err(|e| bad(format!("--username: {e}"), e.hint()))?;
+    let password = read_password(a, file.password_file.as_deref())?;
+    mirror_core::validate_password(&password)
+        .map_err(|e| bad(format!("registry password: {e}"), e.hint()))?;
+    let credential = Credential { username, password };
+
+    let release_text = match (
+        a.release.clone().or(file.release.clone()),
+        a.version.clone().or(file.version.clone()),
+    ) {
+        (Some(r), _) => r,
+        (None, Some(v)) => format!(
+            "quay.io/openshift-release-dev/ocp-release:{v}-{}",
+            a.architecture
+                .clone()
+                .or(file.architecture.clone())
+                .unwrap_or_else(|| "x86_64".into())
+        ),
+        (None, None) => {
+            return Err(bad(
+                "missing `--version` or `--release`",
+                Some("give `--version 4.14.1`, or `version:` in the config file".into()),
+            ));
+        }
+    };
+    let release =
+        ImageRef::parse(&release_text).map_err(|e| bad(format!("release: {e}"), e.hint()))?;
+
+    let pull_secret = a.pull_secret.clone().or(file.pull_secret.clone()).ok_or_else(|| {
+        bad("missing `--pull-secret`", Some("download it from console.redhat.com/openshift/install/pull-secret and give `--pull-secret FILE`".into()))
+    })?;
+    AuthFile::load(&pull_secret).map_err(|e| bad(format!("--pull-secret: {e}"), e.hint()))?;
+
+    let certificate_file = a
+        .certificate_file
+        .clone()
+        .or(file.certificate_file.clone())
+        .unwrap_or_else(|| PathBuf::from("certificate"));
+    mirror_core::tls::Subject::from_file(&certificate_file)
+        .map_err(|e| bad(format!("--certificate-file: {e}"), e.hint()))?;
+
+    let hostname = match a.hostname.clone().or(file.hostname.clone()) {
+        Some(h) => h,
+        None => mirror_core::net::fqdn()
+            .or_else(|| mirror_core::net::hostname().ok())
+            .ok_or_else(|| {
+                bad(
+                    "cannot tell this host's name",
+                    Some("give `--hostname FQDN`".into()),
+                )
+            })?,
+    };
+    let port = a.port.or(file.port).unwrap_or(mirror_core::DEFAULT_PORT);
+    let root = a
+        .root
+        .clone()
+        .or(file.root.clone())
+        .unwrap_or_else(|| PathBuf::from("/opt/registry"));
+    let output_dir = a
+        .output_dir
+        .clone()
+        .or(file.output_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("mirror-install"));
+    let repository = a
+        .repository
+        .clone()
+        .or(file.repository.clone())
+        .unwrap_or_else(|| "ocp4/openshift4".into());
+    Repository::parse(&format!("{hostname}:{port}/{repository}"))
+        .map_err(|e| bad(format!("--hostname/--port/--repository: {e}"), None))?;
+
+    let mut skip = BTreeSet::new();
+    for name in a.skip.iter().chain(&file.skip) {
+        skip.insert(Step::parse(name).map_err(|e| bad(format!("--skip: {e}"), None))?);
+    }
+    let runtime_name = a
+        .runtime
+        .clone()
+        .or(file.runtime.clone())
+        .unwrap_or_else(|| "auto".into());
+    let runtime = match runtime_name.as_str() {
+        "podman" => mirror_core::RuntimeChoice::Podman,
+        "process" => mirror_core::RuntimeChoice::Process,
+        "auto" => mirror_core::RuntimeChoice::Auto,
+        other => {
+            return Err(bad(
+                format!("--runtime: unknown runtime `{other}`"),
+                Some("use podman, process or auto".into()),
+            ));
+        }
+    };
+    let ca_files: Vec<PathBuf> = a.ca_files.iter().chain(&file.ca_files).cloned().collect();
+    let insecure: Vec<String> = a
+        .insecure_registries
+        .iter()
+        .chain(&file.insecure_registries)
+        .cloned()
+        .collect();
+    let access_flags = crate::cli::Access {
+        registry_config: Some(pull_secret.clone()),
+        ca_files: ca_files.clone(),
+        insecure_registries: insecure.clone(),
+    };
+    let client = access::client_options(&access_flags).map_err(|e| bad(e.to_string(), e.hint()))?;
+
+    let mut preflight = PreflightOptions {
+        data_dir: root.join("data"),
+        release: Some(release.clone()),
+        to: None,
+        client: client.clone(),
+        port,
+        hostname: Some(hostname.clone()),
+        runtime,
+        ..Default::default()
+    };
+    if let Some(size) = a.min_free.clone().or(file.min_free.clone()) {
+        preflight.min_free =
+            mirror_core::parse_size(&size).map_err(|e| bad(format!("--min-free: {e}"), None))?;
+    }
+    for name in a.skip_check.iter().chain(&file.skip_checks) {
+        preflight.skip(name).map_err(|e| bad(e.to_string(), None))?;
+    }
+    let ip_addresses = mirror_core::net::host_addresses().unwrap_or_default();
+    let short = hostname.split('.').next().unwrap_or_default().to_string();
+    let extra_sans = if short != hostname && !short.is_empty() {
+        vec![short]
+    } else {
+        vec![]
+    };
+    let image = a.image.clone().or(file.image.clone());
+    Ok(InstallSettings {
+        credential,
+        email,
+        release,
+        pull_secret,
+        hostname,
+        extra_sans,
+        ip_addresses,
+        port,
+        root: root.clone(),
+        certificate_file,
+        output_dir,
+        repository,
+        ca_pems: client.ca_pems.clone(),
+        insecure_registries: insecure,
+        skip,
+        preflight,
+        trust_root: a.trust_root.clone().unwrap_or_else(|| PathBuf::from("/")),
+        max_per_registry: a
+            .max_per_registry
+            .or(file.max_per_registry)
+            .unwrap_or(mirror_core::DEFAULT_MAX_PER_REGISTRY),
+        dry_run: a.dry_run,
+        registry: mirror_core::UpOptions {
+            runtime,
+            supervisor: match a.supervisor {
+                super::registry::SupervisorArg::Auto => mirror_core::SupervisorChoice::Auto,
+                super::registry::SupervisorArg::Systemd => mirror_core::SupervisorChoice::Systemd,
+                super::registry::SupervisorArg::Process => mirror_core::SupervisorChoice::Process,
+            },
+            image: image.unwrap_or_else(|| mirror_core::DEFAULT_REGISTRY_IMAGE.to_string()),
+            ..Default::default()
+        },
+    })
+}
+
+/// The password: `--password-file`, `--password-stdin`, `MIRROR_REGISTRY_PASSWORD`, the
+/// config's `passwordFile`, or a prompt on a terminal. Never from argv.
+fn read_password(a: &InstallArgs, file_from_config: Option<&Path>) -> Result<String, Bad> {
+    let trim = |s: String| s.trim_end_matches(['\n', '\r']).to_string();
+    let given = a.password.password_file.is_some()
+        || a.password.password_stdin
+        || std::env::var_os(super::secret_input::PASSWORD_ENV).is_some();
+    if !given && let Some(p) = file_from_config {
+        return std::fs::read_to_string(p)
+            .map(|t| trim(t.lines().next().unwrap_or_default().to_string()))
+            .map_err(|e| bad(format!("passwordFile `{}`: {e}", p.display()), None));
+    }
+    a.password.read("Registry password: ", true).map(|p| p.0).map_err(|why| {
+        bad(
+            format!("registry password: {why}"),
+            Some("use --password-file FILE, --password-stdin or MIRROR_REGISTRY_PASSWORD (passwords are never taken as arguments)".into()),
+        )
+    })
+}

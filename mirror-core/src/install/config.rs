@@ -1,0 +1,116 @@
+//! The `mirrorctl install` config file (YAML). Every field is optional here and can be
+//! given or overridden by a flag; the CLI merges both into [`super::InstallSettings`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// `install.yaml`. Field names are camelCase; unknown fields are errors (a typo must not be
+/// silently ignored). Passwords are never read from here: use `passwordFile`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallConfigFile {
+    /// Email for the pull-secret entry and the certificate's emailAddress.
+    pub email: Option<String>,
+    /// The registry user to create (the script's `user`).
+    pub username: Option<String>,
+    /// File holding the registry user's password (0600 recommended).
+    pub password_file: Option<PathBuf>,
+    /// OCP version, e.g. `4.14.1` (the release becomes
+    /// `quay.io/openshift-release-dev/ocp-release:<version>-<architecture>`).
+    pub version: Option<String>,
+    /// The release image, instead of `version`.
+    pub release: Option<String>,
+    /// Release architecture for `version` (default `x86_64`).
+    pub architecture: Option<String>,
+    /// The Red Hat pull secret (never modified).
+    pub pull_secret: Option<PathBuf>,
+    /// The registry's host name (default: this host's FQDN).
+    pub hostname: Option<String>,
+    /// The registry port (default 5000).
+    pub port: Option<u16>,
+    /// Where the registry lives (default `/opt/registry`).
+    pub root: Option<PathBuf>,
+    /// `podman`, `process` or `auto` (default).
+    pub runtime: Option<String>,
+    /// The script's `certificate` file (default `./certificate`).
+    pub certificate_file: Option<PathBuf>,
+    /// Where outputs go (default `./mirror-install`).
+    pub output_dir: Option<PathBuf>,
+    /// Mirror repository (default `ocp4/openshift4`).
+    pub repository: Option<String>,
+    /// Extra CA files for the source registry (a pull-through proxy).
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Source registries reached over plain HTTP.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// Steps to skip, e.g. `[trust]`.
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// Preflight checks to skip.
+    #[serde(default)]
+    pub skip_checks: Vec<String>,
+    /// Preflight free-space minimum, e.g. `1000GiB`.
+    pub min_free: Option<String>,
+    /// Transfers in flight per registry.
+    pub max_per_registry: Option<usize>,
+    /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
+    pub image: Option<String>,
+}
+
+impl InstallConfigFile {
+    /// Parses YAML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        serde_saphyr::from_str(text).map_err(|e| Error::InvalidSetting {
+            name: format!("config file `{}`", path.display()),
+            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("read config file", path, e))?;
+        Self::parse(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let f = InstallConfigFile::parse(
+            "email: admin@example.com\nusername: mirror\npasswordFile: /root/pw\nversion: '4.14.1'\nport: 5000\nskip: [trust]\ninsecureRegistries:\n  - 127.0.0.1:5001\n",
+            Path::new("install.yaml"),
+        )
+        .unwrap();
+        assert_eq!(f.version.as_deref(), Some("4.14.1"));
+        assert_eq!(
+            (f.port, f.skip.clone(), f.insecure_registries.len()),
+            (Some(5000), vec!["trust".to_string()], 1)
+        );
+        let err = InstallConfigFile::parse("emial: x\n", Path::new("install.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid setting `config file `install.yaml``: unknown field `emial`"),
+            "{err}"
+        );
+        let err = InstallConfigFile::parse("port: lots\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("config file `c.yaml`"), "{err}");
+        let err = InstallConfigFile::parse("password: hunter2\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `password`") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! `mirrorctl install` end to end: process runtime, temp root, loopback ports, the fixture
+//! release; every output checked; a second run changes nothing; bad input changes nothing.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use mirror_core::{AuthFile, ClientOptions, RegistryClient, Repository};
+use mirror_testkit::TestRegistry;
+use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::fixture::{self, FixtureSpec};
+
+struct Env {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Env {
+    fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+/// Stops the installed registry however the test ends.
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = mirrorctl(["registry", "down", "--root"])
+            .arg(self.p("registry"))
+            .output();
+        if let Ok(pid) = std::fs::read_to_string(self.p("registry/registry.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn setup() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        dir,
+        port: free_port(),
+    };
+    std::fs::write(env.p("certificate"), "countrycode=US\nstate=\"New York\"\nlocality=Armonk\norganization=Example Corp\nunit = IT  # the script's file, with a comment\n").unwrap();
+    std::fs::write(env.p("password"), "s3cret-Mirror-pw\n").unwrap();
+    std::fs::set_permissions(env.p("password"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let quay = mirror_core::Credential {
+        username: "rh-user".into(),
+        password: "rh-token".into(),
+    };
+    std::fs::write(
+        env.p("pull-secret"),
+        serde_json::json!({"auths": {"cloud.openshift.com": {"auth": quay.to_auth_value(), "email": "me@example.com"}, "quay.io": {"auth": quay.to_auth_value(), "email": "me@example.com"}}}).to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(env.p("trust/etc")).unwrap();
+    std::fs::copy("/etc/os-release", env.p("trust/etc/os-release")).unwrap();
+    env
+}
+
+fn install_args(env: &Env, release: &str, source: &str) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "install".into(),
+        "--email".into(),
+        "admin@example.com".into(),
+        "--username".into(),
+        "mirror".into(),
+        "--release".into(),
+        release.into(),
+    ];
+    for (flag, path) in [
+        ("--password-file", "password"),
+        ("--pull-secret", "pull-secret"),
+        ("--root", "registry"),
+        ("--certificate-file", "certificate"),
+        ("--output-dir", "out"),
+        ("--trust-root", "trust"),
+    ] {
+        v.push(flag.into());
+        v.push(env.p(path).display().to_string());
+    }
+    v.extend(
+        [
+            "--hostname",
+            "localhost",
+            "--port",
+            &env.port.to_string(),
+            "--runtime",
+            "process",
+            "--insecure-registry",
+            source,
+            "--min-free",
+            "1MiB",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    v
+}
+
+/// path -> (mode, bytes) of every file under `dir`, except the registry's own data and log.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if name == "data" || name.ends_with(".log") {
+                continue;
+            }
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() {
+                out.insert(
+                    p.clone(),
+                    (
+                        md.permissions().mode() & 0o777,
+                        std::fs::read(&p).unwrap(),
+                        md.modified().unwrap(),
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn install_end_to_end_then_a_rerun_changes_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = TestRegistry::start();
+    let f = rt.block_on(fixture::push(
+        &FixtureSpec::tiny(),
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let env = setup();
+    let args = install_args(&env, &f.release, &source.host);
+
+    let out = mirrorctl(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "install failed:\n{stderr}");
+    assert!(
+        !stderr.contains("s3cret-Mirror-pw") && !stdout.contains("s3cret-Mirror-pw"),
+        "the password leaked"
+    );
+    for step in [
+        "directories",
+        "certificates",
+        "user",
+        "registry",
+        "trust",
+        "pull-secret",
+        "mirror",
+        "extract",
+        "outputs",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.contains("]")
+                && l.contains(&format!(" {step} "))
+                && l.contains("[        done]")),
+            "step {step} not done:\n{stderr}"
+        );
+    }
+    let registry = format!("localhost:{}", env.port);
+    let mirror = format!("{registry}/ocp4/openshift4");
+    assert!(
+        stdout.contains(&format!("Registry:   {registry}")),
+        "{stdout}"
+    );
+
+    // Files and modes.
+    for (rel, mode) in [
+        ("out/pull-secret.json", 0o600),
+        ("out/install-config-snippet.yaml", 0o600),
+        ("registry/auth/htpasswd", 0o600),
+        ("registry/certs/domain.key", 0o600),
+        ("out/openshift-install", 0o755),
+    ] {
+        let m = std::fs::metadata(env.p(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "{rel}");
+    }
+    assert!(env.p("out/imagedigestmirrorset.yaml").is_file());
+    assert!(
+        env.p(&format!("trust/etc/containers/certs.d/{registry}/ca.crt"))
+            .is_file()
+    );
+
+    // The snippet parses; its pull secret logs in; its trust bundle verifies the registry.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Snippet {
+        pull_secret: String,
+        additional_trust_bundle: String,
+        image_digest_sources: Vec<Src>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Src {
+        source: String,
+        mirrors: Vec<String>,
+    }
+    let snippet: Snippet = serde_saphyr::from_str(
+        &std::fs::read_to_string(env.p("out/install-config-snippet.yaml")).unwrap(),
+    )
+    .unwrap();
+    let sources: Vec<&str> = snippet
+        .image_digest_sources
+        .iter()
+        .map(|s| s.source.as_str())
+        .collect();
+    let mut want = vec![f.release_repo.as_str(), f.component_repo.as_str()];
+    want.sort();
+    assert_eq!(sources, want);
+    assert!(
+        snippet
+            .image_digest_sources
+            .iter()
+            .all(|s| s.mirrors == vec![mirror.clone()])
+    );
+    let auth = AuthFile::parse(&snippet.pull_secret, Path::new("snippet")).unwrap();
+    assert_eq!(
+        auth.lookup(&registry, "ocp4/openshift4")
+            .unwrap()
+            .credential
+            .password,
+        "s3cret-Mirror-pw"
+    );
+    assert!(
+        auth.lookup("quay.io", "x").is_some(),
+        "the original entries were kept"
+    );
+    let client = RegistryClient::new(ClientOptions {
+        auth: Some(auth),
+        ca_pems: vec![snippet.additional_trust_bundle.into_bytes()],
+        ..Default::default()
+    })
+    .unwrap();
+    let repo = Repository::parse(&mirror).unwrap();
+    let got = rt
+        .block_on(client.get_manifest(&repo, "4.14.1-x86_64"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.digest, f.release_digest);
+
+    // skopeo agrees, and the installer is pinned to the mirror.
+    let installer = std::fs::read(env.p("out/openshift-install")).unwrap();
+    let pin = format!("{mirror}@{}\0", f.release_digest);
+    assert!(
+        installer.windows(pin.len()).any(|w| w == pin.as_bytes()),
+        "installer not pinned to {pin}"
+    );
+    let certs = env.p("skopeo-certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(env.p("registry/certs/ca.crt"), certs.join("ca.crt")).unwrap();
+    let sk = std::process::Command::new(mirror_testkit::require_tool("skopeo"))
+        .args(["inspect", "--raw", "--authfile"])
+        .arg(env.p("out/pull-secret.json"))
+        .arg("--cert-dir")
+        .arg(&certs)
+        .arg(format!("docker://{mirror}:4.14.1-x86_64"))
+        .output()
+        .unwrap();
+    assert!(
+        sk.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sk.stderr)
+    );
+    assert_eq!(mirror_core::Digest::of(&sk.stdout), f.release_digest);
+
+    // A second run: every step already done, nothing on disk changes.
+    let before = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
+    let out = mirrorctl(&args).output().unwrap();
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "rerun failed:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            line.starts_with("[already done]"),
+            "rerun did something: {line}\n{stderr}"
+        );
+    }
+    let after = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
+    assert_eq!(
+        before.0.keys().collect::<Vec<_>>(),
+        after.0.keys().collect::<Vec<_>>()
+    );
+    assert!(before == after, "a rerun changed files on disk");
+}
+
+#[test]
+fn bad_input_is_refused_before_any_change() {
+    let env = setup();
+    let base = install_args(
+        &env,
+        "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64",
+        "127.0.0.1:1",
+    );
+    let without = |flag: &str| {
+        let mut v = base.clone();
+        let i = v.iter().position(|a| a == flag).unwrap();
+        v.drain(i..i + 2);
+        v
+    };
+    std::fs::write(env.p("bad.yaml"), "email: a@b.c\npassword: hunter2\n").unwrap();
+    std::fs::write(env.p("bad-cert"), "countrycode=USA\n").unwrap();
+    let mut with_config = base.clone();
+    with_config.extend(["--config".into(), env.p("bad.yaml").display().to_string()]);
+    let mut bad_cert = base.clone();
+    let i = bad_cert
+        .iter()
+        .position(|a| a == "--certificate-file")
+        .unwrap();
+    bad_cert[i + 1] = env.p("bad-cert").display().to_string();
+    let mut bad_skip = base.clone();
+    bad_skip.extend(["--skip".into(), "everything".into()]);
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "no password",
+            without("--password-file"),
+            "registry password: no password given",
+        ),
+        (
+            "no pull secret",
+            without("--pull-secret"),
+            "missing `--pull-secret`",
+        ),
+        ("no email", without("--email"), "missing `--email`"),
+        (
+            "unknown config field",
+            with_config,
+            "unknown field `password`",
+        ),
+        ("bad certificate file", bad_cert, "--certificate-file"),
+        ("unknown step", bad_skip, "unknown step `everything`"),
+    ];
+    for (name, args, want) in cases {
+        let out = mirrorctl(&args)
+            .env_remove("MIRROR_REGISTRY_PASSWORD")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = text(&out).1;
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{name}: stderr lacks `{want}`:\n{stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{name}: a secret leaked");
+        assert!(
+            !env.p("registry").exists() && !env.p("out").exists(),
+            "{name}: something was created"
+        );
+    }
+}
