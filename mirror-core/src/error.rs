@@ -42,6 +42,14 @@ pub enum Error {
         /// What is wrong (never contains a secret).
         reason: String,
     },
+    /// The `install` config file is malformed.
+    #[error("config file `{}`: {reason}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (line and column, the field).
+        reason: String,
+    },
     /// A TLS setting is unusable (an unreadable or invalid `--ca-file`).
     #[error("tls setup: {reason}")]
     TlsSetup {
@@ -223,6 +231,9 @@ impl Error {
             ),
             Error::Registry { status, .. } if *status >= 500 => Some(
                 "the registry failed repeatedly: check its logs and free disk space, then rerun (a rerun copies only what is missing)".to_string(),
+            ),
+            Error::ConfigFile { .. } => Some(
+                "fields are camelCase (see docs/install.md); passwords go in a file named by `passwordFile`, never in the config".to_string(),
             ),
             Error::AuthFile { .. } => Some(
                 "an auth file is JSON with an `auths` object whose entries hold `auth`: base64 of `user:password`".to_string(),

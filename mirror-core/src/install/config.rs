@@ -64,9 +64,15 @@ pub struct InstallConfigFile {
 impl InstallConfigFile {
     /// Parses YAML text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
-        serde_saphyr::from_str(text).map_err(|e| Error::InvalidSetting {
-            name: format!("config file `{}`", path.display()),
-            reason: e.to_string().lines().next().unwrap_or_default().to_string(),
+        serde_saphyr::from_str(text).map_err(|e| Error::ConfigFile {
+            path: path.to_path_buf(),
+            reason: e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string(),
         })
     }
 
@@ -98,7 +104,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("invalid setting `config file `install.yaml``: unknown field `emial`"),
+            err.starts_with("config file `install.yaml`: line 1 column 1: unknown field `emial`, expected one of email,"),
             "{err}"
         );
         let err = InstallConfigFile::parse("port: lots\n", Path::new("c.yaml"))
