@@ -37,6 +37,8 @@ pub enum Command {
     /// Do everything createMirrorRegistry.sh did, idempotently, in one command
     #[command(disable_version_flag = true)]
     Install(Box<InstallArgs>),
+    /// Stop and remove what `install` created (the registry, its files, trust entries, outputs)
+    Uninstall(UninstallArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -276,4 +278,27 @@ pub struct InstallArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// `mirrorctl uninstall`.
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    /// The registry root install used
+    #[arg(long, value_name = "DIR", default_value = "/opt/registry")]
+    pub root: PathBuf,
+    /// The output directory install used
+    #[arg(long, value_name = "DIR", default_value = "mirror-install")]
+    pub output_dir: PathBuf,
+    /// The registry whose trust entries to remove [default: from install-summary.json]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry: Option<String>,
+    /// Keep the registry's data (the mirrored images)
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Say what would be removed; remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Prefix for the host trust store (for tests) [default: /]
+    #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
+    pub trust_root: PathBuf,
 }

@@ -34,6 +34,7 @@ pub use htpasswd::{
     set_htpasswd_user, validate_password, validate_username,
 };
 pub use install::config::InstallConfigFile;
+pub use install::uninstall::{UninstallSettings, uninstall};
 pub use install::{
     InstallError, InstallProgress, InstallReport, InstallSettings, Step, StepReport, StepStatus,
     install,

@@ -18,6 +18,7 @@ fn help_lists_every_command_group() {
         "pull-secret",
         "release",
         "install",
+        "uninstall",
     ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(group)),
@@ -46,6 +47,7 @@ fn every_group_is_built_and_unknown_commands_exit_2() {
         "pull-secret",
         "release",
         "install",
+        "uninstall",
     ] {
         let out = mirrorctl([group, "--help"]).output().unwrap();
         assert!(

@@ -301,6 +301,102 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
         after.0.keys().collect::<Vec<_>>()
     );
     assert!(before == after, "a rerun changed files on disk");
+
+    // uninstall --keep-data: the registry stops, its files, trust entries and the outputs go,
+    // the mirrored data stays; a second uninstall has nothing left to do.
+    let uninstall = |extra: &[&str]| {
+        let mut c = mirrorctl(["uninstall", "--root"]);
+        c.arg(env.p("registry"))
+            .arg("--output-dir")
+            .arg(env.p("out"))
+            .arg("--trust-root")
+            .arg(env.p("trust"))
+            .args(extra);
+        c.output().unwrap()
+    };
+    let out = uninstall(&["--keep-data"]);
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "uninstall failed:\n{stderr}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", env.port)).is_err(),
+        "the registry still listens"
+    );
+    assert!(
+        !env.p(&format!("trust/etc/containers/certs.d/{registry}"))
+            .exists(),
+        "trust entries left"
+    );
+    for gone in [
+        "registry/auth",
+        "registry/certs",
+        "registry/config.yml",
+        "out",
+    ] {
+        assert!(!env.p(gone).exists(), "{gone} left after uninstall");
+    }
+    assert!(
+        env.p("registry/data/docker").is_dir(),
+        "--keep-data removed the data"
+    );
+    let out = uninstall(&["--registry", &registry]);
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[already done] registry") && stderr.contains("[already done] trust"),
+        "{stderr}"
+    );
+    assert!(
+        !env.p("registry").exists(),
+        "the root is left after a full uninstall:\n{stderr}"
+    );
+}
+
+#[test]
+fn dry_run_plans_every_step_and_changes_nothing() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = TestRegistry::start();
+    let f = rt.block_on(fixture::push(
+        &FixtureSpec::tiny(),
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let env = setup();
+    let mut args = install_args(&env, &f.release, &source.host);
+    args.push("--dry-run".into());
+    let out = mirrorctl(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "Dry run: nothing was changed.\n");
+    for step in [
+        "directories",
+        "certificates",
+        "user",
+        "registry",
+        "trust",
+        "check",
+        "pull-secret",
+        "mirror",
+        "extract",
+        "outputs",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("[     planned]") && l.contains(&format!(" {step} "))),
+            "{step} not planned:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!("mirror {} images", f.components.len() + 1)),
+        "{stderr}"
+    );
+    for p in ["registry", "out", "trust/etc/containers"] {
+        assert!(!env.p(p).exists(), "a dry run created {p}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use mirror_core::{
 };
 
 use super::access;
-use crate::cli::{InstallArgs, OutputFormat};
+use crate::cli::{InstallArgs, OutputFormat, UninstallArgs};
 use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error};
 
 /// A usage problem: the input it names, and the fix.
@@ -303,4 +303,28 @@ fn read_password(a: &InstallArgs, file_from_config: Option<&Path>) -> Result<Str
             Some("use --password-file FILE, --password-stdin or MIRROR_REGISTRY_PASSWORD (passwords are never taken as arguments)".into()),
         )
     })
+}
+
+pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
+    let settings = mirror_core::UninstallSettings {
+        root: args.root,
+        output_dir: args.output_dir,
+        registry: args.registry,
+        trust_root: args.trust_root,
+        keep_data: args.keep_data,
+        dry_run: args.dry_run,
+    };
+    match mirror_core::uninstall(&settings) {
+        Ok(steps) => {
+            let printer = StepPrinter { quiet };
+            for s in &steps {
+                printer.step(s);
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            print_error(&e, e.hint());
+            EXIT_PROBLEM
+        }
+    }
 }

@@ -26,5 +26,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Registry(cmd) => registry::run(cmd).await,
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(args) => install::run(*args, quiet).await,
+        Command::Uninstall(args) => install::uninstall(args, quiet),
     }
 }

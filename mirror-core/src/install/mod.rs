@@ -5,6 +5,8 @@
 
 pub(crate) mod config;
 pub(crate) mod outputs;
+pub(crate) mod packages;
+pub(crate) mod uninstall;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -31,6 +33,8 @@ use crate::runtime::{UpAction, UpOptions};
 pub enum Step {
     /// Host checks (`mirrorctl preflight`).
     Preflight,
+    /// podman or the registry binary, and the trust-store tool, when missing.
+    Packages,
     /// Directories `<root>/{auth,certs,data}`.
     Directories,
     /// CA and server certificate in `<root>/certs`.
@@ -55,8 +59,9 @@ pub enum Step {
 
 impl Step {
     /// Every step, in order.
-    pub const ALL: [Step; 11] = [
+    pub const ALL: [Step; 12] = [
         Step::Preflight,
+        Step::Packages,
         Step::Directories,
         Step::Certificates,
         Step::User,
@@ -73,6 +78,7 @@ impl Step {
     pub fn name(self) -> &'static str {
         match self {
             Step::Preflight => "preflight",
+            Step::Packages => "packages",
             Step::Directories => "directories",
             Step::Certificates => "certificates",
             Step::User => "user",
@@ -311,6 +317,19 @@ pub async fn install(
                     }
                     Ok((StepStatus::AlreadyDone, format!("{} passed, {} warned, {} skipped", report.summary.pass, report.summary.warn, report.summary.skipped)))
                 }
+                Step::Packages => {
+                    let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
+                    let (pkgs, cmd) = packages::plan(family, s.registry.runtime, packages::HostTools::probe(family));
+                    if pkgs.is_empty() {
+                        return Ok((StepStatus::AlreadyDone, "the registry runtime and the trust-store tool are installed".to_string()));
+                    }
+                    let what = format!("{} {}", cmd.join(" "), pkgs.join(" "));
+                    if s.dry_run {
+                        return Ok(planned(what));
+                    }
+                    packages::install(family, &cmd, &pkgs)?;
+                    Ok((StepStatus::Done, what))
+                }
                 Step::Directories => {
                     let dirs = ["auth", "certs", "data"].map(|d| s.root.join(d));
                     let missing: Vec<&PathBuf> = dirs.iter().filter(|d| !d.is_dir()).collect();
@@ -398,7 +417,26 @@ pub async fn install(
                 Step::Mirror => {
                     let client = mirror_client(s, &ca_file, &pull_secret_out)?;
                     let opts = MirrorOptions { dry_run: s.dry_run, max_per_registry: s.max_per_registry, ..MirrorOptions::new(mirror.clone()) };
-                    let report = mirror_release(&client, &s.release, &opts, progress.mirror()).await?;
+                    let report = match mirror_release(&client, &s.release, &opts, progress.mirror()).await {
+                        // A dry run before the registry exists: plan from the source alone.
+                        Err(Error::Connection { .. } | Error::Image { .. }) if s.dry_run => {
+                            let release = crate::release::payload::read_release(&client, &s.release).await?;
+                            let info = crate::release::info::release_info(&client, &s.release, s.max_per_registry).await?;
+                            kind = InstructionKind::default_for(&release.version);
+                            instructions = Some(crate::release::instructions::MirrorInstructions::new(
+                                release.source_repositories().into_iter().map(|r| r.to_string()),
+                                &[mirror.to_string()],
+                            ));
+                            update_image = Some(format!("{mirror}:{}-{}", release.version, release.architecture));
+                            return Ok(planned(format!(
+                                "mirror {} images ({} unique blobs, {} bytes; the target is not up yet) to {mirror}",
+                                info.components.len() + 1,
+                                info.unique_blobs,
+                                info.unique_bytes
+                            )));
+                        }
+                        r => r?,
+                    };
                     release_digest = Some(report.release_digest.clone());
                     update_image = Some(report.update_image.clone());
                     kind = report.default_instructions;

@@ -9,7 +9,7 @@
 mod config;
 mod control;
 mod host;
-mod process;
+pub(crate) mod process;
 mod status;
 mod units;
 

@@ -1,0 +1,179 @@
+//! `mirrorctl uninstall`: stops and removes what `install` created.
+
+use std::path::{Path, PathBuf};
+
+use super::{Step, StepReport, StepStatus, tls_err};
+use crate::error::Error;
+
+/// Settings for [`uninstall`].
+#[derive(Clone, Debug)]
+pub struct UninstallSettings {
+    /// The registry root install used (`/opt/registry`).
+    pub root: PathBuf,
+    /// The output directory install used; its `install-summary.json` names what to remove.
+    pub output_dir: PathBuf,
+    /// `host:port` whose trust entries to remove; default: from the summary.
+    pub registry: Option<String>,
+    /// Prefix of the host trust store (`/`).
+    pub trust_root: PathBuf,
+    /// Keep `<root>/data` (the mirrored images).
+    pub keep_data: bool,
+    /// Say what would be removed; remove nothing.
+    pub dry_run: bool,
+}
+
+fn remove(path: &Path, dry_run: bool, removed: &mut Vec<String>) -> Result<(), Error> {
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("inspect", path, e)),
+    };
+    removed.push(path.display().to_string());
+    if dry_run {
+        return Ok(());
+    }
+    let r = if md.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    r.map_err(|e| Error::io("remove", path, e))
+}
+
+/// Stops the registry and removes its files, its trust entries and install's outputs.
+/// Reports per step: `registry`, `trust`, `directories`, `outputs`.
+pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
+    let mut steps = Vec::new();
+    let mut push = |step, changed: bool, detail: String| {
+        let status = match (s.dry_run, changed) {
+            (true, true) => StepStatus::Planned,
+            (_, true) => StepStatus::Done,
+            (_, false) => StepStatus::AlreadyDone,
+        };
+        steps.push(StepReport {
+            step,
+            status,
+            detail,
+        });
+    };
+    let summary: Option<serde_json::Value> =
+        std::fs::read(s.output_dir.join("install-summary.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+
+    // The registry.
+    let layout = crate::runtime::RegistryLayout::new(&s.root);
+    let known =
+        crate::runtime::RuntimeState::load(&layout)?.is_some() || layout.pid_file().is_file();
+    if s.dry_run || !known {
+        push(
+            Step::Registry,
+            known,
+            if known {
+                "stop the registry".into()
+            } else {
+                "not running".into()
+            },
+        );
+    } else {
+        let down = crate::runtime::registry_down(&s.root)?;
+        push(
+            Step::Registry,
+            true,
+            if down.stopped {
+                "stopped".into()
+            } else {
+                "was not running; state removed".into()
+            },
+        );
+    }
+
+    // Trust entries.
+    let registry = s.registry.clone().or_else(|| {
+        summary
+            .as_ref()
+            .and_then(|v| v["registry"].as_str().map(str::to_string))
+    });
+    match registry {
+        Some(reg) => {
+            let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
+            let mut opts = mirror_tls::TrustOptions::new(
+                s.trust_root.clone(),
+                String::new(),
+                reg.clone(),
+                family,
+            );
+            opts.dry_run = s.dry_run;
+            let report = mirror_tls::remove_trust(&opts).map_err(tls_err)?;
+            push(
+                Step::Trust,
+                report.changed(),
+                format!("trust entries for {reg}"),
+            );
+        }
+        None => push(
+            Step::Trust,
+            false,
+            "no registry named (give --registry HOST:PORT) and no install summary".into(),
+        ),
+    }
+
+    // The registry's files.
+    let mut removed = Vec::new();
+    for p in [
+        s.root.join("auth"),
+        s.root.join("certs"),
+        layout.config(),
+        layout.state_file(),
+        layout.pid_file(),
+        layout.log_file(),
+    ] {
+        remove(&p, s.dry_run, &mut removed)?;
+    }
+    if !s.keep_data {
+        remove(&layout.data(), s.dry_run, &mut removed)?;
+    }
+    if !s.dry_run {
+        // Remove the root itself only when nothing else is left in it.
+        let _ = std::fs::remove_dir(&s.root);
+    }
+    let kept = if s.keep_data {
+        format!("; kept {}", layout.data().display())
+    } else {
+        String::new()
+    };
+    push(
+        Step::Directories,
+        !removed.is_empty(),
+        format!("{} removed{kept}", removed.len()),
+    );
+
+    // install's outputs.
+    let mut removed = Vec::new();
+    let listed: Vec<PathBuf> = summary
+        .as_ref()
+        .and_then(|v| v["outputs"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.as_str().map(PathBuf::from))
+        .filter(|p| p.starts_with(&s.output_dir))
+        .collect();
+    for p in listed.iter().chain(
+        [
+            s.output_dir.join("install-summary.json"),
+            s.output_dir.join(".extract"),
+        ]
+        .iter(),
+    ) {
+        remove(p, s.dry_run, &mut removed)?;
+    }
+    if !s.dry_run {
+        let _ = std::fs::remove_dir(&s.output_dir);
+    }
+    push(
+        Step::Outputs,
+        !removed.is_empty(),
+        format!("{} removed from {}", removed.len(), s.output_dir.display()),
+    );
+    Ok(steps)
+}
