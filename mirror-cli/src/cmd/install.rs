@@ -75,11 +75,17 @@ impl InstallProgress for StepPrinter {
             StepStatus::Skipped => "skipped",
             StepStatus::Planned => "planned",
         };
-        eprintln!("[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
+        // Clear a progress line the mirror step may have left on a terminal.
+        let clear = if crate::output::stderr_is_tty() {
+            "\r\x1b[2K"
+        } else {
+            ""
+        };
+        eprintln!("{clear}[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
     }
 
     fn mirror(&self) -> Arc<dyn Progress> {
-        Arc::new(mirror_core::NoProgress)
+        Arc::new(super::release::CliProgress::new(self.quiet))
     }
 }
 

@@ -145,7 +145,7 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
 }
 
 /// Progress on stderr: one redrawn line on a terminal, plain lines otherwise.
-struct CliProgress {
+pub(crate) struct CliProgress {
     quiet: bool,
     tty: bool,
     start: Instant,
@@ -157,7 +157,7 @@ struct CliProgress {
 }
 
 impl CliProgress {
-    fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Self {
             quiet,
             tty: stderr_is_tty(),
@@ -197,7 +197,7 @@ impl CliProgress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if !self.quiet && self.tty {
             eprintln!();
         }
