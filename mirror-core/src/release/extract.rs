@@ -5,14 +5,13 @@
 //! path (nothing else in the layer is written anywhere), size-capped, and streamed to disk
 //! while three placeholder markers are overwritten in place: the file length never changes.
 
-use std::io::{BufRead as _, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use futures_util::TryStreamExt as _;
 use serde::Serialize;
 
 use super::payload::{Release, read_release};
-use crate::digest::{Digest, DigestHasher};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::manifest::{ManifestKind, parse_kind};
 use crate::reference::{ImageRef, Repository};
@@ -228,18 +227,32 @@ pub async fn extract_installer(
             .prefix(".openshift-install.")
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-        let blob = client.get_blob(&repo, layer).await?;
-        let reader = tokio_util::io::StreamReader::new(blob.stream.map_err(std::io::Error::other));
-        let sync = tokio_util::io::SyncIoBridge::new(reader);
         let target = repo.display_ref(layer.as_str());
-        let (expected, markers) = (layer.clone(), markers.clone());
-        let (tmp, outcome) = tokio::task::spawn_blocking(move || {
-            let r = extract_from_layer(sync, &expected, &target, tmp.as_file(), markers);
-            (tmp, r)
-        })
-        .await
-        .map_err(|e| payload_err(format!("layer reader failed: {e}")))?;
-        let Some((size, missing)) = outcome? else {
+        let state = (tmp, markers.clone(), None);
+        let (tmp, _, outcome) = super::layer::visit_layer(
+            client,
+            &repo,
+            layer,
+            state,
+            move |state: &mut ExtractState, path, entry, size| {
+                if path != INSTALLER_PATH {
+                    return Ok(false);
+                }
+                if size > MAX_BINARY {
+                    return Err(Error::Payload {
+                        image: target.clone(),
+                        reason: format!(
+                            "`{path}` is {size} bytes, over the {MAX_BINARY}-byte limit"
+                        ),
+                    });
+                }
+                let markers = std::mem::take(&mut state.1);
+                state.2 = Some(copy_patched(entry, state.0.as_file(), markers, &target)?);
+                Ok(true)
+            },
+        )
+        .await?;
+        let Some((size, missing)) = outcome else {
             continue;
         };
         let file = tmp.as_file();
@@ -320,105 +333,40 @@ async fn installer_layers(
     }
 }
 
-struct Hashing<R> {
-    inner: R,
-    hasher: DigestHasher,
-}
+type ExtractState = (
+    tempfile::NamedTempFile,
+    Vec<Marker>,
+    Option<(u64, Vec<&'static str>)>,
+);
 
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Looks for the installer in one layer; writes it (patched) to `out` when found. Returns
-/// its size and the markers not found. The layer digest is verified.
-fn extract_from_layer(
-    raw: impl Read,
-    expected: &Digest,
-    target: &str,
+/// Copies the installer to `out`, patching the markers; returns its size and the markers
+/// not found.
+fn copy_patched(
+    entry: &mut dyn Read,
     out: &std::fs::File,
     markers: Vec<Marker>,
-) -> Result<Option<(u64, Vec<&'static str>)>, Error> {
-    let conn = |e: std::io::Error| Error::Connection {
-        op: "read layer",
-        target: target.to_string(),
-        tries: 1,
-        detail: e.to_string(),
-        unknown_ca: false,
-    };
-    let mut hashing = Hashing {
-        inner: raw,
-        hasher: DigestHasher::new(),
-    };
-    let mut result = None;
-    {
-        let mut buf = std::io::BufReader::with_capacity(256 << 10, &mut hashing);
-        let gz = buf.fill_buf().map_err(conn)?.starts_with(&[0x1f, 0x8b]);
-        {
-            let reader: Box<dyn Read + '_> = if gz {
-                Box::new(flate2::bufread::MultiGzDecoder::new(&mut buf))
-            } else {
-                Box::new(&mut buf)
-            };
-            let mut archive = tar::Archive::new(reader);
-            for entry in archive.entries().map_err(conn)? {
-                let mut entry = entry.map_err(conn)?;
-                let path = entry
-                    .path()
-                    .map_err(conn)?
-                    .to_string_lossy()
-                    .trim_start_matches("./")
-                    .to_string();
-                if path != INSTALLER_PATH || entry.header().entry_type() != tar::EntryType::Regular
-                {
-                    continue;
-                }
-                if entry.size() > MAX_BINARY {
-                    return Err(Error::Payload {
-                        image: target.to_string(),
-                        reason: format!(
-                            "`{path}` is {} bytes, over the {MAX_BINARY}-byte limit",
-                            entry.size()
-                        ),
-                    });
-                }
-                let mut patcher =
-                    Patcher::new(std::io::BufWriter::with_capacity(1 << 20, out), markers);
-                let mut chunk = vec![0u8; 256 << 10];
-                let mut size = 0u64;
-                loop {
-                    let n = entry.read(&mut chunk).map_err(conn)?;
-                    if n == 0 {
-                        break;
-                    }
-                    size += n as u64;
-                    patcher
-                        .write(&chunk[..n])
-                        .map_err(|e| Error::io("write", target, e))?;
-                }
-                let (mut w, missing) = patcher
-                    .finish()
-                    .map_err(|e| Error::io("write", target, e))?;
-                w.flush().map_err(|e| Error::io("write", target, e))?;
-                result = Some((size, missing));
-                break;
-            }
+    target: &str,
+) -> Result<(u64, Vec<&'static str>), Error> {
+    let mut patcher = Patcher::new(std::io::BufWriter::with_capacity(1 << 20, out), markers);
+    let mut chunk = vec![0u8; 256 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = entry
+            .read(&mut chunk)
+            .map_err(|e| super::layer::read_error(target, e))?;
+        if n == 0 {
+            break;
         }
-        std::io::copy(&mut buf, &mut std::io::sink()).map_err(conn)?;
+        size += n as u64;
+        patcher
+            .write(&chunk[..n])
+            .map_err(|e| Error::io("write", target, e))?;
     }
-    std::io::copy(&mut hashing.inner, &mut std::io::sink()).map_err(conn)?;
-    let actual = hashing.hasher.finish();
-    if &actual != expected {
-        return Err(Error::DigestMismatch {
-            target: target.to_string(),
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    Ok(result)
+    let (mut w, missing) = patcher
+        .finish()
+        .map_err(|e| Error::io("write", target, e))?;
+    w.flush().map_err(|e| Error::io("write", target, e))?;
+    Ok((size, missing))
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@ pub(crate) mod copy;
 pub(crate) mod extract;
 pub(crate) mod info;
 pub(crate) mod instructions;
+pub(crate) mod layer;
 pub(crate) mod payload;

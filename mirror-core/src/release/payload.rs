@@ -2,12 +2,10 @@
 //! (shared/REFERENCE.md §1).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, Read};
 
-use futures_util::TryStreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Digest, DigestHasher};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::manifest::{ManifestKind, is_list, parse_kind};
 use crate::reference::{ImageRef, Repository};
@@ -334,102 +332,38 @@ pub(crate) async fn read_files_once(
     digest: &Digest,
     paths: &[&str],
 ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-    let blob = client.get_blob(repo, digest).await?;
-    let reader = tokio_util::io::StreamReader::new(blob.stream.map_err(std::io::Error::other));
-    let sync = tokio_util::io::SyncIoBridge::new(reader);
-    let target = repo.display_ref(digest.as_str());
     let wanted: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
-    let expected = digest.clone();
-    tokio::task::spawn_blocking(move || scan_layer(sync, &expected, &wanted, &target))
-        .await
-        .map_err(|e| Error::Payload {
-            image: repo.to_string(),
-            reason: format!("layer reader failed: {e}"),
-        })?
-}
-
-struct Hashing<R> {
-    inner: R,
-    hasher: DigestHasher,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-fn scan_layer(
-    raw: impl Read,
-    expected: &Digest,
-    wanted: &[String],
-    target: &str,
-) -> Result<Vec<Option<Vec<u8>>>, Error> {
-    let io = |e: std::io::Error| Error::Payload {
-        image: target.to_string(),
-        reason: format!("reading layer: {e}"),
-    };
-    let mut hashing = Hashing {
-        inner: raw,
-        hasher: DigestHasher::new(),
-    };
-    let mut found: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
-    {
-        let mut buf = std::io::BufReader::with_capacity(256 << 10, &mut hashing);
-        let gz = buf.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-        {
-            let reader: Box<dyn Read + '_> = if gz {
-                Box::new(flate2::bufread::MultiGzDecoder::new(&mut buf))
-            } else {
-                Box::new(&mut buf)
+    let target = repo.display_ref(digest.as_str());
+    let found = vec![None; wanted.len()];
+    super::layer::visit_layer(
+        client,
+        repo,
+        digest,
+        found,
+        move |found: &mut Vec<Option<Vec<u8>>>, path, entry, size| {
+            let Some(i) = wanted.iter().position(|w| w == path) else {
+                return Ok(false);
             };
-            let mut archive = tar::Archive::new(reader);
-            for entry in archive.entries().map_err(io)? {
-                let mut entry = entry.map_err(io)?;
-                if entry.header().entry_type() != tar::EntryType::Regular {
-                    continue;
-                }
-                let path = entry
-                    .path()
-                    .map_err(io)?
-                    .to_string_lossy()
-                    .trim_start_matches("./")
-                    .to_string();
-                let Some(i) = wanted.iter().position(|w| *w == path) else {
-                    continue;
-                };
-                if found[i].is_some() {
-                    continue;
-                }
-                if entry.size() > MAX_METADATA_FILE {
-                    return Err(Error::Payload {
-                        image: target.to_string(),
-                        reason: format!(
-                            "`{path}` is {} bytes, over the {MAX_METADATA_FILE}-byte limit",
-                            entry.size()
-                        ),
-                    });
-                }
-                let mut data = Vec::with_capacity(entry.size() as usize);
-                entry.read_to_end(&mut data).map_err(io)?;
-                found[i] = Some(data);
+            if found[i].is_some() {
+                return Ok(false);
             }
-        }
-        // Read what the tar reader left (padding, gzip trailer) so the digest covers it all.
-        std::io::copy(&mut buf, &mut std::io::sink()).map_err(io)?;
-    }
-    std::io::copy(&mut hashing.inner, &mut std::io::sink()).map_err(io)?;
-    let actual = hashing.hasher.finish();
-    if &actual != expected {
-        return Err(Error::DigestMismatch {
-            target: target.to_string(),
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    Ok(found)
+            if size > MAX_METADATA_FILE {
+                return Err(Error::Payload {
+                    image: target.clone(),
+                    reason: format!(
+                        "`{path}` is {size} bytes, over the {MAX_METADATA_FILE}-byte limit"
+                    ),
+                });
+            }
+            let mut data = Vec::with_capacity(size as usize);
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| super::layer::read_error(&target, e))?;
+            found[i] = Some(data);
+            Ok(found.iter().all(Option::is_some))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
