@@ -136,6 +136,31 @@ struct Req<'a> {
     accept: &'a [StatusCode],
 }
 
+impl<'a> Req<'a> {
+    /// A read (`GET`/`HEAD`) of `<repo>/<tail>` with a pull scope; 404 is an answer, not an
+    /// error.
+    fn read(
+        op: &'static str,
+        target: String,
+        repo: &'a Repository,
+        method: Method,
+        url: url::Url,
+        headers: HeaderMap,
+    ) -> Self {
+        Req {
+            op,
+            target,
+            repo,
+            scopes: vec![format!("repository:{}:pull", repo.path)],
+            method,
+            url,
+            headers,
+            body: None,
+            accept: &[StatusCode::OK, StatusCode::NOT_FOUND],
+        }
+    }
+}
+
 impl RegistryClient {
     /// Builds a client. Fails on an unusable CA certificate.
     pub fn new(opts: ClientOptions) -> Result<Self, Error> {
@@ -308,17 +333,14 @@ impl RegistryClient {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
         let resp = self
-            .send(Req {
-                op: "get manifest",
-                target: target.clone(),
+            .send(Req::read(
+                "get manifest",
+                target.clone(),
                 repo,
-                scopes: vec![format!("repository:{}:pull", repo.path)],
-                method: Method::GET,
-                url: self.url(repo, &format!("manifests/{reference}")),
+                Method::GET,
+                self.url(repo, &format!("manifests/{reference}")),
                 headers,
-                body: None,
-                accept: &[StatusCode::OK, StatusCode::NOT_FOUND],
-            })
+            ))
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -374,17 +396,14 @@ impl RegistryClient {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
         let resp = self
-            .send(Req {
-                op: "check manifest",
-                target: repo.display_ref(reference),
+            .send(Req::read(
+                "check manifest",
+                repo.display_ref(reference),
                 repo,
-                scopes: vec![format!("repository:{}:pull", repo.path)],
-                method: Method::HEAD,
-                url: self.url(repo, &format!("manifests/{reference}")),
+                Method::HEAD,
+                self.url(repo, &format!("manifests/{reference}")),
                 headers,
-                body: None,
-                accept: &[StatusCode::OK, StatusCode::NOT_FOUND],
-            })
+            ))
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -456,17 +475,14 @@ impl RegistryClient {
         digest: &Digest,
     ) -> Result<Option<u64>, Error> {
         let resp = self
-            .send(Req {
-                op: "check blob",
-                target: repo.display_ref(digest.as_str()),
+            .send(Req::read(
+                "check blob",
+                repo.display_ref(digest.as_str()),
                 repo,
-                scopes: vec![format!("repository:{}:pull", repo.path)],
-                method: Method::HEAD,
-                url: self.url(repo, &format!("blobs/{digest}")),
-                headers: HeaderMap::new(),
-                body: None,
-                accept: &[StatusCode::OK, StatusCode::NOT_FOUND],
-            })
+                Method::HEAD,
+                self.url(repo, &format!("blobs/{digest}")),
+                HeaderMap::new(),
+            ))
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
