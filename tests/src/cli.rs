@@ -11,7 +11,7 @@ pub fn mirrorctl_path() -> PathBuf {
     let bin = profile_dir.join("mirrorctl");
     assert!(
         bin.is_file(),
-        "`{}` is missing: run the tests with `cargo test --workspace` (or `./scripts/test.sh`) so the binary is built",
+        "`{}` is missing: `cargo test` does not build other packages' binaries; run `cargo build --workspace --bins` first (./scripts/test.sh does)",
         bin.display()
     );
     bin
