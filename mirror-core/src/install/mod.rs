@@ -303,13 +303,8 @@ pub async fn install(
             match step {
                 Step::Preflight => {
                     let report = crate::preflight::run_preflight(&s.preflight).await;
-                    let failed: Vec<String> = report
-                        .checks
-                        .iter()
-                        .filter(|r| matches!(r.status, Status::Fail | Status::Error) || (s.preflight.strict && r.status == Status::Warn))
-                        .map(|r| format!("{}: {}", r.name, r.detail))
-                        .collect();
-                    if !report.passed || !failed.is_empty() {
+                    let failed = blocking_failures(&report, s.preflight.strict, !s.skip.contains(&Step::Packages));
+                    if !failed.is_empty() {
                         return Err(Error::InvalidSetting {
                             name: "preflight".into(),
                             reason: format!("{} (run `mirrorctl preflight` for details and hints; `--skip-check NAME` to waive one)", failed.join("; ")),
@@ -529,6 +524,25 @@ pub async fn install(
     Ok(report)
 }
 
+/// The preflight results that stop an install: failures and checks that could not run (and
+/// warnings with `strict`). A failed `tools` check does not block when the `packages` step
+/// will install what is missing.
+fn blocking_failures(
+    report: &crate::preflight::PreflightReport,
+    strict: bool,
+    packages_step: bool,
+) -> Vec<String> {
+    report
+        .checks
+        .iter()
+        .filter(|r| {
+            matches!(r.status, Status::Fail | Status::Error) || (strict && r.status == Status::Warn)
+        })
+        .filter(|r| !(packages_step && r.name == "tools" && r.status == Status::Fail))
+        .map(|r| format!("{}: {}", r.name, r.detail))
+        .collect()
+}
+
 fn tls_err(e: mirror_tls::Error) -> Error {
     Error::InvalidSetting {
         name: "tls".into(),
@@ -588,4 +602,68 @@ fn mirror_client(
         insecure_registries: s.insecure_registries.clone(),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preflight::{CheckResult, CheckSeverity, PreflightReport, Summary};
+
+    fn report(results: &[(&'static str, Status)]) -> PreflightReport {
+        PreflightReport {
+            api_version: "v",
+            kind: "PreflightReport",
+            passed: false,
+            strict: false,
+            summary: Summary::default(),
+            checks: results
+                .iter()
+                .map(|(name, status)| CheckResult {
+                    name,
+                    severity: CheckSeverity::Fatal,
+                    status: *status,
+                    detail: format!("{name} detail"),
+                    hint: None,
+                    problems: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn what_blocks_an_install() {
+        let r = report(&[
+            ("os", Status::Warn),
+            ("tools", Status::Fail),
+            ("disk", Status::Pass),
+        ]);
+        assert_eq!(
+            blocking_failures(&r, false, true),
+            Vec::<String>::new(),
+            "packages installs the tools"
+        );
+        assert_eq!(
+            blocking_failures(&r, false, false),
+            vec!["tools: tools detail"],
+            "--skip packages"
+        );
+        assert_eq!(
+            blocking_failures(&r, true, true),
+            vec!["os: os detail"],
+            "--strict"
+        );
+        let r = report(&[
+            ("disk", Status::Fail),
+            ("port", Status::Error),
+            ("tools", Status::Error),
+        ]);
+        assert_eq!(
+            blocking_failures(&r, false, true),
+            vec![
+                "disk: disk detail",
+                "port: port detail",
+                "tools: tools detail"
+            ]
+        );
+    }
 }
