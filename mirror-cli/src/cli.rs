@@ -212,6 +212,12 @@ pub struct InstallArgs {
     pub username: Option<String>,
     #[command(flatten)]
     pub password: crate::cmd::secret_input::PasswordArgs,
+    /// Red Hat account user, to register a RHEL host that needs podman and has no repositories
+    #[arg(long, value_name = "USER")]
+    pub rh_username: Option<String>,
+    /// File holding the Red Hat account password (else $MIRROR_RH_PASSWORD, else a prompt)
+    #[arg(long, value_name = "FILE")]
+    pub rh_password_file: Option<PathBuf>,
     /// OCP version to mirror, e.g. 4.14.1 (the release comes from quay.io/openshift-release-dev/ocp-release)
     #[arg(long, conflicts_with = "release")]
     pub version: Option<String>,

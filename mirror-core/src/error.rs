@@ -132,6 +132,14 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// Installing host packages (or registering the host so it can) failed.
+    #[error("{reason}")]
+    HostPackages {
+        /// What failed, with the package manager's own last words.
+        reason: String,
+        /// The fix.
+        hint: String,
+    },
     /// Invalid settings passed to a library call.
     #[error("invalid setting `{name}`: {reason}")]
     InvalidSetting {
@@ -196,6 +204,7 @@ impl Error {
     /// The likely fix, for errors that have one.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::HostPackages { hint, .. } => Some(hint.clone()),
             Error::Connection {
                 unknown_ca: true,
                 target,

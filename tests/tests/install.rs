@@ -425,7 +425,35 @@ fn bad_input_is_refused_before_any_change() {
     bad_cert[i + 1] = env.p("bad-cert").display().to_string();
     let mut bad_skip = base.clone();
     bad_skip.extend(["--skip".into(), "everything".into()]);
+    std::fs::write(env.p("rh-password"), "hunter2\n").unwrap();
+    let mut rh_password_only = base.clone();
+    rh_password_only.extend([
+        "--rh-password-file".into(),
+        env.p("rh-password").display().to_string(),
+    ]);
+    let mut rh_user_only = base.clone();
+    rh_user_only.extend(["--rh-username".into(), "rh-admin".into()]);
+    let mut rh_missing_file = rh_user_only.clone();
+    rh_missing_file.extend([
+        "--rh-password-file".into(),
+        env.p("no-such-file").display().to_string(),
+    ]);
     let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "Red Hat password without a user",
+            rh_password_only,
+            "without `--rh-username`",
+        ),
+        (
+            "Red Hat user without a password",
+            rh_user_only,
+            "no password for the Red Hat account `rh-admin`",
+        ),
+        (
+            "unreadable Red Hat password file",
+            rh_missing_file,
+            "--rh-password-file",
+        ),
         (
             "no password",
             without("--password-file"),
@@ -448,6 +476,7 @@ fn bad_input_is_refused_before_any_change() {
     for (name, args, want) in cases {
         let out = mirrorctl(&args)
             .env_remove("MIRROR_REGISTRY_PASSWORD")
+            .env_remove("MIRROR_RH_PASSWORD")
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -130,6 +130,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
     mirror_core::validate_password(&password)
         .map_err(|e| bad(format!("registry password: {e}"), e.hint()))?;
     let credential = Credential { username, password };
+    let rh_account = read_rh_account(a, &file)?;
 
     let release_text = match (
         a.release.clone().or(file.release.clone()),
@@ -257,6 +258,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
     let image = a.image.clone().or(file.image.clone());
     Ok(InstallSettings {
         credential,
+        rh_account,
         email,
         release,
         pull_secret,
@@ -309,6 +311,66 @@ fn read_password(a: &InstallArgs, file_from_config: Option<&Path>) -> Result<Str
             Some("use --password-file FILE, --password-stdin or MIRROR_REGISTRY_PASSWORD (passwords are never taken as arguments)".into()),
         )
     })
+}
+
+/// The Red Hat account, when a user is given: its password from `--rh-password-file`,
+/// `$MIRROR_RH_PASSWORD`, the config's `rhPasswordFile`, or a prompt on a terminal.
+fn read_rh_account(a: &InstallArgs, file: &InstallConfigFile) -> Result<Option<Credential>, Bad> {
+    let user = a.rh_username.clone().or(file.rh_username.clone());
+    let password_file = a.rh_password_file.clone().or(file.rh_password_file.clone());
+    let Some(username) = user.filter(|u| !u.trim().is_empty()) else {
+        if password_file.is_some() || std::env::var_os(RH_PASSWORD_ENV).is_some() {
+            return Err(bad(
+                "a Red Hat account password was given without `--rh-username`",
+                Some(
+                    "give `--rh-username USER` (or `rhUsername:`) with it, or leave both out"
+                        .into(),
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let hint = || {
+        Some(format!(
+            "give `--rh-password-file FILE`, set ${RH_PASSWORD_ENV}, or run on a terminal to be asked (never as an argument)"
+        ))
+    };
+    let password = if let Some(p) = &a.rh_password_file {
+        read_first_line(p, "--rh-password-file")?
+    } else if let Some(v) = std::env::var_os(RH_PASSWORD_ENV) {
+        v.into_string()
+            .map_err(|_| bad(format!("${RH_PASSWORD_ENV} is not UTF-8"), None))?
+    } else if let Some(p) = &file.rh_password_file {
+        read_first_line(p, "rhPasswordFile")?
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) && !a.password.password_stdin {
+        super::secret_input::prompt_hidden(&format!("Red Hat account password for {username}: "))
+            .map_err(|why| bad(format!("Red Hat account password: {why}"), hint()))?
+    } else {
+        return Err(bad(
+            format!("no password for the Red Hat account `{username}`"),
+            hint(),
+        ));
+    };
+    if password.is_empty() {
+        return Err(bad("the Red Hat account password is empty", hint()));
+    }
+    Ok(Some(Credential { username, password }))
+}
+
+/// The environment variable holding the Red Hat account password.
+const RH_PASSWORD_ENV: &str = "MIRROR_RH_PASSWORD";
+
+/// A secret file's first line, without its line ending.
+fn read_first_line(path: &Path, what: &str) -> Result<String, Bad> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('\r')
+                .to_string()
+        })
+        .map_err(|e| bad(format!("{what} `{}`: {e}", path.display()), None))
 }
 
 pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {

@@ -75,7 +75,7 @@ fn first_line(text: &str) -> String {
 }
 
 /// Reads a line from the terminal with echo off.
-fn prompt_hidden(prompt: &str) -> Result<String, String> {
+pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
     use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
     let tty = std::fs::OpenOptions::new()
         .read(true)

@@ -18,6 +18,11 @@ pub struct InstallConfigFile {
     pub username: Option<String>,
     /// File holding the registry user's password (0600 recommended).
     pub password_file: Option<PathBuf>,
+    /// Red Hat account user: registers a RHEL host whose package install fails for lack of
+    /// registration (the script's first argument).
+    pub rh_username: Option<String>,
+    /// File holding the Red Hat account password (the script's second argument).
+    pub rh_password_file: Option<PathBuf>,
     /// OCP version, e.g. `4.14.1` (the release becomes
     /// `quay.io/openshift-release-dev/ocp-release:<version>-<architecture>`).
     pub version: Option<String>,
@@ -91,11 +96,15 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         let f = InstallConfigFile::parse(
-            "email: admin@example.com\nusername: mirror\npasswordFile: /root/pw\nversion: '4.14.1'\nport: 5000\nskip: [trust]\ninsecureRegistries:\n  - 127.0.0.1:5001\n",
+            "email: admin@example.com\nusername: mirror\npasswordFile: /root/pw\nrhUsername: rh-admin\nrhPasswordFile: /root/rh-pw\nversion: '4.14.1'\nport: 5000\nskip: [trust]\ninsecureRegistries:\n  - 127.0.0.1:5001\n",
             Path::new("install.yaml"),
         )
         .unwrap();
         assert_eq!(f.version.as_deref(), Some("4.14.1"));
+        assert_eq!(
+            (f.rh_username.as_deref(), f.rh_password_file.as_deref()),
+            (Some("rh-admin"), Some(Path::new("/root/rh-pw")))
+        );
         assert_eq!(
             (f.port, f.skip.clone(), f.insecure_registries.len()),
             (Some(5000), vec!["trust".to_string()], 1)
@@ -111,6 +120,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("config file `c.yaml`"), "{err}");
+        let err = InstallConfigFile::parse("rhPassword: hunter2\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `rhPassword`") && !err.contains("hunter2"),
+            "{err}"
+        );
         let err = InstallConfigFile::parse("password: hunter2\n", Path::new("c.yaml"))
             .unwrap_err()
             .to_string();

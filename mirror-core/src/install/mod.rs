@@ -6,6 +6,7 @@
 pub(crate) mod config;
 pub(crate) mod outputs;
 pub(crate) mod packages;
+pub(crate) mod rhsm;
 pub(crate) mod uninstall;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ use crate::release::copy::{MirrorOptions, NoProgress, Progress, mirror_release};
 use crate::release::extract::extract_installer;
 use crate::release::instructions::InstructionKind;
 use crate::runtime::{UpAction, UpOptions};
+use mirror_tls::OsFamily;
 
 /// The steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -171,6 +173,9 @@ impl InstallError {
 pub struct InstallSettings {
     /// The registry user and password.
     pub credential: Credential,
+    /// The Red Hat account (the script's first two arguments), used only on RHEL when
+    /// installing packages fails because the host is not registered.
+    pub rh_account: Option<Credential>,
     /// Email for the pull-secret entry and the certificate.
     pub email: String,
     /// The release to mirror.
@@ -314,15 +319,19 @@ pub async fn install(
                 }
                 Step::Packages => {
                     let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
-                    let (pkgs, cmd) = packages::plan(family, s.registry.runtime, packages::HostTools::probe(family));
+                    let host = rhsm::Host::system();
+                    let (pkgs, cmd) = packages::plan(family, s.registry.runtime, packages::HostTools::probe(&host, family));
                     if pkgs.is_empty() {
                         return Ok((StepStatus::AlreadyDone, "the registry runtime and the trust-store tool are installed".to_string()));
                     }
-                    let what = format!("{} {}", cmd.join(" "), pkgs.join(" "));
                     if s.dry_run {
+                        let mut what = format!("{} {}", cmd.join(" "), pkgs.join(" "));
+                        if let (OsFamily::Rhel, Some(a)) = (family, &s.rh_account) {
+                            what.push_str(&format!(" (registering with Red Hat as `{}` first if the install needs it)", a.username));
+                        }
                         return Ok(planned(what));
                     }
-                    packages::install(family, &cmd, &pkgs)?;
+                    let what = packages::install(&host, family, &cmd, &pkgs, s.rh_account.as_ref())?;
                     Ok((StepStatus::Done, what))
                 }
                 Step::Directories => {
