@@ -162,6 +162,87 @@ fn full_mirror_is_digest_exact_and_a_rerun_copies_nothing() {
     assert_eq!(stdout, want);
 }
 
+/// Before 4.14 the installer takes `imageContentSources` and the cluster an
+/// ImageContentSourcePolicy (REFERENCE §2); `both` prints the two generations, each whole.
+#[test]
+fn a_release_before_4_14_gets_image_content_sources_and_an_icsp() {
+    let rt = rt();
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let client = RegistryClient::new(source.client_options()).unwrap();
+    let spec = FixtureSpec {
+        version: "4.12.30".into(),
+        ..FixtureSpec::tiny()
+    };
+    let fixture = rt.block_on(fixture::push(&spec, &client, &source.host));
+    let to = format!("{}/{TARGET_REPO}", target.host);
+    let src = &source.host;
+    let args = |extra: &[&str]| {
+        let mut v: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &fixture.release,
+            "--to",
+            &to,
+            "--insecure-registry",
+            src,
+            "--insecure-registry",
+            &target.host,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        v.extend(extra.iter().map(|a| a.to_string()));
+        v
+    };
+    let out = mirrorctl(args(&[])).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "mirror failed: {stderr}");
+    assert_exact_mirror(&target, &fixture);
+    let sources = format!(
+        "- mirrors:\n  - {to}\n  source: {src}/openshift-release-dev/ocp-release\n- mirrors:\n  - {to}\n  source: {src}/openshift-release-dev/ocp-v4.0-art-dev\n"
+    );
+    let indented: String = sources.lines().map(|l| format!("  {l}\n")).collect();
+    let icsp = format!(
+        "\n\nTo use the new mirrored repository for upgrades, use the following to create an ImageContentSourcePolicy:\n\napiVersion: operator.openshift.io/v1alpha1\nkind: ImageContentSourcePolicy\nmetadata:\n  name: example\nspec:\n  repositoryDigestMirrors:\n{indented}"
+    );
+    let head = format!(
+        "Success\nUpdate image:  {to}:4.12.30-x86_64\nMirror prefix: {to}\n\nTo use the new mirrored repository to install, add the following section to the install-config.yaml:\n\n"
+    );
+    assert_eq!(
+        stdout,
+        format!("{head}imageContentSources:\n{sources}{icsp}")
+    );
+    assert!(!stdout.contains("imageDigestSources") && !stdout.contains("ImageDigestMirrorSet"));
+
+    // `both`: the old and the new form, a rerun that copies nothing.
+    let out = mirrorctl(args(&["--print-mirror-instructions", "both"]))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for want in [
+        "imageContentSources:\n",
+        "kind: ImageContentSourcePolicy\n",
+        "imageDigestSources:\n",
+        "kind: ImageDigestMirrorSet\n",
+    ] {
+        assert_eq!(stdout.matches(want).count(), 1, "{want:?} in:\n{stdout}");
+    }
+    assert_eq!(stdout.matches(&sources).count(), 2, "{stdout}");
+
+    // `none`: only the Success block.
+    let out = mirrorctl(args(&["--print-mirror-instructions", "none"]))
+        .output()
+        .unwrap();
+    let stdout = text(&out).0;
+    assert!(
+        stdout.starts_with("Success\n") && !stdout.contains("mirrors:"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn dry_run_writes_nothing_and_counts_what_the_target_lacks() {
     let rt = rt();
