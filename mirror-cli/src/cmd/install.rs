@@ -296,14 +296,12 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
 /// The password: `--password-file`, `--password-stdin`, `MIRROR_REGISTRY_PASSWORD`, the
 /// config's `passwordFile`, or a prompt on a terminal. Never from argv.
 fn read_password(a: &InstallArgs, file_from_config: Option<&Path>) -> Result<String, Bad> {
-    let trim = |s: String| s.trim_end_matches(['\n', '\r']).to_string();
     let given = a.password.password_file.is_some()
         || a.password.password_stdin
         || std::env::var_os(super::secret_input::PASSWORD_ENV).is_some();
     if !given && let Some(p) = file_from_config {
-        return std::fs::read_to_string(p)
-            .map(|t| trim(t.lines().next().unwrap_or_default().to_string()))
-            .map_err(|e| bad(format!("passwordFile `{}`: {e}", p.display()), None));
+        return super::secret_input::read_file(p)
+            .map_err(|e| bad(format!("passwordFile: {e}"), None));
     }
     a.password.read("Registry password: ", true).map(|p| p.0).map_err(|why| {
         bad(
@@ -336,12 +334,13 @@ fn read_rh_account(a: &InstallArgs, file: &InstallConfigFile) -> Result<Option<C
         ))
     };
     let password = if let Some(p) = &a.rh_password_file {
-        read_first_line(p, "--rh-password-file")?
+        super::secret_input::read_file(p)
+            .map_err(|e| bad(format!("--rh-password-file: {e}"), None))?
     } else if let Some(v) = std::env::var_os(RH_PASSWORD_ENV) {
         v.into_string()
             .map_err(|_| bad(format!("${RH_PASSWORD_ENV} is not UTF-8"), None))?
     } else if let Some(p) = &file.rh_password_file {
-        read_first_line(p, "rhPasswordFile")?
+        super::secret_input::read_file(p).map_err(|e| bad(format!("rhPasswordFile: {e}"), None))?
     } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) && !a.password.password_stdin {
         super::secret_input::prompt_hidden(&format!("Red Hat account password for {username}: "))
             .map_err(|why| bad(format!("Red Hat account password: {why}"), hint()))?
@@ -359,19 +358,6 @@ fn read_rh_account(a: &InstallArgs, file: &InstallConfigFile) -> Result<Option<C
 
 /// The environment variable holding the Red Hat account password.
 const RH_PASSWORD_ENV: &str = "MIRROR_RH_PASSWORD";
-
-/// A secret file's first line, without its line ending.
-fn read_first_line(path: &Path, what: &str) -> Result<String, Bad> {
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines()
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('\r')
-                .to_string()
-        })
-        .map_err(|e| bad(format!("{what} `{}`: {e}", path.display()), None))
-}
 
 pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
     let settings = mirror_core::UninstallSettings {

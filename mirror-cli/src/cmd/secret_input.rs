@@ -33,9 +33,7 @@ impl PasswordArgs {
     /// Reads the password; `confirm` asks twice at a prompt. Errors never hold the secret.
     pub fn read(&self, prompt: &str, confirm: bool) -> Result<Password, String> {
         let pw = if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read password file `{}`: {e}", path.display()))?;
-            first_line(&text)
+            read_file(path)?
         } else if self.password_stdin {
             let mut text = String::new();
             std::io::stdin()
@@ -64,6 +62,13 @@ impl PasswordArgs {
         }
         Ok(Password(pw))
     }
+}
+
+/// A password file's first line, without its line ending. Errors never hold the secret.
+pub fn read_file(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|text| first_line(&text))
+        .map_err(|e| format!("cannot read password file `{}`: {e}", path.display()))
 }
 
 /// The first line, without its line ending.

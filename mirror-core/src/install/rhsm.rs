@@ -44,10 +44,10 @@ impl Host {
 
     /// The program's full path, when it is on this host's `PATH`.
     pub(crate) fn find(&self, name: &str) -> Option<PathBuf> {
-        let path = self.path.clone().or_else(|| std::env::var_os("PATH"))?;
-        std::env::split_paths(&path)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
+        match &self.path {
+            Some(path) => crate::runtime::process::which_in(path, name),
+            None => crate::runtime::process::which(name),
+        }
     }
 
     /// A command for `program` with this host's `PATH` and the C locale (so prompts and

@@ -47,8 +47,12 @@ pub(crate) fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, Error> {
 
 /// `name` on `PATH`.
 pub(crate) fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    which_in(&std::env::var_os("PATH")?, name)
+}
+
+/// `name` in one of the directories of `path` (a `PATH`-style list).
+pub(crate) fn which_in(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
