@@ -30,6 +30,7 @@ where
         "XDG_RUNTIME_DIR",
         "DOCKER_CONFIG",
         "MIRROR_REGISTRY_PASSWORD",
+        "MIRROR_RH_PASSWORD",
     ] {
         c.env_remove(v);
     }

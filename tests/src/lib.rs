@@ -17,5 +17,15 @@ pub mod skopeo;
 pub mod token_server;
 mod tools;
 
-pub use registry::{RegistryOptions, TestRegistry};
+pub use registry::{RegistryOptions, TestRegistry, free_port};
+
+/// The tokio runtime the tests drive library calls with (two workers, all drivers). Make one
+/// per test and keep it: a client's pooled connections belong to the runtime that made them.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+}
 pub use tools::require_tool;

@@ -275,7 +275,8 @@ impl Drop for TestRegistry {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     l.local_addr().expect("addr").port()
 }

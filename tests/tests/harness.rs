@@ -2,15 +2,8 @@
 
 use mirror_core::{Digest, RegistryClient, media_type as mt};
 use mirror_testkit::fixture::{self, FixtureSpec};
+use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn check_fixture_with_skopeo(reg: &TestRegistry, f: &fixture::Fixture) {
     // The release, by tag and by digest.
@@ -35,9 +28,10 @@ fn check_fixture_with_skopeo(reg: &TestRegistry, f: &fixture::Fixture) {
 
 #[test]
 fn tiny_fixture_lands_byte_for_byte_over_plain_http() {
+    let rt = rt();
     let reg = TestRegistry::start();
     let client = RegistryClient::new(reg.client_options()).unwrap();
-    let f = rt().block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
+    let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
 
     assert_eq!(f.components.len(), 12);
     let names: Vec<&str> = f.components.iter().map(|c| c.name.as_str()).collect();
@@ -95,26 +89,27 @@ fn tiny_fixture_lands_byte_for_byte_over_plain_http() {
     );
 
     // Pushing again is idempotent and yields the same digests.
-    let again = rt().block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
+    let again = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
     assert_eq!(again.release_digest, f.release_digest);
 }
 
 #[test]
 fn tls_and_htpasswd_registry_serves_the_fixture() {
+    let rt = rt();
     let reg = TestRegistry::start_with(RegistryOptions {
         tls: true,
         htpasswd: Some(("mirror".into(), "s3cret-pass".into())),
         ..Default::default()
     });
     let client = RegistryClient::new(reg.client_options()).unwrap();
-    let f = rt().block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
+    let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &reg.host));
     check_fixture_with_skopeo(&reg, &f);
 
     // Without credentials the registry refuses, and says so.
     let mut anon = reg.client_options();
     anon.auth = None;
     let anon = RegistryClient::new(anon).unwrap();
-    let err = rt()
+    let err = rt
         .block_on(anon.get_manifest(
             &reg.repo("openshift-release-dev/ocp-release"),
             "4.14.1-x86_64",
@@ -129,7 +124,7 @@ fn tls_and_htpasswd_registry_serves_the_fixture() {
     let mut no_ca = reg.client_options();
     no_ca.ca_pems.clear();
     let no_ca = RegistryClient::new(no_ca).unwrap();
-    let err = rt().block_on(no_ca.ping(&reg.repo("x"))).unwrap_err();
+    let err = rt.block_on(no_ca.ping(&reg.repo("x"))).unwrap_err();
     assert!(
         err.hint().unwrap_or_default().contains("--ca-file"),
         "{err}: {:?}",

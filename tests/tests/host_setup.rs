@@ -3,7 +3,6 @@
 //! certificates and an htpasswd user, our client and skopeo logging in and pushing/reading,
 //! trust files in a temp root, and pull secret merges over good and malformed inputs.
 
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +10,7 @@ use std::process::Command;
 use mirror_core::{AuthFile, ClientOptions, RegistryClient};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
-use mirror_testkit::require_tool;
+use mirror_testkit::{free_port, require_tool};
 
 const SUBJECT: &str = "# the script's certificate file\ncountrycode=US\nstate=North Carolina\nlocality=Raleigh\norganization=Example\nunit=IT\n";
 
@@ -20,14 +19,6 @@ const REDHAT: &str = r#"{"auths":{"cloud.openshift.com":{"auth":"b3BlbnNoaWZ0LXJ
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write(path: &Path, text: &str) -> PathBuf {

@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use mirror_core::{AuthFile, ClientOptions, RegistryClient, Repository};
-use mirror_testkit::TestRegistry;
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
+use mirror_testkit::{TestRegistry, free_port};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -31,14 +31,6 @@ impl Drop for Env {
             let _ = std::process::Command::new("kill").arg(pid.trim()).status();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn setup() -> Env {
@@ -475,8 +467,6 @@ fn bad_input_is_refused_before_any_change() {
     ];
     for (name, args, want) in cases {
         let out = mirrorctl(&args)
-            .env_remove("MIRROR_REGISTRY_PASSWORD")
-            .env_remove("MIRROR_RH_PASSWORD")
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

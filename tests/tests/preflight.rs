@@ -6,20 +6,13 @@ use std::path::Path;
 use mirror_core::{Credential, RegistryClient};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
+use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry};
 use serde_json::Value;
 
 const CHECKS: [&str; 9] = [
     "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "upstream",
 ];
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// `--skip` for every check but `keep`.
 fn only(keep: &[&str]) -> Vec<String> {

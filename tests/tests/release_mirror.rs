@@ -10,17 +10,10 @@ use mirror_core::{
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use mirror_testkit::fixture::{self, Fixture, FixtureSpec};
+use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};
 
 const TARGET_REPO: &str = "ocp4/openshift4";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A TLS source (so HTTP/2, as quay.io) with the fixture, and an empty TLS + htpasswd target.
 struct Setup {
