@@ -708,40 +708,11 @@ async fn copy_blob_everywhere(
     Ok(())
 }
 
-fn with_tries(e: Error, attempts: u32) -> Error {
-    match e {
-        Error::Registry {
-            op,
-            target,
-            status,
-            code,
-            message,
-            tries,
-            auth_entry,
-        } => Error::Registry {
-            op,
-            target,
-            status,
-            code,
-            message,
-            tries: tries * attempts,
-            auth_entry,
-        },
-        Error::Connection {
-            op,
-            target,
-            tries,
-            detail,
-            unknown_ca,
-        } => Error::Connection {
-            op,
-            target,
-            tries: tries * attempts,
-            detail,
-            unknown_ca,
-        },
-        e => e,
+fn with_tries(mut e: Error, attempts: u32) -> Error {
+    if let Error::Registry { tries, .. } | Error::Connection { tries, .. } = &mut e {
+        *tries *= attempts;
     }
+    e
 }
 
 /// One attempt: stream the blob from `src` into a fresh upload at `dst`, hashing on the way.
