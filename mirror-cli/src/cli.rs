@@ -308,3 +308,54 @@ pub struct UninstallArgs {
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub trust_root: PathBuf,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every default value of every subcommand parses: run each leaf with only its required
+    /// arguments (dummy values) and expect no error.
+    #[test]
+    fn every_default_value_parses() {
+        fn walk(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            if cmd.has_subcommands() {
+                for sub in cmd.get_subcommands() {
+                    path.push(sub.get_name().to_string());
+                    walk(sub, path, out);
+                    path.pop();
+                }
+                return;
+            }
+            let mut argv = path.clone();
+            for a in cmd.get_arguments().filter(|a| a.is_required_set()) {
+                if let Some(l) = a.get_long() {
+                    argv.push(format!("--{l}"));
+                }
+                let v = a
+                    .get_possible_values()
+                    .first()
+                    .map(|p| p.get_name().to_string())
+                    .unwrap_or_else(|| "x".into());
+                argv.push(v);
+            }
+            out.push(argv);
+        }
+        let cmd = Cli::command();
+        let mut leaves = Vec::new();
+        walk(&cmd, &mut vec!["mirrorctl".into()], &mut leaves);
+        assert!(leaves.len() > 10, "{leaves:?}");
+        assert!(leaves.iter().any(|l| l[1..] == ["tls", "generate"]));
+        for argv in leaves {
+            if let Err(e) = Cli::command().try_get_matches_from(&argv) {
+                panic!("`{}`: {e}", argv.join(" "));
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mirror_tls::{CertAction, GenerateOptions, KeyType, Subject, VerifyReport};
 
 use crate::cli::OutputFormat;
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error, stdout};
 
 /// `mirrorctl tls ...`
 #[derive(Subcommand, Debug)]
@@ -22,8 +22,11 @@ pub enum TlsCommand {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum KeyTypeArg {
+    #[value(name = "rsa-4096")]
     Rsa4096,
+    #[value(name = "rsa-2048")]
     Rsa2048,
+    #[value(name = "ecdsa-p256")]
     EcdsaP256,
 }
 
@@ -198,7 +201,7 @@ fn generate(args: GenerateArgs, quiet: bool) -> u8 {
             if let (Some(obj), serde_json::Value::Object(rest)) = (v.as_object_mut(), value) {
                 obj.extend(rest);
             }
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            stdout(&(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"));
         }
         OutputFormat::Text => {
             let what = match outcome.action {
@@ -216,16 +219,16 @@ fn generate(args: GenerateArgs, quiet: bool) -> u8 {
                     "replaced (--force): a new CA and server certificate".into()
                 }
             };
-            println!("{what} in {}", args.dir.display());
             let sans: Vec<String> = outcome.sans.iter().map(|s| s.to_string()).collect();
-            println!("SANs:      {}", sans.join(", "));
-            println!(
-                "expires:   {}",
-                value["not_after"].as_str().unwrap_or("unknown")
-            );
-            println!("CA:        {}", outcome.paths.ca_cert.display());
-            println!("cert:      {}", outcome.paths.cert.display());
-            println!("key:       {}", outcome.paths.key.display());
+            stdout(&format!(
+                "{what} in {}\nSANs:      {}\nexpires:   {}\nCA:        {}\ncert:      {}\nkey:       {}\n",
+                args.dir.display(),
+                sans.join(", "),
+                value["not_after"].as_str().unwrap_or("unknown"),
+                outcome.paths.ca_cert.display(),
+                outcome.paths.cert.display(),
+                outcome.paths.key.display()
+            ));
         }
     }
     EXIT_OK
@@ -268,9 +271,9 @@ fn verify(args: VerifyArgs) -> u8 {
             {
                 obj.extend(rest);
             }
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            stdout(&(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"));
         }
-        OutputFormat::Text => print!("{}", render_verify(&report)),
+        OutputFormat::Text => stdout(&render_verify(&report)),
     }
     if report.ok { EXIT_OK } else { EXIT_PROBLEM }
 }
