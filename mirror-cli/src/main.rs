@@ -8,6 +8,7 @@ mod output;
 use clap::Parser as _;
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,4 +22,22 @@ fn main() -> std::process::ExitCode {
     };
     let code = rt.block_on(cmd::run(cli));
     std::process::ExitCode::from(code)
+}
+
+/// `println!` panics when stdout's reader went away (`mirrorctl ... | head -1`); commands write
+/// through `output::stdout`, which exits quietly, and this catches any `println!` left over.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(output::EXIT_OK.into());
+        }
+        default(info);
+    }));
 }

@@ -1,6 +1,9 @@
 //! How the CLI talks: data on stdout, everything else on stderr; errors with `hint:` lines.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
+
+/// The schema of every `--output json` report.
+pub const API_VERSION: &str = "mirrorctl.openshift.io/v1alpha1";
 
 /// Exit codes (documented in docs/cli.md).
 pub const EXIT_OK: u8 = 0;
@@ -26,6 +29,28 @@ pub fn core_error(err: &mirror_core::Error) -> u8 {
         }
         _ => EXIT_PROBLEM,
     }
+}
+
+/// Writes data to stdout. A reader that went away (`mirrorctl ... | head -1`) ends the process
+/// quietly with exit 0, as the shell expects, instead of the panic `println!` gives on EPIPE.
+pub fn stdout(s: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_OK.into());
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(EXIT_USAGE.into());
+    }
+}
+
+/// `report` as an `--output json` document: `apiVersion` and `kind` first, then its fields.
+pub fn json_report(kind: &str, report: serde_json::Value) -> String {
+    let mut v = serde_json::json!({ "apiVersion": API_VERSION, "kind": kind });
+    if let (Some(obj), serde_json::Value::Object(rest)) = (v.as_object_mut(), report) {
+        obj.extend(rest);
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
 /// True when stderr is a terminal and progress may be drawn.

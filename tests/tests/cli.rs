@@ -120,3 +120,105 @@ fn release_info_reports_components_and_deduplicated_size() {
         "{stdout}"
     );
 }
+
+const SUBJECT: &str =
+    "countrycode=US\nstate=North Carolina\nlocality=Raleigh\norganization=Example\nunit=IT\n";
+
+/// `tls generate` with nothing but `--dir`: every default (`--key-type rsa-4096`, the
+/// `./certificate` subject file) is accepted.
+#[test]
+fn tls_generate_runs_with_its_defaults() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("certificate"), SUBJECT).unwrap();
+    let out = mirrorctl(["tls", "generate", "--dir", "./certs"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("created: "), "{stdout}");
+    for f in ["ca.crt", "ca.key", "domain.crt", "domain.key"] {
+        assert!(tmp.path().join("certs").join(f).is_file(), "{f}");
+    }
+}
+
+/// A reader that goes away (`mirrorctl ... | head -1`) ends mirrorctl quietly, without a panic.
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("certificate"), SUBJECT).unwrap();
+    let cases: [&[&str]; 3] = [
+        &["--help"],
+        &["install", "--help"],
+        &[
+            "tls",
+            "generate",
+            "--dir",
+            "./certs",
+            "--hostname",
+            "mirror.example.com",
+            "--key-type",
+            "ecdsa-p256",
+            "--output",
+            "json",
+        ],
+    ];
+    for args in cases {
+        let mut child = mirrorctl(args)
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
+
+/// `pull-secret merge` writes to `--to FILE`; `--output` there is a hidden, deprecated alias.
+#[test]
+fn pull_secret_merge_writes_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pull-secret");
+    std::fs::write(&input, r#"{"auths":{"quay.io":{"auth":"dXNlcjpwdw=="}}}"#).unwrap();
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, "mirror-pass\n").unwrap();
+    for (flag, name) in [("--to", "a.json"), ("--output", "b.json")] {
+        let dest = tmp.path().join(name);
+        let out = mirrorctl([
+            "pull-secret",
+            "merge",
+            "--registry",
+            "mirror.example.com:5000",
+            "--username",
+            "admin",
+        ])
+        .arg("--pull-secret")
+        .arg(&input)
+        .arg("--password-file")
+        .arg(&pw)
+        .arg(flag)
+        .arg(&dest)
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{flag}: {}", text(&out).1);
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+        assert!(
+            v["auths"]["mirror.example.com:5000"]["auth"].is_string(),
+            "{v}"
+        );
+    }
+    let help = text(
+        &mirrorctl(["pull-secret", "merge", "--help"])
+            .output()
+            .unwrap(),
+    )
+    .0;
+    assert!(help.contains("--to <FILE>"), "{help}");
+    assert!(!help.contains("--output"), "{help}");
+}

@@ -129,6 +129,8 @@ fn extracts_a_pinned_installer_from_the_source_and_from_a_mirror() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["apiVersion"], "mirrorctl.openshift.io/v1alpha1");
+    assert_eq!(report["kind"], "ReleaseExtractReport");
     assert_eq!(report["releaseImage"], format!("{to}@{}", f.release_digest));
     assert_eq!(report["missingMarkers"], serde_json::json!([]));
     let got = std::fs::read(dir.path().join("mirror/openshift-install")).unwrap();

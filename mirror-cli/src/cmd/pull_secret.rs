@@ -9,7 +9,7 @@ use mirror_core::{Credential, EntryAction, MergeOptions, OutputAction, PullSecre
 
 use super::secret_input::PasswordArgs;
 use crate::cli::OutputFormat;
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, stdout};
 
 /// `mirrorctl pull-secret ...`
 #[derive(Subcommand, Debug)]
@@ -37,8 +37,13 @@ pub struct MergeArgs {
     #[arg(long, value_name = "EMAIL")]
     pub email: Option<String>,
     /// Where to write the result (mode 0600)
-    #[arg(long, value_name = "FILE", default_value = "./pull-secret.json")]
-    pub output: PathBuf,
+    #[arg(
+        long,
+        alias = "output",
+        value_name = "FILE",
+        default_value = "./pull-secret.json"
+    )]
+    pub to: PathBuf,
     /// Indented JSON instead of one line
     #[arg(long)]
     pub pretty: bool,
@@ -86,7 +91,7 @@ fn merge(args: MergeArgs) -> u8 {
     };
     let opts = MergeOptions {
         input: args.pull_secret,
-        output: args.output,
+        output: args.to,
         registry: args.registry,
         credential: Credential {
             username: args.username,
@@ -110,13 +115,13 @@ fn merge(args: MergeArgs) -> u8 {
         OutputAction::Overwritten => "overwritten (--force)",
         OutputAction::Unchanged => "unchanged (already right)",
     };
-    println!("entry `{}`: {entry}", opts.registry);
-    println!(
-        "{}: {output} ({} entries: {})",
+    stdout(&format!(
+        "entry `{}`: {entry}\n{}: {output} ({} entries: {})\n",
+        opts.registry,
         report.path.display(),
         report.keys.len(),
         report.keys.join(", ")
-    );
+    ));
     EXIT_OK
 }
 
@@ -170,13 +175,13 @@ async fn check(args: CheckArgs) -> u8 {
                         }
                     })
                     .unwrap_or_default();
-                println!("{:w$}  {who}{login}", e.key);
+                stdout(&format!("{:w$}  {who}{login}\n", e.key));
             }
-            println!(
-                "{}: valid, {} entries",
+            stdout(&format!(
+                "{}: valid, {} entries\n",
                 secret.path().display(),
                 entries.len()
-            );
+            ));
             for l in logins.iter().flatten().filter(|l| !l.ok) {
                 if let Some(h) = &l.hint {
                     eprintln!("hint: {}: {h}", l.key);
@@ -201,8 +206,5 @@ fn print_json(
         "entries": found.map(|(s, _)| s.entries()),
         "logins": found.and_then(|(_, l)| l),
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    );
+    stdout(&(serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"));
 }

@@ -1,6 +1,5 @@
 //! `mirrorctl release mirror` and `mirrorctl release info`.
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -11,7 +10,9 @@ use mirror_core::{
 
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, human_bytes, stderr_is_tty};
+use crate::output::{
+    EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stderr_is_tty, stdout,
+};
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     let from = match ImageRef::parse(&args.from) {
@@ -76,14 +77,7 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
             .unwrap_or_default(),
         OutputFormat::Text => render_text(&report, kind),
     };
-    let mut stdout = std::io::stdout().lock();
-    if stdout
-        .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
-        .is_err()
-    {
-        return EXIT_PROBLEM;
-    }
+    stdout(&out);
     EXIT_OK
 }
 
@@ -317,7 +311,7 @@ pub async fn info(args: InfoArgs) -> u8 {
             s
         }
     };
-    print!("{out}");
+    stdout(&out);
     EXIT_OK
 }
 
@@ -350,17 +344,17 @@ pub async fn extract(args: ExtractArgs) -> u8 {
         );
     }
     match args.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ),
-        OutputFormat::Text => println!(
-            "{}\n  pinned to {} (version {}, {})",
+        OutputFormat::Json => stdout(&json_report(
+            "ReleaseExtractReport",
+            serde_json::to_value(&report).unwrap_or_default(),
+        )),
+        OutputFormat::Text => stdout(&format!(
+            "{}\n  pinned to {} (version {}, {})\n",
             report.path.display(),
             report.release_image,
             report.version,
             report.architecture
-        ),
+        )),
     }
     EXIT_OK
 }
