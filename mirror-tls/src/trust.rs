@@ -740,7 +740,8 @@ mod tests {
         let crt = "/usr/local/share/ca-certificates/mirrorctl-mirror.example.com_5000.crt";
         let pem = "mirrorctl-mirror.example.com_5000.pem";
         // (name, pre-existing certs.d, links update-ca-certificates makes for our anchor)
-        let cases: &[(&str, bool, &[(&str, &str)])] = &[
+        type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
             ("fresh host", false, &[(pem, crt), ("0a1b2c3d.0", pem)]),
             (
                 "certs.d already there, absolute hash link",
