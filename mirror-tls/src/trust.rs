@@ -282,13 +282,22 @@ pub fn install_trust(opts: &TrustOptions) -> Result<TrustReport> {
         actions: Vec::new(),
     };
     let mut anchor_changed = false;
+    let certs_d = under(&opts.root, Path::new(CERTS_D));
     for (is_anchor, path) in [(true, anchor), (false, containers)] {
         let action = match read_optional(&path)? {
             Some(old) if old == pem.as_bytes() => TrustAction::Unchanged { path },
             existing => {
                 if !opts.dry_run {
+                    let made_certs_d =
+                        !is_anchor && !certs_d.try_exists().map_err(read_err(&certs_d))?;
                     if let Some(dir) = path.parent() {
                         create_dirs(dir)?;
+                    }
+                    if made_certs_d {
+                        // Remembers that `certs.d` is ours, so that `remove` deletes it
+                        // again, and only then.
+                        let marker = certs_d.join(CERTS_D_MARKER);
+                        write_atomic(&marker, b"", CERT_MODE)?;
                     }
                     write_atomic(&path, pem.as_bytes(), CERT_MODE)?;
                 }
@@ -307,9 +316,14 @@ pub fn install_trust(opts: &TrustOptions) -> Result<TrustReport> {
     Ok(report)
 }
 
-/// Removes the files [`install_trust`] writes for `opts.registry` (and the registry's
-/// `certs.d` directory when that leaves it empty), then refreshes the system store if the
-/// anchor was removed. `opts.ca_pem` is not needed.
+/// Removes the files [`install_trust`] writes for `opts.registry`, then refreshes the system
+/// store if the anchor was removed. `opts.ca_pem` is not needed.
+///
+/// On Debian it also removes the links `update-ca-certificates` made for the anchor in
+/// `/etc/ssl/certs` (`mirrorctl-HOST_PORT.pem` and the hash links pointing at it), which that
+/// command leaves dangling once the anchor is gone. The registry's `certs.d` directory is
+/// removed when that leaves it empty, and `certs.d` itself when `install` created it and
+/// nothing else is in it, so the trust store ends as it was before `install`.
 pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
     let anchor = opts.anchor_path()?;
     let containers = opts.containers_path()?;
@@ -318,7 +332,7 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         actions: Vec::new(),
     };
     let mut anchor_removed = false;
-    for (is_anchor, path) in [(true, anchor), (false, containers)] {
+    for (is_anchor, path) in [(true, anchor.clone()), (false, containers.clone())] {
         let exists = path.try_exists().map_err(read_err(&path))?;
         if !exists {
             report.actions.push(TrustAction::Absent { path });
@@ -330,17 +344,90 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         anchor_removed |= is_anchor;
         report.actions.push(TrustAction::Removed { path });
     }
-    let containers_dir = opts.containers_path()?;
+    if opts.family == OsFamily::Debian {
+        for link in debian_links(opts, &anchor)? {
+            if !opts.dry_run {
+                std::fs::remove_file(&link).map_err(write_err(&link))?;
+            }
+            anchor_removed = true;
+            report.actions.push(TrustAction::Removed { path: link });
+        }
+    }
     if !opts.dry_run
-        && let Some(dir) = containers_dir.parent()
+        && let Some(dir) = containers.parent()
     {
         // Only succeeds when empty, which is the intent; anything else is left alone.
         let _ = std::fs::remove_dir(dir);
+        let certs_d = under(&opts.root, Path::new(CERTS_D));
+        let marker = certs_d.join(CERTS_D_MARKER);
+        let only_marker = std::fs::read_dir(&certs_d).is_ok_and(|entries| {
+            entries
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<std::io::Result<Vec<_>>>()
+                .is_ok_and(|names| names == [CERTS_D_MARKER])
+        });
+        if only_marker {
+            std::fs::remove_file(&marker).map_err(write_err(&marker))?;
+            let _ = std::fs::remove_dir(&certs_d);
+        }
     }
     if anchor_removed {
         report.actions.push(refresh(opts)?);
     }
     Ok(report)
+}
+
+/// `/etc/containers/certs.d`.
+const CERTS_D: &str = "/etc/containers/certs.d";
+/// The empty file `install_trust` leaves in `certs.d` when it created that directory.
+const CERTS_D_MARKER: &str = ".mirrorctl-created";
+
+/// The links `update-ca-certificates` made in `<root>/etc/ssl/certs` for `anchor`: the
+/// `mirrorctl-HOST_PORT.pem` symlink to the anchor and the `HASH.N` symlinks to that.
+///
+/// These are removed one by one rather than with `update-ca-certificates --fresh`: `--fresh`
+/// deletes and recreates every certificate's links, including ones other tools or the admin
+/// made, while plain `update-ca-certificates` never removes links for a deleted local anchor
+/// (it only cleans orphans when it also added or removed a listed certificate). Only links
+/// whose target names our anchor are touched.
+fn debian_links(opts: &TrustOptions, anchor: &Path) -> Result<Vec<PathBuf>> {
+    let etc_certs = under(&opts.root, Path::new("/etc/ssl/certs"));
+    let (Some(stem), Some(crt)) = (anchor.file_stem(), anchor.file_name()) else {
+        return Ok(Vec::new());
+    };
+    let pem_name = format!("{}.pem", stem.to_string_lossy());
+    let pem = etc_certs.join(&pem_name);
+    let system_anchor = opts.family.anchors_dir().join(crt);
+    let mut links = Vec::new();
+    match std::fs::read_link(&pem) {
+        Ok(target) if target == system_anchor || target == anchor => links.push(pem.clone()),
+        // Not a link, or a link to something else: not ours, leave it and its hash links.
+        Ok(_) => return Ok(links),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Ok(links),
+        Err(e) => return Err(read_err(&pem)(e)),
+    }
+    let entries = match std::fs::read_dir(&etc_certs) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(links),
+        Err(e) => return Err(read_err(&etc_certs)(e)),
+    };
+    let system_pem = Path::new("/etc/ssl/certs").join(&pem_name);
+    let mut hashes = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(read_err(&etc_certs))?.path();
+        if path == pem {
+            continue;
+        }
+        if let Ok(target) = std::fs::read_link(&path)
+            && (target == Path::new(&pem_name) || target == system_pem || target == pem)
+        {
+            hashes.push(path);
+        }
+    }
+    hashes.sort();
+    links.extend(hashes);
+    Ok(links)
 }
 
 fn refresh(opts: &TrustOptions) -> Result<TrustAction> {
@@ -526,6 +613,10 @@ mod tests {
                 tree(root),
                 vec![
                     (
+                        "etc/containers/certs.d/.mirrorctl-created".to_string(),
+                        String::new()
+                    ),
+                    (
                         "etc/containers/certs.d/mirror.example.com:5000/ca.crt".to_string(),
                         ca.clone()
                     ),
@@ -586,7 +677,7 @@ mod tests {
 
             opts.dry_run = true;
             let planned = remove_trust(&opts).unwrap();
-            assert_eq!(tree(root).len(), 2, "{family:?}: dry run removes nothing");
+            assert_eq!(tree(root).len(), 3, "{family:?}: dry run removes nothing");
             opts.dry_run = false;
             let removed = remove_trust(&opts).unwrap();
             let want = vec![
@@ -616,6 +707,106 @@ mod tests {
                 ),
                 "{family:?}"
             );
+        }
+    }
+
+    /// Every entry under `root`, relative: directories end in `/`, symlinks show their target.
+    fn listing(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                if meta.is_symlink() {
+                    let target = std::fs::read_link(&path).unwrap();
+                    out.push(format!("{rel} -> {}", target.display()));
+                } else if meta.is_dir() {
+                    out.push(format!("{rel}/"));
+                    stack.push(path);
+                } else {
+                    out.push(rel);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn remove_leaves_the_store_as_before_install() {
+        let ca = ca_pem();
+        let crt = "/usr/local/share/ca-certificates/mirrorctl-mirror.example.com_5000.crt";
+        let pem = "mirrorctl-mirror.example.com_5000.pem";
+        // (name, pre-existing certs.d, links update-ca-certificates makes for our anchor)
+        type Case<'a> = (&'a str, bool, &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
+            ("fresh host", false, &[(pem, crt), ("0a1b2c3d.0", pem)]),
+            (
+                "certs.d already there, absolute hash link",
+                true,
+                &[
+                    (pem, crt),
+                    (
+                        "0a1b2c3d.1",
+                        "/etc/ssl/certs/mirrorctl-mirror.example.com_5000.pem",
+                    ),
+                ],
+            ),
+            ("links never made", true, &[]),
+        ];
+        for (name, has_certs_d, links) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path();
+            let certs = root.join("etc/ssl/certs");
+            std::fs::create_dir_all(&certs).unwrap();
+            std::fs::create_dir_all(root.join("usr/local/share/ca-certificates")).unwrap();
+            std::fs::create_dir_all(root.join("etc/containers")).unwrap();
+            // Someone else's certificate, with a hash that collides with ours.
+            std::os::unix::fs::symlink(
+                "/usr/share/ca-certificates/x/Other.crt",
+                certs.join("Other.pem"),
+            )
+            .unwrap();
+            std::os::unix::fs::symlink("Other.pem", certs.join("0a1b2c3d.0.other")).unwrap();
+            if *has_certs_d {
+                std::fs::create_dir_all(root.join("etc/containers/certs.d/other:5000")).unwrap();
+            }
+            let before = listing(root);
+
+            let opts = TrustOptions::new(
+                root,
+                ca.clone(),
+                "mirror.example.com:5000",
+                OsFamily::Debian,
+            );
+            install_trust(&opts).unwrap();
+            for (link, target) in *links {
+                std::os::unix::fs::symlink(target, certs.join(link)).unwrap();
+            }
+            let dry = remove_trust(&TrustOptions {
+                dry_run: true,
+                ..opts.clone()
+            })
+            .unwrap();
+            let removed = remove_trust(&opts).unwrap();
+            assert_eq!(dry.actions, removed.actions, "{name}");
+            let mut want_removed: Vec<PathBuf> = vec![
+                root.join(crt.trim_start_matches('/')),
+                root.join("etc/containers/certs.d/mirror.example.com:5000/ca.crt"),
+            ];
+            want_removed.extend(links.iter().map(|(link, _)| certs.join(link)));
+            let got_removed: Vec<PathBuf> = removed
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    TrustAction::Removed { path } => Some(path.clone()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(got_removed, want_removed, "{name}");
+            assert_eq!(listing(root), before, "{name}");
         }
     }
 
