@@ -116,7 +116,11 @@ fn list_names_every_check() {
 
 #[test]
 fn bad_arguments_are_usage_errors_naming_the_value() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--port", "0"],
+            "error: --port: `0` is not a port\nhint: pass a port from 1 to 65535\n",
+        ),
         (
             &["--mirror-cidr", "10.0.0.1/16"],
             "error: --mirror-cidr: invalid CIDR `10.0.0.1/16`: host bits are set\nhint: did you mean `10.0.0.0/16`\n",

@@ -110,6 +110,12 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// Flags into validated options; every bad value is reported before any check runs.
 fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
+    if args.port == 0 {
+        return Err(Usage {
+            message: "--port: `0` is not a port".to_string(),
+            hint: Some("pass a port from 1 to 65535".to_string()),
+        });
+    }
     let mut opts = PreflightOptions {
         data_dir: args.data_dir.clone(),
         strict: args.strict,
