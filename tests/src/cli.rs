@@ -3,15 +3,19 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The `mirrorctl` binary built by `cargo test --workspace` (next to the test executable).
+/// The `mirrorctl` binary that cargo built from the current tree for this test run.
+///
+/// The integration tests are `mirror-cli`'s own tests (its Cargo.toml points at
+/// `tests/tests/`), so cargo builds `mirrorctl` before it runs them and puts it beside the
+/// test executable: `<target>/<profile>/deps/<test>` -> `<target>/<profile>/mirrorctl`, the
+/// path cargo passes to those tests as `CARGO_BIN_EXE_mirrorctl`.
 pub fn mirrorctl_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // <target>/<profile>/deps/<test> -> <target>/<profile>/mirrorctl
     let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
     let bin = profile_dir.join("mirrorctl");
     assert!(
         bin.is_file(),
-        "`{}` is missing: `cargo test` does not build other packages' binaries; run `cargo build --workspace --bins` first (./scripts/test.sh does)",
+        "`{}` is missing: run the integration tests with `cargo test -p mirror-cli` (or `--workspace`), which builds it",
         bin.display()
     );
     bin

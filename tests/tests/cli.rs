@@ -5,6 +5,45 @@ use mirror_testkit::TestRegistry;
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 
+/// A green `cargo test` means the code of this tree passed: the binary the tests run is the
+/// one cargo built for this run, newer than every source file it is built from.
+#[test]
+fn the_binary_under_test_is_built_from_this_tree() {
+    let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_mirrorctl"));
+    assert_eq!(mirror_testkit::cli::mirrorctl_path(), built);
+    let built_at = std::fs::metadata(&built).unwrap().modified().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let mut stack: Vec<_> = ["mirror-core", "mirror-tls", "mirror-net", "mirror-cli"]
+        .iter()
+        .map(|c| root.join(c).join("src"))
+        .collect();
+    let mut sources = 0;
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                sources += 1;
+                let changed = std::fs::metadata(&p).unwrap().modified().unwrap();
+                assert!(
+                    changed <= built_at,
+                    "`{}` changed after `{}` was built",
+                    p.display(),
+                    built.display()
+                );
+            }
+        }
+    }
+    assert!(
+        sources > 20,
+        "{sources} source files under {}",
+        root.display()
+    );
+}
+
 #[test]
 fn help_lists_every_command_group() {
     let out = mirrorctl(["--help"]).output().unwrap();
