@@ -12,7 +12,7 @@ pub const PASSWORD_ENV: &str = "MIRROR_REGISTRY_PASSWORD";
 /// `$MIRROR_REGISTRY_PASSWORD`, else a prompt when stdin is a terminal.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PasswordArgs {
-    /// Read the password from this file (its first line; a final newline is dropped)
+    /// Read the password from this file (one line; a final newline is dropped, more lines are refused)
     #[arg(long, value_name = "FILE", conflicts_with = "password_stdin")]
     pub password_file: Option<PathBuf>,
     /// Read the password from standard input (a final newline is dropped)
@@ -39,7 +39,7 @@ impl PasswordArgs {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-            first_line(&text)
+            one_line(&text).map_err(|e| format!("the password on stdin {e}"))?
         } else if let Some(v) = std::env::var_os(PASSWORD_ENV) {
             v.into_string()
                 .map_err(|_| format!("${PASSWORD_ENV} is not UTF-8"))?
@@ -64,19 +64,27 @@ impl PasswordArgs {
     }
 }
 
-/// A password file's first line, without its line ending. Errors never hold the secret.
+/// A password file's one line, without its line ending. Errors never hold the secret.
 pub fn read_file(path: &std::path::Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|text| first_line(&text))
-        .map_err(|e| format!("cannot read password file `{}`: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read password file `{}`: {e}", path.display()))?;
+    one_line(&text).map_err(|e| format!("password file `{}` {e}", path.display()))
 }
 
-/// The first line, without its line ending.
-fn first_line(text: &str) -> String {
-    text.split_once('\n')
-        .map_or(text, |(line, _)| line)
-        .trim_end_matches('\r')
-        .to_string()
+/// `text` without exactly one trailing `\n` or `\r\n`; refuses a second line, which is
+/// almost always a file of the wrong kind (a whole config, two passwords), so that a
+/// password is never silently cut short. Other whitespace is part of the password.
+fn one_line(text: &str) -> Result<String, String> {
+    let line = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
+    if line.contains('\n') {
+        return Err(
+            "has more than one line: a password is one line (a final newline is dropped)".into(),
+        );
+    }
+    Ok(line.to_string())
 }
 
 /// Reads a line from the terminal with echo off.
@@ -102,21 +110,25 @@ pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
     let restored = tcsetattr(&tty, OptionalActions::Flush, &saved);
     read.map_err(|e| format!("cannot read the password: {e}"))?;
     restored.map_err(|e| format!("cannot restore terminal echo: {e}"))?;
-    Ok(first_line(&line))
+    one_line(&line).map_err(|e| format!("the password typed {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn first_line_drops_line_endings_only() {
+    fn one_line_drops_exactly_one_line_ending() {
         for (text, want) in [
-            ("pw\n", "pw"),
-            ("pw\r\n", "pw"),
-            ("pw", "pw"),
-            (" pw \nrest", " pw "),
-            ("", ""),
+            ("pw\n", Some("pw")),
+            ("pw\r\n", Some("pw")),
+            ("pw", Some("pw")),
+            (" pw \n", Some(" pw ")),
+            ("pw\r", Some("pw\r")),
+            ("", Some("")),
+            ("pw\n\n", None),
+            ("pw\nrest", None),
+            ("pw\nrest\n", None),
         ] {
-            assert_eq!(super::first_line(text), want, "{text:?}");
+            assert_eq!(super::one_line(text).ok().as_deref(), want, "{text:?}");
         }
         let dbg = format!("{:?}", super::Password("s3cret".into()));
         assert!(!dbg.contains("s3cret"));
