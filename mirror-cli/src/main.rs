@@ -3,13 +3,17 @@
 
 mod cli;
 mod cmd;
+mod hints;
 mod output;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 fn main() -> std::process::ExitCode {
     quiet_on_closed_stdout();
-    let cli = cli::Cli::parse();
+    let root = cli::Cli::command();
+    let matches = root.clone().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    hints::set_command(leaf(&root, &matches));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -22,6 +26,17 @@ fn main() -> std::process::ExitCode {
     };
     let code = rt.block_on(cmd::run(cli));
     std::process::ExitCode::from(code)
+}
+
+/// The subcommand that was run, for hints that name its flags.
+fn leaf<'a>(mut cmd: &'a clap::Command, mut m: &clap::ArgMatches) -> &'a clap::Command {
+    while let Some((name, sub)) = m.subcommand() {
+        match cmd.find_subcommand(name) {
+            Some(c) => (cmd, m) = (c, sub),
+            None => break,
+        }
+    }
+    cmd
 }
 
 /// `println!` panics when stdout's reader went away (`mirrorctl ... | head -1`); commands write

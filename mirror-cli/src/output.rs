@@ -20,9 +20,14 @@ pub fn print_error(err: &dyn std::error::Error, hint: Option<String>) {
     }
 }
 
+/// A library hint worded for the command being run.
+pub fn hint_text(hint: Option<mirror_core::Hint>) -> Option<String> {
+    hint.as_ref().map(crate::hints::render)
+}
+
 /// Prints a core error with its hint; returns the exit code it maps to.
 pub fn core_error(err: &mirror_core::Error) -> u8 {
-    print_error(err, err.hint());
+    print_error(err, hint_text(err.hint()));
     match err {
         mirror_core::Error::InvalidReference { .. } | mirror_core::Error::InvalidSetting { .. } => {
             EXIT_USAGE

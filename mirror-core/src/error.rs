@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::hint::Hint;
+
 /// Everything that can go wrong in `mirror-core`.
 ///
 /// Each variant carries the offending input (path, image reference, digest, the registry's own
@@ -201,72 +203,62 @@ pub enum Error {
 }
 
 impl Error {
-    /// The likely fix, for errors that have one.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::HostPackages { hint, .. } => Some(hint.clone()),
+    /// The likely fix, for errors that have one, as data a program words in its own terms.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            Error::HostPackages { hint, .. } => Hint::Run {
+                advice: hint.clone(),
+            },
             Error::Connection {
                 unknown_ca: true,
                 target,
                 ..
-            } => Some(format!(
-                "the registry of `{target}` presents a certificate signed by an unknown CA: pass it with `--ca-file PEM` (or trust it with `mirrorctl trust install`)"
-            )),
-            Error::Connection { .. } => Some(
-                "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; plain-HTTP registries need `--insecure-registry HOST:PORT`".to_string(),
-            ),
-            Error::Registry { status: 401, auth_entry: Some(entry), .. } => Some(format!(
-                "the credentials from {entry} were refused: check that entry's `auth` (base64 of `user:password`)"
-            )),
-            Error::Registry { status: 401, target, .. } => Some(format!(
-                "no credentials matched the registry of `{target}`: add it to the auth file given with `-a/--registry-config`"
-            )),
-            Error::Registry { status: 403, .. } => Some(
-                "the account is known but may not do this: check its permissions on the repository".to_string(),
-            ),
-            Error::Registry { status: 404, code, .. }
-                if code.as_deref() == Some("MANIFEST_UNKNOWN") || code.as_deref() == Some("NAME_UNKNOWN") || code.is_none() =>
+            } => Hint::TrustCa {
+                target: target.clone(),
+            },
+            Error::Connection { .. } => Hint::CheckConnection,
+            Error::Registry {
+                status: 401,
+                auth_entry: Some(entry),
+                ..
+            } => Hint::CheckCredentials {
+                entry: entry.clone(),
+            },
+            Error::Registry {
+                status: 401,
+                target,
+                ..
+            } => Hint::AddCredentials {
+                target: target.clone(),
+            },
+            Error::Registry { status: 403, .. } => Hint::CheckPermissions,
+            Error::Registry {
+                status: 404, code, ..
+            } if code.as_deref() == Some("MANIFEST_UNKNOWN")
+                || code.as_deref() == Some("NAME_UNKNOWN")
+                || code.is_none() =>
             {
-                Some("check the repository and tag; `mirrorctl release info REF` lists what a release holds".to_string())
+                Hint::CheckReference
             }
-            Error::Registry { status: 429, tries, .. } => Some(format!(
-                "the registry kept rate-limiting after {tries} tries: lower `--max-per-registry` or rerun later (a rerun copies only what is missing)"
-            )),
-            Error::Registry { status: 405, .. } => Some(
-                "the registry refuses this method here: it may be read-only (maintenance mode) or a pull-through cache; mirror into a writable registry".to_string(),
-            ),
-            Error::Registry { status: 413, .. } => Some(
-                "the registry (or a proxy in front of it) refuses large request bodies: raise its body size limit".to_string(),
-            ),
-            Error::Registry { status, .. } if *status >= 500 => Some(
-                "the registry failed repeatedly: check its logs and free disk space, then rerun (a rerun copies only what is missing)".to_string(),
-            ),
-            Error::ConfigFile { .. } => Some(
-                "fields are camelCase (see docs/install.md); passwords go in a file named by `passwordFile`, never in the config".to_string(),
-            ),
-            Error::AuthFile { .. } => Some(
-                "an auth file is JSON with an `auths` object whose entries hold `auth`: base64 of `user:password`".to_string(),
-            ),
-            Error::DigestMismatch { .. } => Some(
-                "the source served corrupt or altered content: rerun; if it persists, report it to the source registry".to_string(),
-            ),
-            Error::Image { source, .. } => source.hint(),
-            Error::Htpasswd { .. } => Some(
-                "each line is `user:$2y$...` (bcrypt); rewrite the user with `mirrorctl registry user add`".to_string(),
-            ),
-            Error::WouldOverwrite { .. } => Some(
-                "pass `--force` to replace it, or choose another `--output`".to_string(),
-            ),
-            Error::PortInUse { port, .. } => Some(format!(
-                "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
-            )),
-            Error::ToolMissing { install, .. } => Some(install.clone()),
-            Error::Runtime { log: Some(log), .. } => Some(format!(
-                "read the registry's log: `{}` (or `mirrorctl registry logs`)",
-                log.display()
-            )),
-            _ => None,
-        }
+            Error::Registry {
+                status: 429, tries, ..
+            } => Hint::RateLimited { tries: *tries },
+            Error::Registry { status: 405, .. } => Hint::ReadOnlyRegistry,
+            Error::Registry { status: 413, .. } => Hint::BodyTooLarge,
+            Error::Registry { status, .. } if *status >= 500 => Hint::RegistryFailing,
+            Error::ConfigFile { .. } => Hint::ConfigFields,
+            Error::AuthFile { .. } => Hint::AuthFileFormat,
+            Error::DigestMismatch { .. } => Hint::CorruptSource,
+            Error::Image { source, .. } => return source.hint(),
+            Error::Htpasswd { .. } => Hint::HtpasswdFormat,
+            Error::WouldOverwrite { path } => Hint::WouldOverwrite { path: path.clone() },
+            Error::PortInUse { port, .. } => Hint::PortInUse { port: *port },
+            Error::ToolMissing { install, .. } => Hint::Run {
+                advice: install.clone(),
+            },
+            Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
+            _ => return None,
+        })
     }
 
     /// True for failures worth another try of a whole transfer: connection errors,

@@ -16,6 +16,7 @@ mod auth;
 mod digest;
 mod error;
 mod fsutil;
+mod hint;
 mod htpasswd;
 mod install;
 mod manifest;
@@ -29,6 +30,7 @@ mod runtime;
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
 pub use error::Error;
+pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
     set_htpasswd_user, validate_password, validate_username,

@@ -420,7 +420,7 @@ pub async fn check_logins(
                 key,
                 ok: false,
                 detail: e.to_string(),
-                hint: e.hint(),
+                hint: e.hint().map(String::from),
             },
         };
         out.push(check);

@@ -399,7 +399,12 @@ fn pull_secret_merge_reruns_refuses_to_clobber_and_checks() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("exists with other content"), "{stderr}");
-    assert!(stderr.contains("hint: pass `--force`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "holds something else: pass `--force` to replace it, or choose another `--to`"
+        ),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&output).unwrap(), first);
     let out = merge(
         tmp.path(),
@@ -501,14 +506,21 @@ fn htpasswd_users_are_added_kept_and_refused() {
         .collect();
     assert_eq!(users, ["admin", "bob"]);
 
+    let pw_file = tmp.path().join("pw").display().to_string();
+    let two_lines = format!("password file `{pw_file}` has more than one line");
+    let before = std::fs::read(&file).unwrap();
     for (user, pw, want) in [
         ("ad:min", "x", "contains `:`"),
         ("admin", &"x".repeat(73), "bcrypt uses only the first 72"),
+        // Never the first line of a file of the wrong kind.
+        ("admin", "one\ntwo\n", &two_lines),
+        ("admin", "one\n\n", &two_lines),
     ] {
         let out = add(user, pw);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(want), "{stderr}");
+        assert_eq!(std::fs::read(&file).unwrap(), before, "{user} {pw:?}");
     }
     // No password source and no terminal: refused, saying where a password comes from.
     let out = mirrorctl(["registry", "user", "add", "--username", "x", "--htpasswd"])

@@ -358,11 +358,22 @@ fn dry_run_plans_every_step_and_changes_nothing() {
     ));
     let env = setup();
     let mut args = install_args(&env, &f.release, &source.host);
+    // A root with capitals: the plan names paths exactly as given.
+    let root = env.p("Mirror-Root").display().to_string();
+    let i = args.iter().position(|a| a == "--root").unwrap();
+    args[i + 1] = root.clone();
     args.push("--dry-run".into());
     let out = mirrorctl(&args).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "Dry run: nothing was changed.\n");
+    assert!(
+        stderr.contains(&format!(
+            "start the registry (process runtime) on port {} under {root}\n",
+            env.port
+        )),
+        "{stderr}"
+    );
     for step in [
         "directories",
         "certificates",
@@ -386,7 +397,7 @@ fn dry_run_plans_every_step_and_changes_nothing() {
         stderr.contains(&format!("mirror {} images", f.components.len() + 1)),
         "{stderr}"
     );
-    for p in ["registry", "out", "trust/etc/containers"] {
+    for p in ["Mirror-Root", "registry", "out", "trust/etc/containers"] {
         assert!(!env.p(p).exists(), "a dry run created {p}");
     }
 }

@@ -12,7 +12,7 @@ use mirror_core::{
 
 use super::access;
 use crate::cli::{InstallArgs, OutputFormat, UninstallArgs};
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, hint_text, print_error};
 
 /// A usage problem: the input it names, and the fix.
 struct Bad {
@@ -51,7 +51,7 @@ pub async fn run(args: InstallArgs, quiet: bool) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            print_error(&e, e.hint());
+            print_error(&e, hint_text(e.hint()));
             eprintln!(
                 "note: nothing already done was undone; fix the cause and run the same command again"
             );
@@ -107,7 +107,9 @@ fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
 /// before any change.
 fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
     let file = match &a.config {
-        Some(p) => InstallConfigFile::load(p).map_err(|e| bad(e.to_string(), e.hint()))?,
+        Some(p) => {
+            InstallConfigFile::load(p).map_err(|e| bad(e.to_string(), hint_text(e.hint())))?
+        }
         None => InstallConfigFile::default(),
     };
     let need = |v: Option<String>, flag: &str, key: &str| {
@@ -125,10 +127,10 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         "username",
     )?;
     mirror_core::validate_username(&username)
-        .map_err(|e| bad(format!("--username: {e}"), e.hint()))?;
+        .map_err(|e| bad(format!("--username: {e}"), hint_text(e.hint())))?;
     let password = read_password(a, file.password_file.as_deref())?;
     mirror_core::validate_password(&password)
-        .map_err(|e| bad(format!("registry password: {e}"), e.hint()))?;
+        .map_err(|e| bad(format!("registry password: {e}"), hint_text(e.hint())))?;
     let credential = Credential { username, password };
     let rh_account = read_rh_account(a, &file)?;
 
@@ -151,13 +153,14 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
             ));
         }
     };
-    let release =
-        ImageRef::parse(&release_text).map_err(|e| bad(format!("release: {e}"), e.hint()))?;
+    let release = ImageRef::parse(&release_text)
+        .map_err(|e| bad(format!("release: {e}"), hint_text(e.hint())))?;
 
     let pull_secret = a.pull_secret.clone().or(file.pull_secret.clone()).ok_or_else(|| {
         bad("missing `--pull-secret`", Some("download it from console.redhat.com/openshift/install/pull-secret and give `--pull-secret FILE`".into()))
     })?;
-    AuthFile::load(&pull_secret).map_err(|e| bad(format!("--pull-secret: {e}"), e.hint()))?;
+    AuthFile::load(&pull_secret)
+        .map_err(|e| bad(format!("--pull-secret: {e}"), hint_text(e.hint())))?;
 
     let certificate_file = a
         .certificate_file
@@ -229,7 +232,8 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         ca_files: ca_files.clone(),
         insecure_registries: insecure.clone(),
     };
-    let client = access::client_options(&access_flags).map_err(|e| bad(e.to_string(), e.hint()))?;
+    let client = access::client_options(&access_flags)
+        .map_err(|e| bad(e.to_string(), hint_text(e.hint())))?;
 
     let mut preflight = PreflightOptions {
         data_dir: root.join("data"),
@@ -377,7 +381,7 @@ pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            print_error(&e, e.hint());
+            print_error(&e, hint_text(e.hint()));
             EXIT_PROBLEM
         }
     }

@@ -29,7 +29,7 @@ impl From<mirror_core::InvalidArgument> for Usage {
 fn core(flag: &str, e: mirror_core::Error) -> Usage {
     Usage {
         message: format!("{flag}: {e}"),
-        hint: e.hint(),
+        hint: crate::output::hint_text(e.hint()),
     }
 }
 

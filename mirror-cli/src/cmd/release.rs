@@ -83,7 +83,7 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
 
 fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
     eprintln!("error: {flag}: {e}");
-    if let Some(h) = e.hint() {
+    if let Some(h) = crate::output::hint_text(e.hint()) {
         eprintln!("hint: {h}");
     }
     EXIT_USAGE

@@ -20,6 +20,7 @@ use crate::auth::{AuthFile, Credential};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::fsutil;
+use crate::hint::Hint;
 use crate::preflight::{PreflightOptions, Status};
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
@@ -163,7 +164,7 @@ pub struct InstallError {
 
 impl InstallError {
     /// The likely fix.
-    pub fn hint(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<Hint> {
         self.source.hint()
     }
 }
@@ -372,7 +373,8 @@ pub async fn install(
                 }
                 Step::Registry => {
                     if s.dry_run {
-                        return Ok(planned(format!("start the registry ({:?} runtime) on port {} under {}", s.registry.runtime, s.port, s.root.display()).to_lowercase()));
+                        let runtime = format!("{:?}", s.registry.runtime).to_lowercase();
+                        return Ok(planned(format!("start the registry ({runtime} runtime) on port {} under {}", s.port, s.root.display())));
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;

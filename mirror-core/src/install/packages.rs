@@ -350,7 +350,7 @@ exit 1
                 && msg.contains("not registered with Red Hat"),
             "{msg}"
         );
-        let hint = err.hint().unwrap();
+        let hint = err.hint().unwrap().to_string();
         assert!(
             hint.contains("--rh-username") && hint.contains("--rh-password-file"),
             "{hint}"
@@ -395,7 +395,9 @@ exit 1
             msg.contains("`rh-admin`") && msg.contains("Invalid username or password"),
             "{msg}"
         );
-        assert!(!msg.contains("wrong-pass") && !err.hint().unwrap().contains("wrong-pass"));
+        assert!(
+            !msg.contains("wrong-pass") && !err.hint().unwrap().to_string().contains("wrong-pass")
+        );
         assert_eq!(
             rhel.dnf_calls(),
             1,

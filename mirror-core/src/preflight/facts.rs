@@ -49,7 +49,7 @@ impl From<crate::Error> for ProbeError {
     fn from(e: crate::Error) -> Self {
         ProbeError {
             message: e.to_string(),
-            hint: e.hint(),
+            hint: e.hint().map(String::from),
         }
     }
 }

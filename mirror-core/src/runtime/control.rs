@@ -463,7 +463,7 @@ mod tests {
         {
             assert!(h.contains(&format!("pid {}", std::process::id())), "{h}");
         }
-        assert!(err.hint().unwrap().contains("--port"));
+        assert_eq!(err.hint(), Some(crate::Hint::PortInUse { port }));
     }
 
     #[test]

@@ -263,6 +263,7 @@ mod tests {
         assert!(
             err.hint()
                 .unwrap()
+                .to_string()
                 .contains("apt-get install docker-registry")
         );
     }

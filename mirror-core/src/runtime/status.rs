@@ -73,7 +73,7 @@ fn check(name: &'static str, result: Result<String, Error>) -> StatusCheck {
             name,
             state: CheckState::Fail,
             detail: e.to_string(),
-            hint: e.hint(),
+            hint: e.hint().map(String::from),
         },
     }
 }

@@ -1,0 +1,242 @@
+//! Words a library [`Hint`] for the command that prints it: every flag a hint names exists on
+//! that command (or on the `mirrorctl ...` command the hint spells out).
+
+use std::sync::OnceLock;
+
+use mirror_core::Hint;
+
+/// The long flag names of the command being run, set once by `main` after parsing.
+static FLAGS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Records the command being run (the leaf subcommand) so hints name only its flags.
+pub fn set_command(cmd: &clap::Command) {
+    let _ = FLAGS.set(long_flags(cmd));
+}
+
+/// The long flags of `cmd`, without the dashes.
+pub fn long_flags(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_arguments()
+        .flat_map(|a| {
+            a.get_long()
+                .into_iter()
+                .chain(a.get_all_aliases().unwrap_or_default())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// `hint` worded for the command being run.
+pub fn render(hint: &Hint) -> String {
+    let flags = FLAGS.get().map(Vec::as_slice).unwrap_or_default();
+    render_for(hint, &|f| flags.iter().any(|x| x == f))
+}
+
+/// `hint` worded for a command whose long flags `has` answers for.
+pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
+    let generic = hint.to_string();
+    match hint {
+        Hint::TrustCa { target } => {
+            let trust = "trust it on this host with `mirrorctl trust install --ca PEM --registry HOST:PORT`";
+            if has("ca-file") {
+                format!(
+                    "the registry of `{target}` presents a certificate signed by an unknown CA: pass that CA with `--ca-file PEM`, or {trust}"
+                )
+            } else {
+                format!(
+                    "the registry of `{target}` presents a certificate signed by an unknown CA: {trust}"
+                )
+            }
+        }
+        Hint::CheckConnection if has("insecure-registry") => {
+            "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; plain-HTTP registries need `--insecure-registry HOST:PORT`"
+                .to_string()
+        }
+        Hint::AddCredentials { target } if has("registry-config") => format!(
+            "no credentials matched the registry of `{target}`: add them to the auth file given with `-a/--registry-config`"
+        ),
+        Hint::AddCredentials { target } if has("pull-secret") => format!(
+            "no credentials matched the registry of `{target}`: add them to the file given with `--pull-secret`"
+        ),
+        Hint::CheckReference => {
+            "check the repository and tag; `mirrorctl release info REF` lists what a release holds"
+                .to_string()
+        }
+        Hint::RateLimited { tries } if has("max-per-registry") => format!(
+            "the registry kept rate-limiting after {tries} tries: lower `--max-per-registry` or rerun later (a rerun copies only what is missing)"
+        ),
+        Hint::HtpasswdFormat => {
+            "each line is `user:$2y$...` (bcrypt); rewrite the user with `mirrorctl registry user add`"
+                .to_string()
+        }
+        Hint::WouldOverwrite { path } => {
+            let elsewhere = ["to", "output-dir", "dir"]
+                .into_iter()
+                .find(|f| has(f))
+                .map(|f| format!("choose another `--{f}`"));
+            let force = has("force").then(|| "pass `--force` to replace it".to_string());
+            match (force, elsewhere) {
+                (Some(a), Some(b)) => format!("`{}` holds something else: {a}, or {b}", path.display()),
+                (Some(a), None) | (None, Some(a)) => format!(
+                    "`{}` holds something else: {a}, or move it away",
+                    path.display()
+                ),
+                (None, None) => generic,
+            }
+        }
+        Hint::PortInUse { port } if has("port") => format!(
+            "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
+        ),
+        Hint::ReadLog { log } => format!(
+            "read the registry's log: `{}` (or `mirrorctl registry logs`)",
+            log.display()
+        ),
+        _ => generic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    /// One of each hint, with values.
+    fn samples() -> Vec<Hint> {
+        vec![
+            Hint::TrustCa {
+                target: "r.example:5000/a/b".into(),
+            },
+            Hint::CheckConnection,
+            Hint::CheckCredentials {
+                entry: "`auth.json` entry `r.example:5000`".into(),
+            },
+            Hint::AddCredentials {
+                target: "r.example:5000/a/b".into(),
+            },
+            Hint::CheckPermissions,
+            Hint::CheckReference,
+            Hint::RateLimited { tries: 6 },
+            Hint::ReadOnlyRegistry,
+            Hint::BodyTooLarge,
+            Hint::RegistryFailing,
+            Hint::ConfigFields,
+            Hint::AuthFileFormat,
+            Hint::CorruptSource,
+            Hint::HtpasswdFormat,
+            Hint::WouldOverwrite {
+                path: "/tmp/out.json".into(),
+            },
+            Hint::PortInUse { port: 5000 },
+            Hint::ReadLog {
+                log: "/opt/registry/registry.log".into(),
+            },
+        ]
+    }
+
+    /// Every leaf command, by its path under `mirrorctl`.
+    fn leaves(
+        cmd: &clap::Command,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, clap::Command)>,
+    ) {
+        if !cmd.has_subcommands() {
+            out.push((path.clone(), cmd.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            path.push(sub.get_name().to_string());
+            leaves(sub, path, out);
+            path.pop();
+        }
+    }
+
+    /// The `--flags` a hint names, each with the command words it belongs to: inside a
+    /// backticked `mirrorctl A B ...` they are that command's, elsewhere the printing command's.
+    fn named_flags(text: &str) -> Vec<(Option<Vec<String>>, String)> {
+        let mut out = Vec::new();
+        for (i, part) in text.split('`').enumerate() {
+            let quoted = i % 2 == 1;
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let owner = (quoted && words.first() == Some(&"mirrorctl")).then(|| {
+                words[1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with('-'))
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+            });
+            for w in part.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '/')) {
+                for piece in w.split('/') {
+                    if let Some(flag) = piece.strip_prefix("--") {
+                        out.push((owner.clone(), flag.to_string()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_hint_names_only_flags_of_the_command_printing_it() {
+        let root = crate::cli::Cli::command();
+        let mut all = Vec::new();
+        leaves(&root, &mut Vec::new(), &mut all);
+        assert!(all.len() > 10);
+        let find = |words: &[String]| {
+            let mut cmd = &root;
+            for w in words {
+                cmd = cmd
+                    .find_subcommand(w)
+                    .unwrap_or_else(|| panic!("no command `mirrorctl {}`", words.join(" ")));
+            }
+            long_flags(cmd)
+        };
+        let mut checked = 0;
+        for (path, leaf) in &all {
+            let flags = long_flags(leaf);
+            for hint in samples() {
+                let text = render_for(&hint, &|f| flags.iter().any(|x| x == f));
+                for (owner, flag) in named_flags(&text) {
+                    let (who, known) = match &owner {
+                        Some(words) => (words.join(" "), find(words)),
+                        None => (path.join(" "), flags.clone()),
+                    };
+                    assert!(
+                        known.contains(&flag),
+                        "`mirrorctl {}` prints a hint naming `--{flag}`, which `mirrorctl {who}` does not have: {text}",
+                        path.join(" ")
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 50, "{checked}");
+    }
+
+    #[test]
+    fn hints_name_the_flags_the_command_has() {
+        let path = Hint::WouldOverwrite {
+            path: "/o/pull-secret.json".into(),
+        };
+        let with = |fl: &'static [&'static str]| move |f: &str| fl.contains(&f);
+        for (flags, want) in [
+            (
+                &["force", "to"][..],
+                "`/o/pull-secret.json` holds something else: pass `--force` to replace it, or choose another `--to`",
+            ),
+            (
+                &["output-dir"][..],
+                "`/o/pull-secret.json` holds something else: choose another `--output-dir`, or move it away",
+            ),
+            (
+                &[][..],
+                "move `/o/pull-secret.json` away or write somewhere else: it is never replaced unasked",
+            ),
+        ] {
+            assert_eq!(render_for(&path, &with(flags)), want);
+        }
+        let auth = Hint::AddCredentials {
+            target: "q.io/a".into(),
+        };
+        assert!(render_for(&auth, &with(&["registry-config"])).contains("`-a/--registry-config`"));
+        assert!(render_for(&auth, &with(&["pull-secret"])).contains("`--pull-secret`"));
+        assert!(!render_for(&auth, &with(&[])).contains("--"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The likely fix for an error, as data.
+//!
+//! The library cannot know the flag names of the program that embeds it, so a [`Hint`] says
+//! *what* to do and carries the values involved; its `Display` words it without naming any
+//! flag. A program renders it in its own terms (mirrorctl names the flags of the command that
+//! printed it).
+
+use std::path::PathBuf;
+
+/// What to do about an error. `Display` gives a wording that names no program's flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// The registry's certificate is signed by a CA this client does not trust.
+    TrustCa {
+        /// The image or blob whose registry it is.
+        target: String,
+    },
+    /// The connection failed: host, port, proxies, firewalls; or the registry is plain HTTP.
+    CheckConnection,
+    /// The credentials from this auth-file entry were refused.
+    CheckCredentials {
+        /// Which entry of which file.
+        entry: String,
+    },
+    /// No credentials matched the registry of this target.
+    AddCredentials {
+        /// The image or blob whose registry it is.
+        target: String,
+    },
+    /// The account may not do this.
+    CheckPermissions,
+    /// The repository or tag does not exist.
+    CheckReference,
+    /// The registry kept rate-limiting.
+    RateLimited {
+        /// How many tries were made.
+        tries: u32,
+    },
+    /// The registry refuses writes (read-only, pull-through cache).
+    ReadOnlyRegistry,
+    /// The registry or a proxy refuses large bodies.
+    BodyTooLarge,
+    /// The registry kept failing (5xx).
+    RegistryFailing,
+    /// The install config file has unknown or misspelt fields.
+    ConfigFields,
+    /// An auth file is not the documented JSON.
+    AuthFileFormat,
+    /// The source served bytes that do not match their digest.
+    CorruptSource,
+    /// An htpasswd file has lines that are not `user:bcrypt`.
+    HtpasswdFormat,
+    /// A file exists and holds something else; it is not replaced unasked.
+    WouldOverwrite {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Something else listens on the port.
+    PortInUse {
+        /// The port.
+        port: u16,
+    },
+    /// Run this command (installing a package, registering the host): already worded.
+    Run {
+        /// The whole advice, naming only other programs' commands.
+        advice: String,
+    },
+    /// Read the registry's log.
+    ReadLog {
+        /// The log file.
+        log: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hint::TrustCa { target } => write!(
+                f,
+                "the registry of `{target}` presents a certificate signed by an unknown CA: trust that CA's certificate"
+            ),
+            Hint::CheckConnection => f.write_str(
+                "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; a plain-HTTP registry must be named as insecure",
+            ),
+            Hint::CheckCredentials { entry } => write!(
+                f,
+                "the credentials from {entry} were refused: check that entry's `auth` (base64 of `user:password`)"
+            ),
+            Hint::AddCredentials { target } => write!(
+                f,
+                "no credentials matched the registry of `{target}`: add them to the auth file"
+            ),
+            Hint::CheckPermissions => f.write_str(
+                "the account is known but may not do this: check its permissions on the repository",
+            ),
+            Hint::CheckReference => f.write_str("check the repository and tag"),
+            Hint::RateLimited { tries } => write!(
+                f,
+                "the registry kept rate-limiting after {tries} tries: copy fewer blobs at once, or rerun later (a rerun copies only what is missing)"
+            ),
+            Hint::ReadOnlyRegistry => f.write_str(
+                "the registry refuses this method here: it may be read-only (maintenance mode) or a pull-through cache; mirror into a writable registry",
+            ),
+            Hint::BodyTooLarge => f.write_str(
+                "the registry (or a proxy in front of it) refuses large request bodies: raise its body size limit",
+            ),
+            Hint::RegistryFailing => f.write_str(
+                "the registry failed repeatedly: check its logs and free disk space, then rerun (a rerun copies only what is missing)",
+            ),
+            Hint::ConfigFields => f.write_str(
+                "fields are camelCase (see docs/install.md); passwords go in a file named by `passwordFile`, never in the config",
+            ),
+            Hint::AuthFileFormat => f.write_str(
+                "an auth file is JSON with an `auths` object whose entries hold `auth`: base64 of `user:password`",
+            ),
+            Hint::CorruptSource => f.write_str(
+                "the source served corrupt or altered content: rerun; if it persists, report it to the source registry",
+            ),
+            Hint::HtpasswdFormat => f.write_str(
+                "each line is `user:$2y$...` (bcrypt); rewrite the user's line with a new password",
+            ),
+            Hint::WouldOverwrite { path } => write!(
+                f,
+                "move `{}` away or write somewhere else: it is never replaced unasked",
+                path.display()
+            ),
+            Hint::PortInUse { port } => write!(
+                f,
+                "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another port"
+            ),
+            Hint::Run { advice } => f.write_str(advice),
+            Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),
+        }
+    }
+}
+
+impl From<Hint> for String {
+    fn from(h: Hint) -> String {
+        h.to_string()
+    }
+}
