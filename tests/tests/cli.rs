@@ -218,7 +218,7 @@ fn closed_stdout_ends_quietly() {
     }
 }
 
-/// `pull-secret merge` writes to `--to FILE`; `--output` there is a hidden, deprecated alias.
+/// `pull-secret merge` writes to `--to FILE`; `--output FILE`, its old spelling, still works.
 #[test]
 fn pull_secret_merge_writes_to() {
     let tmp = tempfile::tempdir().unwrap();
@@ -259,5 +259,198 @@ fn pull_secret_merge_writes_to() {
     )
     .0;
     assert!(help.contains("--to <FILE>"), "{help}");
-    assert!(!help.contains("--output"), "{help}");
+    assert!(help.contains("--output <FORMAT>"), "{help}");
+}
+
+/// Every `--output json` report is versioned (`apiVersion`, `kind`), the commands that change
+/// state included; each is one JSON document on stdout.
+#[test]
+fn every_json_report_has_api_version_and_kind() {
+    let reg = TestRegistry::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = rt.block_on(fixture::push(
+        &FixtureSpec::tiny(),
+        &RegistryClient::new(reg.client_options()).unwrap(),
+        &reg.host,
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |rel: &str| tmp.path().join(rel).display().to_string();
+    std::fs::write(p("certificate"), SUBJECT).unwrap();
+    std::fs::write(p("pw"), "mirror-pass\n").unwrap();
+    std::fs::write(
+        p("pull-secret"),
+        r#"{"auths":{"quay.io":{"auth":"dXNlcjpwdw=="}}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(p("trust/etc")).unwrap();
+    std::fs::copy("/etc/os-release", p("trust/etc/os-release")).unwrap();
+    let port = mirror_testkit::free_port().to_string();
+    let root = p("registry");
+    let certs = p("registry/certs");
+    let htpasswd = p("registry/auth/htpasswd");
+    let ca = p("registry/certs/ca.crt");
+    let mirror_to = format!("{}/ocp4/openshift4", reg.host);
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("PreflightCheckList", v(&["preflight", "--list"])),
+        (
+            "CertificateOutcome",
+            v(&[
+                "tls",
+                "generate",
+                "--dir",
+                &certs,
+                "--hostname",
+                "localhost",
+                "--san",
+                "127.0.0.1",
+                "--certificate-file",
+                &p("certificate"),
+                "--key-type",
+                "ecdsa-p256",
+            ]),
+        ),
+        (
+            "RegistryUser",
+            v(&[
+                "registry",
+                "user",
+                "add",
+                "--username",
+                "admin",
+                "--password-file",
+                &p("pw"),
+                "--htpasswd",
+                &htpasswd,
+            ]),
+        ),
+        (
+            "RegistryUp",
+            v(&[
+                "registry",
+                "up",
+                "--runtime",
+                "process",
+                "--supervisor",
+                "process",
+                "--root",
+                &root,
+                "--port",
+                &port,
+            ]),
+        ),
+        (
+            "RegistryStatus",
+            v(&[
+                "registry",
+                "status",
+                "--root",
+                &root,
+                "--registry",
+                &format!("localhost:{port}"),
+            ]),
+        ),
+        (
+            "TrustReport",
+            v(&[
+                "trust",
+                "install",
+                "--registry",
+                "localhost:5000",
+                "--ca",
+                &ca,
+                "--root",
+                &p("trust"),
+            ]),
+        ),
+        (
+            "PullSecretMerge",
+            v(&[
+                "pull-secret",
+                "merge",
+                "--pull-secret",
+                &p("pull-secret"),
+                "--registry",
+                "localhost:5000",
+                "--username",
+                "admin",
+                "--password-file",
+                &p("pw"),
+                "--to",
+                &p("merged.json"),
+            ]),
+        ),
+        (
+            "PullSecretCheck",
+            v(&["pull-secret", "check", &p("merged.json")]),
+        ),
+        (
+            "ReleaseInfo",
+            v(&[
+                "release",
+                "info",
+                &f.release,
+                "--insecure-registry",
+                &reg.host,
+            ]),
+        ),
+        (
+            "ReleaseMirrorReport",
+            v(&[
+                "release",
+                "mirror",
+                "--from",
+                &f.release,
+                "--to",
+                &mirror_to,
+                "--insecure-registry",
+                &reg.host,
+            ]),
+        ),
+        (
+            "ReleaseExtractReport",
+            v(&[
+                "release",
+                "extract",
+                "--command",
+                "openshift-install",
+                "--from",
+                &f.release,
+                "--insecure-registry",
+                &reg.host,
+                "--to",
+                &p("bin"),
+            ]),
+        ),
+        ("RegistryDown", v(&["registry", "down", "--root", &root])),
+    ];
+    let mut kinds = Vec::new();
+    for (kind, args) in &cases {
+        let out = mirrorctl(args)
+            .args(["--output", "json"])
+            .env("MIRRORCTL_SUPERVISOR", "process")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "`{}`: not one JSON document ({e}): {stdout}{stderr}",
+                args.join(" ")
+            )
+        });
+        assert_eq!(
+            v["apiVersion"],
+            "mirrorctl.openshift.io/v1alpha1",
+            "`{}`: {stdout}",
+            args.join(" ")
+        );
+        assert_eq!(v["kind"], *kind, "`{}`: {stdout}", args.join(" "));
+        kinds.push(*kind);
+    }
+    let _ = mirrorctl(["registry", "down", "--root", &root]).output();
+    assert_eq!(kinds.len(), cases.len());
 }

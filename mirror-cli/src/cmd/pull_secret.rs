@@ -9,7 +9,7 @@ use mirror_core::{Credential, EntryAction, MergeOptions, OutputAction, PullSecre
 
 use super::secret_input::PasswordArgs;
 use crate::cli::OutputFormat;
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, stdout};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, json_report, stdout};
 
 /// `mirrorctl pull-secret ...`
 #[derive(Subcommand, Debug)]
@@ -36,20 +36,35 @@ pub struct MergeArgs {
     /// The entry's `email` [default: keep the entry's, or none]
     #[arg(long, value_name = "EMAIL")]
     pub email: Option<String>,
-    /// Where to write the result (mode 0600)
-    #[arg(
-        long,
-        alias = "output",
-        value_name = "FILE",
-        default_value = "./pull-secret.json"
-    )]
-    pub to: PathBuf,
+    /// Where to write the result (mode 0600) [default: ./pull-secret.json]
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
     /// Indented JSON instead of one line
     #[arg(long)]
     pub pretty: bool,
     /// Replace an existing output file that holds something else
     #[arg(long)]
     pub force: bool,
+    /// Output format on stdout: text or json (`--output FILE`, the old spelling of `--to FILE`, still works)
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = merge_output)]
+    pub output: MergeOutput,
+}
+
+/// `pull-secret merge --output`: a format, or (before `--to` existed) the output file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeOutput {
+    /// `text` or `json`.
+    Format(OutputFormat),
+    /// A path: the old meaning of `--output`, kept so existing scripts still work.
+    LegacyPath(PathBuf),
+}
+
+fn merge_output(v: &str) -> Result<MergeOutput, String> {
+    Ok(match v {
+        "text" => MergeOutput::Format(OutputFormat::Text),
+        "json" => MergeOutput::Format(OutputFormat::Json),
+        path => MergeOutput::LegacyPath(PathBuf::from(path)),
+    })
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +94,23 @@ pub async fn run(cmd: PullSecretCommand) -> u8 {
 }
 
 fn merge(args: MergeArgs) -> u8 {
+    let (format, to) = match (args.output, args.to) {
+        (MergeOutput::LegacyPath(p), None) => {
+            eprintln!(
+                "warning: `--output FILE` is the old spelling of `--to FILE`; `--output` now takes the format (text or json)"
+            );
+            (OutputFormat::Text, p)
+        }
+        (MergeOutput::LegacyPath(p), Some(_)) => {
+            eprintln!(
+                "error: `--output {}`: expected a format, `text` or `json`",
+                p.display()
+            );
+            eprintln!("hint: the output file is `--to FILE`");
+            return EXIT_USAGE;
+        }
+        (MergeOutput::Format(f), to) => (f, to.unwrap_or_else(|| "./pull-secret.json".into())),
+    };
     let password = match args
         .password
         .read("Password for the mirror registry: ", false)
@@ -91,7 +123,7 @@ fn merge(args: MergeArgs) -> u8 {
     };
     let opts = MergeOptions {
         input: args.pull_secret,
-        output: args.to,
+        output: to,
         registry: args.registry,
         credential: Credential {
             username: args.username,
@@ -115,6 +147,16 @@ fn merge(args: MergeArgs) -> u8 {
         OutputAction::Overwritten => "overwritten (--force)",
         OutputAction::Unchanged => "unchanged (already right)",
     };
+    if format == OutputFormat::Json {
+        let changed = report.output != OutputAction::Unchanged;
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("registry".into(), opts.registry.clone().into());
+            obj.insert("changed".into(), changed.into());
+        }
+        stdout(&json_report("PullSecretMerge", v));
+        return EXIT_OK;
+    }
     stdout(&format!(
         "entry `{}`: {entry}\n{}: {output} ({} entries: {})\n",
         opts.registry,

@@ -13,7 +13,7 @@ use mirror_core::{
 
 use super::secret_input::PasswordArgs;
 use crate::cli::OutputFormat;
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, json_report, stdout};
 
 /// `mirrorctl registry ...`
 #[derive(Subcommand, Debug)]
@@ -26,7 +26,7 @@ pub enum RegistryCommand {
     /// Check the registry: running, TLS with our CA, login, _catalog (exit 1 when a check fails)
     Status(StatusArgs),
     /// Stop the registry and remove what `up` installed to run it (the data is kept)
-    Down(RootArgs),
+    Down(DownArgs),
     /// Print the registry's log
     Logs(LogsArgs),
 }
@@ -54,6 +54,9 @@ pub struct UserAddArgs {
     /// bcrypt cost (4-31); each step doubles the registry's work per request
     #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST, hide = true)]
     pub bcrypt_cost: u32,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,6 +78,15 @@ pub struct RootArgs {
     /// The registry root: certs/, auth/, data/, config.yml
     #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
     pub root: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[derive(Args, Debug)]
@@ -159,11 +171,22 @@ fn user_add(args: UserAddArgs) -> u8 {
                 UserAction::Replaced => "password replaced",
                 UserAction::Unchanged => "kept (already right)",
             };
-            println!(
-                "user `{}` in {}: {what}",
-                cred.username,
-                args.htpasswd.display()
-            );
+            stdout(&match args.output {
+                OutputFormat::Json => json_report(
+                    "RegistryUser",
+                    serde_json::json!({
+                        "htpasswd": args.htpasswd,
+                        "username": cred.username,
+                        "action": action,
+                        "changed": action != UserAction::Unchanged,
+                    }),
+                ),
+                OutputFormat::Text => format!(
+                    "user `{}` in {}: {what}\n",
+                    cred.username,
+                    args.htpasswd.display()
+                ),
+            });
             EXIT_OK
         }
         Err(e) => core_error(&e),
@@ -277,15 +300,25 @@ async fn status(args: StatusArgs) -> u8 {
     if report.ok { EXIT_OK } else { EXIT_PROBLEM }
 }
 
-fn down(args: RootArgs) -> u8 {
-    match mirror_core::registry_down(&args.root) {
+fn down(args: DownArgs) -> u8 {
+    let root = &args.root.root;
+    match mirror_core::registry_down(root) {
         Ok(r) => {
-            let layout = RegistryLayout::new(&args.root);
-            match (r.stopped, &r.run) {
-                (true, Some(run)) => println!("stopped: {}", run.describe(&layout)),
-                (true, None) => println!("stopped: the background registry"),
-                (false, _) => println!("not running (already right)"),
-            }
+            let layout = RegistryLayout::new(root);
+            stdout(&match (args.output, r.stopped, &r.run) {
+                (OutputFormat::Json, ..) => json_report(
+                    "RegistryDown",
+                    serde_json::json!({
+                        "root": root,
+                        "changed": r.stopped,
+                        "stopped": r.stopped,
+                        "run": r.run.as_ref().map(|run| run.describe(&layout)),
+                    }),
+                ),
+                (_, true, Some(run)) => format!("stopped: {}\n", run.describe(&layout)),
+                (_, true, None) => "stopped: the background registry\n".to_string(),
+                (_, false, _) => "not running (already right)\n".to_string(),
+            });
             EXIT_OK
         }
         Err(e) => core_error(&e),
