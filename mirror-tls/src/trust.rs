@@ -344,10 +344,16 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
         anchor_removed |= is_anchor;
         report.actions.push(TrustAction::Removed { path });
     }
+    let mut removed_pem = None;
     if opts.family == OsFamily::Debian {
-        for link in debian_links(opts, &anchor)? {
+        for (i, link) in debian_links(opts, &anchor)?.into_iter().enumerate() {
             if !opts.dry_run {
                 std::fs::remove_file(&link).map_err(write_err(&link))?;
+            }
+            if i == 0 && link.extension().is_some_and(|x| x == "pem") {
+                removed_pem = link
+                    .file_name()
+                    .map(|n| Path::new("/etc/ssl/certs").join(n));
             }
             anchor_removed = true;
             report.actions.push(TrustAction::Removed { path: link });
@@ -374,7 +380,69 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
     if anchor_removed {
         report.actions.push(refresh(opts)?);
     }
+    if let Some(pem) = removed_pem
+        && opts.run_refresh
+    {
+        report.actions.extend(debian_removal_hooks(opts, &pem)?);
+    }
     Ok(report)
+}
+
+/// Tells Debian's trust-store hooks (`/etc/ca-certificates/update.d/*`, such as the Java
+/// keystore's `jks-keystore`) that `pem` is gone, the way `update-ca-certificates` does for
+/// the certificates it removes: a line `-PEM` on the hook's stdin.
+///
+/// `update-ca-certificates` reports a deleted local anchor to no hook, so without this the
+/// Java keystore (`/etc/ssl/certs/java/cacerts`) would keep trusting the removed CA.
+fn debian_removal_hooks(opts: &TrustOptions, pem: &Path) -> Result<Vec<TrustAction>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = under(&opts.root, Path::new("/etc/ca-certificates/update.d"));
+    let mut hooks = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(read_err(&dir)(e)),
+    };
+    hooks.sort();
+    let mut actions = Vec::new();
+    for hook in hooks {
+        let command = format!("{} (told `-{}`)", hook.display(), pem.display());
+        if opts.dry_run {
+            actions.push(TrustAction::Refreshed { command });
+            continue;
+        }
+        let spawn_err = |source| Error::RefreshSpawn {
+            command: command.clone(),
+            source,
+        };
+        let mut child = Command::new(&hook)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(format!("-{}\n", pem.display()).as_bytes())
+                .map_err(spawn_err)?;
+        }
+        let output = child.wait_with_output().map_err(spawn_err)?;
+        if !output.status.success() {
+            return Err(Error::RefreshFailed {
+                command,
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        actions.push(TrustAction::Refreshed { command });
+    }
+    Ok(actions)
 }
 
 /// `/etc/containers/certs.d`.

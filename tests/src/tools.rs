@@ -11,13 +11,14 @@ pub fn require_tool(name: &str) -> PathBuf {
             return p;
         }
     }
-    let package = name;
+    // (Debian package, RHEL package) holding the program.
+    let (deb, rpm) = match name {
+        "docker-registry" => ("docker-registry", "docker-distribution"),
+        "update-ca-certificates" => ("ca-certificates", "ca-certificates"),
+        "keytool" => ("default-jre-headless", "java-17-openjdk-headless"),
+        other => (other, other),
+    };
     panic!(
-        "`{name}` is not installed, and this test needs it: run `apt-get install -y {package}` (Debian/Ubuntu) or `dnf install -y {}` (RHEL family), or simply `./scripts/test.sh`, which installs it",
-        if name == "docker-registry" {
-            "docker-distribution"
-        } else {
-            package
-        }
+        "`{name}` is not installed, and this test needs it: run `apt-get install -y {deb}` (Debian/Ubuntu) or `dnf install -y {rpm}` (RHEL family), or simply `./scripts/test.sh`, which installs it"
     );
 }
