@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 /// The schema of every `--output json` report.
 pub const API_VERSION: &str = "mirrorctl.openshift.io/v1alpha1";
 
-/// Exit codes (documented in docs/cli.md).
+/// Exit codes (documented in docs/cli.md): the command did what was asked.
 pub const EXIT_OK: u8 = 0;
 /// The command ran and found a problem (a failed check, an incomplete mirror).
 pub const EXIT_PROBLEM: u8 = 1;

@@ -156,7 +156,7 @@ fn full_mirror_is_digest_exact_and_a_rerun_copies_nothing() {
 }
 
 /// Before 4.14 the installer takes `imageContentSources` and the cluster an
-/// ImageContentSourcePolicy (REFERENCE §2); `both` prints the two generations, each whole.
+/// ImageContentSourcePolicy; `both` prints the two generations, each whole.
 #[test]
 fn a_release_before_4_14_gets_image_content_sources_and_an_icsp() {
     let rt = rt();

@@ -1,4 +1,4 @@
-//! Digest-exact release mirroring (shared/REFERENCE.md §2, done better).
+//! Digest-exact release mirroring (docs/release-mirror.md).
 //!
 //! Order of work: read and validate the release; check what the target already has (a tag
 //! that already points at the right digest costs one `HEAD`); fetch the manifests still

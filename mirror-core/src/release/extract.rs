@@ -1,5 +1,5 @@
 //! `release extract --command openshift-install`: the installer binary from the release's
-//! `installer` component, pinned to the release (shared/REFERENCE.md §3).
+//! `installer` component, pinned to the release (the markers are in docs/release-payload.md).
 //!
 //! The file is taken from the component's layers, top first, regular files only, by its exact
 //! path (nothing else in the layer is written anywhere), size-capped, and streamed to disk

@@ -1,5 +1,5 @@
 //! The mirror instructions `oc adm release mirror` prints: install-config sources and the
-//! ImageContentSourcePolicy / ImageDigestMirrorSet (shared/REFERENCE.md §2).
+//! ImageContentSourcePolicy / ImageDigestMirrorSet (see docs/release-mirror.md).
 
 use serde::Serialize;
 

@@ -1,5 +1,5 @@
 //! The release payload: the release image, its `image-references` and `release-metadata`
-//! (shared/REFERENCE.md §1).
+//! (the layout is in docs/release-payload.md).
 
 use std::collections::BTreeSet;
 
