@@ -78,7 +78,7 @@ impl<W: Write> Patcher<W> {
 
     fn patch(&mut self) {
         for m in self.markers.iter_mut().filter(|m| !m.found) {
-            if let Some(pos) = find(&self.carry, &m.pattern) {
+            if let Some(pos) = memchr::memmem::find(&self.carry, &m.pattern) {
                 let end = pos + m.value.len();
                 self.carry[pos..end].copy_from_slice(&m.value);
                 self.carry[end] = 0;
@@ -110,26 +110,6 @@ impl<W: Write> Patcher<W> {
         missing.sort();
         Ok((self.out, missing))
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.len() < 2 || hay.len() < needle.len() {
-        return None;
-    }
-    let last = hay.len() - needle.len();
-    let mut i = 0;
-    while i <= last {
-        // Markers start with NUL followed by `_`: skip quickly to candidates.
-        match hay[i..=last].iter().position(|&b| b == needle[0]) {
-            None => return None,
-            Some(off) => i += off,
-        }
-        if hay[i..i + needle.len()] == *needle {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 /// What [`extract_installer`] did.
