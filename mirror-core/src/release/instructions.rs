@@ -32,12 +32,14 @@ impl InstructionKind {
 }
 
 /// One source repository and the mirrors that serve it.
+///
+/// Serialized `mirrors` first, then `source`, as `oc` prints them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SourceMirror {
-    /// The source repository, e.g. `quay.io/openshift-release-dev/ocp-release`.
-    pub source: String,
     /// Mirror repositories, in order.
     pub mirrors: Vec<String>,
+    /// The source repository, e.g. `quay.io/openshift-release-dev/ocp-release`.
+    pub source: String,
 }
 
 /// The sources and their mirrors, sorted by source.
@@ -63,8 +65,8 @@ impl MirrorInstructions {
             sources: s
                 .into_iter()
                 .map(|source| SourceMirror {
-                    source,
                     mirrors: m.clone(),
+                    source,
                 })
                 .collect(),
         }
@@ -72,49 +74,33 @@ impl MirrorInstructions {
 
     /// The install-config list under `key` (`imageContentSources` or `imageDigestSources`).
     pub fn install_config_yaml(&self, key: &str) -> String {
-        let mut out = format!("{key}:\n");
-        for s in &self.sources {
-            out.push_str("- mirrors:\n");
-            for m in &s.mirrors {
-                out.push_str(&format!("  - {m}\n"));
-            }
-            out.push_str(&format!("  source: {}\n", s.source));
-        }
-        out
+        let mut doc = std::collections::BTreeMap::new();
+        doc.insert(key, &self.sources);
+        to_yaml(&doc)
     }
 
     /// The ImageContentSourcePolicy YAML (`metadata.name: example`, as `oc`).
     pub fn icsp_yaml(&self, name: &str) -> String {
-        self.policy_yaml(
-            "operator.openshift.io/v1alpha1",
-            "ImageContentSourcePolicy",
-            name,
-            "repositoryDigestMirrors",
-        )
+        to_yaml(&Policy {
+            api_version: "operator.openshift.io/v1alpha1",
+            kind: "ImageContentSourcePolicy",
+            metadata: Metadata { name },
+            spec: PolicySpec::Icsp {
+                repository_digest_mirrors: &self.sources,
+            },
+        })
     }
 
     /// The ImageDigestMirrorSet YAML.
     pub fn idms_yaml(&self, name: &str) -> String {
-        self.policy_yaml(
-            "config.openshift.io/v1",
-            "ImageDigestMirrorSet",
-            name,
-            "imageDigestMirrors",
-        )
-    }
-
-    fn policy_yaml(&self, api: &str, kind: &str, name: &str, key: &str) -> String {
-        let mut out = format!(
-            "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  {key}:\n"
-        );
-        for s in &self.sources {
-            out.push_str("  - mirrors:\n");
-            for m in &s.mirrors {
-                out.push_str(&format!("    - {m}\n"));
-            }
-            out.push_str(&format!("    source: {}\n", s.source));
-        }
-        out
+        to_yaml(&Policy {
+            api_version: "config.openshift.io/v1",
+            kind: "ImageDigestMirrorSet",
+            metadata: Metadata { name },
+            spec: PolicySpec::Idms {
+                image_digest_mirrors: &self.sources,
+            },
+        })
     }
 
     /// The text `oc adm release mirror` prints after `Mirror prefix:`, for `kind`.
@@ -140,6 +126,40 @@ impl MirrorInstructions {
             InstructionKind::None => String::new(),
         }
     }
+}
+
+/// An ImageContentSourcePolicy or ImageDigestMirrorSet.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Policy<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Metadata<'a>,
+    spec: PolicySpec<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+enum PolicySpec<'a> {
+    Icsp {
+        repository_digest_mirrors: &'a [SourceMirror],
+    },
+    Idms {
+        image_digest_mirrors: &'a [SourceMirror],
+    },
+}
+
+/// YAML as OpenShift's tools write it: block style, two-space steps, a sequence under a key at
+/// the key's own column; strings quoted only where a YAML reader would misread them.
+pub(crate) fn to_yaml<T: Serialize>(value: &T) -> String {
+    let opts = serde_saphyr::ser_options! { indent_step: 2 };
+    serde_saphyr::to_string_with_options(value, opts)
+        .expect("plain structs of strings always serialize")
 }
 
 #[cfg(test)]
@@ -190,6 +210,35 @@ spec:
         assert!(idms.contains("imageDigestSources:\n- mirrors:\n  - m.example:5000/ocp4/openshift4\n  source: quay.io/openshift-release-dev/ocp-release\n"));
         assert!(idms.contains("create an ImageDigestMirrorSet:\n\napiVersion: config.openshift.io/v1\nkind: ImageDigestMirrorSet\nmetadata:\n  name: example\nspec:\n  imageDigestMirrors:\n  - mirrors:\n"));
         assert_eq!(i.render(InstructionKind::None), "");
+    }
+
+    /// What a YAML reader gets back is exactly the repositories given, whatever they hold.
+    #[test]
+    fn yaml_reads_back_as_written() {
+        #[derive(serde::Deserialize, PartialEq, Debug)]
+        struct Entry {
+            mirrors: Vec<String>,
+            source: String,
+        }
+        let odd = [
+            "m.example:5000/a # not a comment".to_string(),
+            "yes".to_string(),
+            "'quoted'".to_string(),
+        ];
+        let i = MirrorInstructions::new(odd.clone(), &["m.example:5000/x: y".to_string()]);
+        let back: std::collections::BTreeMap<String, Vec<Entry>> =
+            serde_saphyr::from_str(&i.install_config_yaml("imageDigestSources")).unwrap();
+        let mut want: Vec<Entry> = odd
+            .iter()
+            .map(|s| Entry {
+                mirrors: vec!["m.example:5000/x: y".into()],
+                source: s.clone(),
+            })
+            .collect();
+        want.sort_by(|a, b| a.source.cmp(&b.source));
+        assert_eq!(back["imageDigestSources"], want);
+        let policy: serde_json::Value = serde_saphyr::from_str(&i.idms_yaml("n")).unwrap();
+        assert_eq!(policy["spec"]["imageDigestMirrors"][2]["source"], "yes");
     }
 
     #[test]
