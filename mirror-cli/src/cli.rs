@@ -180,6 +180,9 @@ pub struct PreflightArgs {
     /// The registry port
     #[arg(long, default_value_t = mirror_core::DEFAULT_PORT)]
     pub port: u16,
+    /// The registry's root: a distribution registry on the port passes only when it serves this root's config.yml
+    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
+    pub root: PathBuf,
     /// The registry's host name [default: this host's FQDN]
     #[arg(long, value_name = "FQDN")]
     pub hostname: Option<String>,

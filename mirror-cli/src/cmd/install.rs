@@ -237,6 +237,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         to: None,
         client: client.clone(),
         port,
+        root: root.clone(),
         hostname: Some(hostname.clone()),
         runtime,
         ..Default::default()

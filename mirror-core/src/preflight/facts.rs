@@ -13,6 +13,7 @@ use super::tools::PROGRAMS;
 use crate::registry::RegistryClient;
 use crate::release::copy::{MirrorOptions, NoProgress, mirror_release};
 use crate::release::info::release_info;
+use crate::runtime::RegistryLayout;
 
 /// A fact, or why it could not be read (which makes its check report "could not run").
 pub type Probe<T> = Result<T, ProbeError>;
@@ -169,6 +170,11 @@ pub struct HostFacts {
     pub networks: Probe<Vec<InterfaceNetwork>>,
     /// The registry port on all addresses.
     pub port: Probe<PortStatus>,
+    /// Whether the process holding the port is the mirror registry under
+    /// [`PreflightOptions::root`]: its command line serves `<root>/config.yml`, the rule
+    /// `registry up` applies to the pid in `<root>/registry.pid`. False when the port is free
+    /// or its holder cannot be seen.
+    pub port_held_by_mirror: bool,
     /// The registry's name.
     pub hostname: Probe<HostnameFacts>,
     /// Programs found.
@@ -207,6 +213,7 @@ impl HostFacts {
                     cpus: err(&msg),
                     networks: err(&msg),
                     port: err(&msg),
+                    port_held_by_mirror: false,
                     hostname: err(&msg),
                     tools: Tools::default(),
                     release_size: None,
@@ -288,6 +295,13 @@ impl HostFacts {
         } else {
             not_gathered()
         };
+        let port_held_by_mirror = match &port {
+            Ok(PortStatus::InUse { holder: Some(p) }) => {
+                let config = RegistryLayout::new(&opts.root).config();
+                crate::runtime::process::is_ours(p.pid, &config)
+            }
+            _ => false,
+        };
         let hostname = if opts.runs("hostname") {
             hostname_facts(opts.hostname.as_deref())
         } else {
@@ -306,6 +320,7 @@ impl HostFacts {
             cpus,
             networks,
             port,
+            port_held_by_mirror,
             hostname,
             tools,
             release_size: None,
