@@ -54,7 +54,7 @@ pub use preflight::{
 };
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
-    check_logins, merge_pull_secret, validate_registry_key,
+    Warning, check_logins, merge_pull_secret, validate_registry_key,
 };
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{

@@ -483,3 +483,37 @@ fn bad_input_is_refused_before_any_change() {
         );
     }
 }
+
+#[test]
+fn an_empty_pull_secret_is_named_and_stops_the_install_at_preflight() {
+    let env = setup();
+    std::fs::write(env.p("pull-secret"), r#"{"auths":{}}"#).unwrap();
+    let args = install_args(
+        &env,
+        "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64",
+        "127.0.0.1:1",
+    );
+    let out = mirrorctl(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let ps = env.p("pull-secret").display().to_string();
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: pull secret `{ps}` has no entries: the Red Hat pull secret is missing\nhint: download your pull secret from console.redhat.com/openshift/install/pull-secret"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "upstream: auth file `{ps}` holds no credentials: the Red Hat pull secret is missing"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !env.p("registry").exists() && !env.p("out").exists(),
+        "something was created:\n{stderr}"
+    );
+}

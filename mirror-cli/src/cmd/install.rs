@@ -84,6 +84,14 @@ impl InstallProgress for StepPrinter {
         eprintln!("{clear}[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
     }
 
+    fn warning(&self, w: &mirror_core::Warning) {
+        // Shown even with --quiet: it is not progress.
+        eprintln!("warning: {}", w.message);
+        if let Some(h) = &w.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+
     fn mirror(&self) -> Arc<dyn Progress> {
         Arc::new(super::release::CliProgress::new(self.quiet))
     }

@@ -21,6 +21,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::fsutil;
 use crate::preflight::{PreflightOptions, Status};
+use crate::pull_secret::Warning;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
 use crate::release::copy::{MirrorOptions, NoProgress, Progress, mirror_release};
@@ -142,6 +143,9 @@ pub struct StepReport {
 pub trait InstallProgress: Send + Sync {
     /// A step finished (or was skipped or planned).
     fn step(&self, report: &StepReport);
+    /// Something is wrong that does not stop the install (a pull secret without Red Hat
+    /// entries); it is also kept in [`InstallReport::warnings`].
+    fn warning(&self, _warning: &Warning) {}
     /// The mirror's progress, forwarded.
     fn mirror(&self) -> Arc<dyn Progress> {
         Arc::new(NoProgress)
@@ -239,6 +243,9 @@ pub struct InstallReport {
     pub outputs: Vec<PathBuf>,
     /// Per step.
     pub steps: Vec<StepReport>,
+    /// What was wrong without stopping the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 struct Run<'a> {
@@ -297,6 +304,15 @@ pub async fn install(
     let mut outputs = Vec::new();
     let mut instructions = None;
     let mut kind = InstructionKind::Idms;
+    // A pull secret without Red Hat entries (`{"auths":{}}`) is valid JSON but cannot pull the
+    // release; say so before anything runs (preflight's `upstream` then fails on it too).
+    let mut warnings = Vec::new();
+    if let Ok(ps) = crate::pull_secret::PullSecret::load(&s.pull_secret)
+        && let Some(w) = ps.missing_red_hat_entries(Some(&registry))
+    {
+        progress.warning(&w);
+        warnings.push(w);
+    }
 
     for step in Step::ALL {
         if s.skip.contains(&step) {
@@ -515,6 +531,7 @@ pub async fn install(
         update_image,
         outputs,
         steps: run.steps.clone(),
+        warnings,
     };
     if !s.dry_run && !s.skip.contains(&Step::Outputs) {
         let path = s.output_dir.join("install-summary.json");
