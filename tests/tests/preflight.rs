@@ -429,11 +429,60 @@ fn upstream_and_release_size_against_a_real_registry() {
     assert_eq!(
         check(&report, "upstream")["detail"],
         format!(
-            "`{host}` answers for `{repo}`; credentials from entry `{host}` of `{auth}` accepted",
+            "`{host}` answers for `{repo}` and holds `{release}` (`{digest}`); credentials from entry `{host}` of `{auth}` accepted",
             host = reg.host,
-            repo = f.release_repo
+            repo = f.release_repo,
+            release = f.release,
+            digest = f.release_digest,
         )
     );
+
+    {
+        // A tag the registry does not hold: the registry answers, the release is not there.
+        let missing = format!("{}:4.99.0-x86_64", f.release_repo);
+        let mut missing_args = strings(&["--release", &missing, "-a", &auth, "--ca-file", &ca]);
+        missing_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&missing_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert_eq!(
+            up["detail"],
+            format!(
+                "release `{missing}` not found: `{host}` answered 404 for its manifest; credentials from entry `{host}` of `{auth}` accepted",
+                host = reg.host
+            ),
+            "{up}"
+        );
+        // So does a digest it does not hold.
+        let by_digest = format!("{}@sha256:{}", f.release_repo, "0".repeat(64));
+        let mut digest_args = strings(&["--release", &by_digest, "-a", &auth, "--ca-file", &ca]);
+        digest_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&digest_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert!(
+            up["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("release `{by_digest}` not found")),
+            "{up}"
+        );
+
+        // `{"auths":{}}`: the Red Hat pull secret is missing; upstream fails naming the file.
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, r#"{"auths":{}}"#).unwrap();
+        let empty = empty.display().to_string();
+        let mut empty_args = strings(&["--release", &f.release, "-a", &empty, "--ca-file", &ca]);
+        empty_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&empty_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert_eq!(
+            up["detail"],
+            format!("auth file `{empty}` holds no credentials: the Red Hat pull secret is missing"),
+            "{up}"
+        );
+    }
     let disk = check(&report, "disk")["detail"]
         .as_str()
         .unwrap()

@@ -150,6 +150,9 @@ pub struct UpstreamFacts {
     /// The auth entry used (`entry `quay.io` of `/root/pull-secret.json``); `None` means
     /// anonymous.
     pub credential: Option<String>,
+    /// The digest of the release manifest the reference names (a `HEAD`, or a `GET` when the
+    /// registry sends no digest); `None` when the registry answered 404: no such release.
+    pub release_digest: Option<String>,
 }
 
 /// Everything the checks look at. [`HostFacts::gather`] reads it from this host; tests build
@@ -244,10 +247,21 @@ impl HostFacts {
                 .auth()
                 .and_then(|a| a.lookup(&image.repo.registry, &image.repo.path))
                 .map(|f| f.describe());
-            facts.upstream = Some(ping.clone().map(|()| UpstreamFacts {
+            // `/v2/` answering says nothing of the release: ask for its manifest by the
+            // reference itself, so a tag that does not exist fails here, not mid-install.
+            let release = match &ping {
+                Ok(()) => client
+                    .head_manifest(&image.repo, image.target.as_str())
+                    .await
+                    .map(|d| d.map(|d| d.to_string()))
+                    .map_err(ProbeError::from),
+                Err(e) => Err(e.clone()),
+            };
+            facts.upstream = Some(release.map(|release_digest| UpstreamFacts {
                 registry: image.repo.registry.clone(),
                 repository: image.repo.to_string(),
                 credential,
+                release_digest,
             }));
         }
         if want_size {
