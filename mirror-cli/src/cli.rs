@@ -278,6 +278,9 @@ pub struct InstallArgs {
     /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: crate::cmd::registry::SupervisorArg,
+    /// Replace the user's password when htpasswd holds another one, with the pull secret and the snippet (clusters need the new pull secret)
+    #[arg(long)]
+    pub rotate_password: bool,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,

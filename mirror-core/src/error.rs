@@ -158,6 +158,21 @@ pub enum Error {
         /// What is wrong (never contains a hash or password).
         reason: String,
     },
+    /// The registry user exists with another password, and replacing it would cut off every
+    /// client holding the old one (cluster nodes with the old pull secret).
+    #[error(
+        "user `{username}` in `{}` has another password: this install would rehash it{}, and every node pulling with the old pull secret would lose access",
+        htpasswd.display(),
+        and_rewrite(rewrites)
+    )]
+    PasswordChange {
+        /// The user.
+        username: String,
+        /// The htpasswd file.
+        htpasswd: PathBuf,
+        /// The files holding the old password that would be rewritten.
+        rewrites: Vec<PathBuf>,
+    },
     /// A file that would be overwritten exists with other content.
     #[error("`{}` exists with other content: not overwriting it", path.display())]
     WouldOverwrite {
@@ -254,6 +269,9 @@ impl Error {
             Error::Htpasswd { .. } => Some(
                 "each line is `user:$2y$...` (bcrypt); rewrite the user with `mirrorctl registry user add`".to_string(),
             ),
+            Error::PasswordChange { .. } => Some(
+                "give the current password to keep it; to change it on purpose, rerun with `--rotate-password`, which updates htpasswd, the pull secret and the install-config snippet together".to_string(),
+            ),
             Error::WouldOverwrite { .. } => Some(
                 "pass `--force` to replace it, or choose another `--output`".to_string(),
             ),
@@ -292,4 +310,13 @@ impl Error {
             source,
         }
     }
+}
+
+/// ` and rewrite `a` and `b``, or nothing without files.
+fn and_rewrite(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    format!(" and rewrite {}", names.join(" and "))
 }

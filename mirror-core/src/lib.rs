@@ -30,8 +30,8 @@ pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
 pub use error::Error;
 pub use htpasswd::{
-    DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
-    set_htpasswd_user, validate_password, validate_username,
+    DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
+    htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
 pub use install::config::InstallConfigFile;
 pub use install::uninstall::{UninstallSettings, uninstall};
