@@ -180,6 +180,9 @@ pub struct PreflightArgs {
     /// The registry port
     #[arg(long, default_value_t = mirror_core::DEFAULT_PORT)]
     pub port: u16,
+    /// The registry's root: a distribution registry on the port passes only when it serves this root's config.yml
+    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
+    pub root: PathBuf,
     /// The registry's host name [default: this host's FQDN]
     #[arg(long, value_name = "FQDN")]
     pub hostname: Option<String>,
@@ -275,6 +278,9 @@ pub struct InstallArgs {
     /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: crate::cmd::registry::SupervisorArg,
+    /// Replace the user's password when htpasswd holds another one, with the pull secret and the snippet (clusters need the new pull secret)
+    #[arg(long)]
+    pub rotate_password: bool,
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,

@@ -83,6 +83,10 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
                 (None, None) => generic,
             }
         }
+        Hint::RotatePassword if has("rotate-password") => {
+            "give the current password to keep it; to change it on purpose, rerun with `--rotate-password`, which updates htpasswd, the pull secret and the install-config snippet together"
+                .to_string()
+        }
         Hint::PortInUse { port } if has("port") => format!(
             "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
         ),
@@ -122,6 +126,7 @@ mod tests {
             Hint::AuthFileFormat,
             Hint::CorruptSource,
             Hint::HtpasswdFormat,
+            Hint::RotatePassword,
             Hint::WouldOverwrite {
                 path: "/tmp/out.json".into(),
             },

@@ -160,6 +160,21 @@ pub enum Error {
         /// What is wrong (never contains a hash or password).
         reason: String,
     },
+    /// The registry user exists with another password, and replacing it would cut off every
+    /// client holding the old one (cluster nodes with the old pull secret).
+    #[error(
+        "user `{username}` in `{}` has another password: this install would rehash it{}, and every node pulling with the old pull secret would lose access",
+        htpasswd.display(),
+        and_rewrite(rewrites)
+    )]
+    PasswordChange {
+        /// The user.
+        username: String,
+        /// The htpasswd file.
+        htpasswd: PathBuf,
+        /// The files holding the old password that would be rewritten.
+        rewrites: Vec<PathBuf>,
+    },
     /// A file that would be overwritten exists with other content.
     #[error("`{}` exists with other content: not overwriting it", path.display())]
     WouldOverwrite {
@@ -251,6 +266,7 @@ impl Error {
             Error::DigestMismatch { .. } => Hint::CorruptSource,
             Error::Image { source, .. } => return source.hint(),
             Error::Htpasswd { .. } => Hint::HtpasswdFormat,
+            Error::PasswordChange { .. } => Hint::RotatePassword,
             Error::WouldOverwrite { path } => Hint::WouldOverwrite { path: path.clone() },
             Error::PortInUse { port, .. } => Hint::PortInUse { port: *port },
             Error::ToolMissing { install, .. } => Hint::Run {
@@ -284,4 +300,13 @@ impl Error {
             source,
         }
     }
+}
+
+/// ` and rewrite `a` and `b``, or nothing without files.
+fn and_rewrite(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    format!(" and rewrite {}", names.join(" and "))
 }

@@ -51,6 +51,9 @@ pub enum Hint {
     CorruptSource,
     /// An htpasswd file has lines that are not `user:bcrypt`.
     HtpasswdFormat,
+    /// The registry user has another password; changing it would lock out every node using
+    /// the old pull secret.
+    RotatePassword,
     /// A file exists and holds something else; it is not replaced unasked.
     WouldOverwrite {
         /// The file.
@@ -119,6 +122,9 @@ impl std::fmt::Display for Hint {
             ),
             Hint::HtpasswdFormat => f.write_str(
                 "each line is `user:$2y$...` (bcrypt); rewrite the user's line with a new password",
+            ),
+            Hint::RotatePassword => f.write_str(
+                "give the current password to keep it, or rotate it on purpose: htpasswd, the pull secret and the install-config snippet are then updated together",
             ),
             Hint::WouldOverwrite { path } => write!(
                 f,

@@ -219,6 +219,49 @@ pub fn hash_password(password: &str, cost: u32) -> Result<String, Error> {
         })
 }
 
+/// What an htpasswd file holds for a user, from [`htpasswd_user_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserState {
+    /// No file, or no line for the user.
+    Absent,
+    /// The user's hash verifies the password: [`set_htpasswd_user`] would change nothing.
+    Matches,
+    /// The user is there with another password: [`set_htpasswd_user`] would replace it, and
+    /// every client holding the old password would be refused.
+    Differs,
+}
+
+/// Reads the htpasswd file at `path` (`None` when it does not exist).
+fn load(path: &Path) -> Result<Option<Htpasswd>, Error> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(None);
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::Htpasswd {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: "not UTF-8 text".into(),
+    })?;
+    Htpasswd::parse(text, path).map(Some)
+}
+
+/// Whether the htpasswd file at `path` holds `credential.username`, and with this password.
+/// Read-only: callers ask before [`set_htpasswd_user`] when replacing a password would cut
+/// clients off.
+pub fn htpasswd_user_state(path: &Path, credential: &Credential) -> Result<UserState, Error> {
+    let Some(file) = load(path)? else {
+        return Ok(UserState::Absent);
+    };
+    if !file.users().any(|u| u == credential.username) {
+        return Ok(UserState::Absent);
+    }
+    Ok(if file.verify(&credential.username, &credential.password) {
+        UserState::Matches
+    } else {
+        UserState::Differs
+    })
+}
+
 /// Adds or replaces `credential.username` in the htpasswd file at `path`, keeping every other
 /// line. The file (and its directory) is created when missing; it is written atomically,
 /// mode 0600. When the user's hash already matches the password nothing is written
@@ -230,19 +273,10 @@ pub fn set_htpasswd_user(
 ) -> Result<UserAction, Error> {
     validate_username(&credential.username)?;
     validate_password(&credential.password)?;
-    let existing = read_optional(path)?;
-    let mut file = match &existing {
-        Some(bytes) => {
-            let text = std::str::from_utf8(bytes).map_err(|_| Error::Htpasswd {
-                path: path.to_path_buf(),
-                line: 0,
-                reason: "not UTF-8 text".into(),
-            })?;
-            Htpasswd::parse(text, path)?
-        }
-        None => Htpasswd::default(),
-    };
-    if existing.is_some() && file.verify(&credential.username, &credential.password) {
+    let existing = load(path)?;
+    let exists = existing.is_some();
+    let mut file = existing.unwrap_or_default();
+    if exists && file.verify(&credential.username, &credential.password) {
         let only_line = file.users().filter(|u| *u == credential.username).count() == 1;
         if only_line {
             tighten_mode(path, SECRET_MODE)?;
@@ -340,6 +374,27 @@ mod tests {
         assert!(file.verify("other", "two"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn user_state_tells_a_new_password_from_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        let state = |u: &str, p: &str| htpasswd_user_state(&path, &cred(u, p)).unwrap();
+        assert_eq!(state("admin", "one"), UserState::Absent, "no file");
+        set_htpasswd_user(&path, &cred("admin", "one"), 4).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(
+            [
+                state("admin", "one"),
+                state("admin", "two"),
+                state("bob", "one")
+            ],
+            [UserState::Matches, UserState::Differs, UserState::Absent]
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "read-only");
+        std::fs::write(&path, "garbage\n").unwrap();
+        assert!(htpasswd_user_state(&path, &cred("admin", "one")).is_err());
     }
 
     #[test]

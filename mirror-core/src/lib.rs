@@ -32,8 +32,8 @@ pub use digest::{Digest, DigestHasher};
 pub use error::Error;
 pub use hint::Hint;
 pub use htpasswd::{
-    DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
-    set_htpasswd_user, validate_password, validate_username,
+    DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
+    htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
 pub use install::config::InstallConfigFile;
 pub use install::uninstall::{UninstallSettings, uninstall};
@@ -56,7 +56,7 @@ pub use preflight::{
 };
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
-    check_logins, merge_pull_secret, validate_registry_key,
+    Warning, check_logins, merge_pull_secret, validate_registry_key,
 };
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{

@@ -18,6 +18,20 @@ use crate::fsutil::{SECRET_MODE, read_optional, tighten_mode, write_atomic};
 use crate::reference::Repository;
 use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
 
+/// Where the Red Hat pull secret comes from: the hint when it is missing.
+pub(crate) const GET_PULL_SECRET: &str = "download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file";
+
+/// Something worth telling the user that does not stop the command: what, naming the file,
+/// and the likely fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What is wrong, naming the file.
+    pub message: String,
+    /// The likely fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
 /// A validated pull secret. `Debug` shows only the entry keys.
 #[derive(Clone, PartialEq)]
 pub struct PullSecret {
@@ -122,6 +136,32 @@ impl PullSecret {
             .iter()
             .filter_map(|(k, v)| entry_facts(k, v).ok())
             .collect()
+    }
+
+    /// Why this cannot be the user's Red Hat pull secret: it has no entries at all
+    /// (`{"auths":{}}`), or none but `mirror`'s (the mirror's own `host:port`, as a merged
+    /// output has). `None` when it holds other registries' entries.
+    pub fn missing_red_hat_entries(&self, mirror: Option<&str>) -> Option<Warning> {
+        let mirror = mirror.map(crate::auth::normalize_key);
+        let others = self
+            .keys()
+            .filter(|k| mirror.as_deref() != Some(crate::auth::normalize_key(k).as_str()))
+            .count();
+        if others > 0 {
+            return None;
+        }
+        let path = self.path.display();
+        let message = if self.keys().next().is_none() {
+            format!("pull secret `{path}` has no entries: the Red Hat pull secret is missing")
+        } else {
+            format!(
+                "pull secret `{path}` has no entry but the mirror's: the Red Hat pull secret is missing"
+            )
+        };
+        Some(Warning {
+            message,
+            hint: Some(GET_PULL_SECRET.to_string()),
+        })
     }
 
     /// The credential of the entry `key`, when it has an `auth` value.
@@ -312,6 +352,8 @@ pub struct MergeReport {
     pub path: PathBuf,
     /// The keys of the result, in order.
     pub keys: Vec<String>,
+    /// What is wrong with the input that did not stop the merge: no Red Hat entries.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads `opts.input`, sets the `opts.registry` entry, and writes `opts.output`: atomically,
@@ -328,6 +370,10 @@ pub fn merge_pull_secret(opts: &MergeOptions) -> Result<MergeReport, Error> {
         });
     }
     let mut secret = PullSecret::load(&opts.input)?;
+    let warnings = secret
+        .missing_red_hat_entries(Some(&opts.registry))
+        .into_iter()
+        .collect();
     let entry = secret.set(&opts.registry, &opts.credential, opts.email.as_deref())?;
     let text = secret.to_json(opts.pretty);
     let output = match read_optional(&opts.output)? {
@@ -351,6 +397,7 @@ pub fn merge_pull_secret(opts: &MergeOptions) -> Result<MergeReport, Error> {
         output,
         path: opts.output.clone(),
         keys: secret.keys().map(str::to_string).collect(),
+        warnings,
     })
 }
 
@@ -431,6 +478,42 @@ pub async fn check_logins(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pull_secret_without_red_hat_entries_is_named() {
+        let mirror = "mirror.example.com:5000";
+        let cases = [
+            (
+                r#"{"auths":{}}"#,
+                Some("pull secret `/ps` has no entries: the Red Hat pull secret is missing"),
+            ),
+            (
+                r#"{"auths":{"mirror.example.com:5000":{"auth":"dTpw"}}}"#,
+                Some(
+                    "pull secret `/ps` has no entry but the mirror's: the Red Hat pull secret is missing",
+                ),
+            ),
+            (
+                r#"{"auths":{"https://Mirror.example.com:5000/":{"auth":"dTpw"}}}"#,
+                Some(
+                    "pull secret `/ps` has no entry but the mirror's: the Red Hat pull secret is missing",
+                ),
+            ),
+            (r#"{"auths":{"quay.io":{"auth":"dTpw"}}}"#, None),
+            (
+                r#"{"auths":{"quay.io":{"auth":"dTpw"},"mirror.example.com:5000":{"auth":"dTpw"}}}"#,
+                None,
+            ),
+        ];
+        for (text, want) in cases {
+            let ps = PullSecret::parse(text, Path::new("/ps")).unwrap();
+            let got = ps.missing_red_hat_entries(Some(mirror));
+            assert_eq!(got.as_ref().map(|w| w.message.as_str()), want, "{text}");
+            if let Some(w) = got {
+                assert_eq!(w.hint.as_deref(), Some(GET_PULL_SECRET));
+            }
+        }
+    }
 
     fn cred(u: &str, p: &str) -> Credential {
         Credential {

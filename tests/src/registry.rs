@@ -260,6 +260,11 @@ impl TestRegistry {
         pid
     }
 
+    /// The registry process's pid (0 once stopped or detached).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
     /// Stops the registry now (it is also stopped on drop).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

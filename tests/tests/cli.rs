@@ -245,6 +245,21 @@ fn pull_secret_merge_writes_to() {
         .output()
         .unwrap();
         assert!(out.status.success(), "{flag}: {}", text(&out).1);
+        // No warning about the pull secret (it holds quay.io); the old spelling says what to use.
+        let stderr = text(&out).1;
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning"))
+            .collect();
+        if flag == "--to" {
+            assert!(warnings.is_empty(), "{stderr}");
+        } else {
+            assert_eq!(warnings.len(), 1, "{stderr}");
+            assert!(
+                warnings[0].contains("use") || warnings[0].contains("`--to FILE`"),
+                "{stderr}"
+            );
+        }
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
         assert!(
@@ -453,4 +468,40 @@ fn every_json_report_has_api_version_and_kind() {
     }
     let _ = mirrorctl(["registry", "down", "--root", &root]).output();
     assert_eq!(kinds.len(), cases.len());
+}
+
+/// A pull secret with nothing in it (`{"auths":{}}`) is merged, with a warning naming the file:
+/// the user's Red Hat pull secret is missing.
+#[test]
+fn pull_secret_merge_warns_about_an_empty_pull_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("pull-secret");
+    std::fs::write(&input, r#"{"auths":{}}"#).unwrap();
+    let dest = tmp.path().join("out.json");
+    let out = mirrorctl([
+        "pull-secret",
+        "merge",
+        "--registry",
+        "mirror.example.com:5000",
+        "--username",
+        "admin",
+    ])
+    .arg("--pull-secret")
+    .arg(&input)
+    .arg("--to")
+    .arg(&dest)
+    .env("MIRROR_REGISTRY_PASSWORD", "mirror-pass")
+    .output()
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "warning: pull secret `{}` has no entries: the Red Hat pull secret is missing\nhint: download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file\n",
+            input.display()
+        )
+    );
+    assert!(!stdout.contains("warning"), "{stdout}");
+    assert!(dest.is_file());
 }

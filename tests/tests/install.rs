@@ -494,3 +494,187 @@ fn bad_input_is_refused_before_any_change() {
         );
     }
 }
+
+#[test]
+fn an_empty_pull_secret_is_named_and_stops_the_install_at_preflight() {
+    let env = setup();
+    std::fs::write(env.p("pull-secret"), r#"{"auths":{}}"#).unwrap();
+    let args = install_args(
+        &env,
+        "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64",
+        "127.0.0.1:1",
+    );
+    let out = mirrorctl(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let ps = env.p("pull-secret").display().to_string();
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: pull secret `{ps}` has no entries: the Red Hat pull secret is missing\nhint: download your pull secret from console.redhat.com/openshift/install/pull-secret"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "upstream: auth file `{ps}` holds no credentials: the Red Hat pull secret is missing"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !env.p("registry").exists() && !env.p("out").exists(),
+        "something was created:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_new_password_is_refused_unless_rotated_then_updates_every_file() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = TestRegistry::start();
+    let f = rt.block_on(fixture::push(
+        &FixtureSpec::tiny(),
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let env = setup();
+    let args = install_args(&env, &f.release, &source.host);
+    let out = mirrorctl(&args).output().unwrap();
+    assert!(out.status.success(), "install failed:\n{}", text(&out).1);
+    let registry = format!("localhost:{}", env.port);
+    let secrets = [
+        "registry/auth/htpasswd",
+        "out/pull-secret.json",
+        "out/install-config-snippet.yaml",
+    ];
+    let read = |rel: &str| std::fs::read(env.p(rel)).unwrap();
+    let logs_in = |password: &str| {
+        let auth =
+            serde_json::json!({"auths": {registry.clone(): {"auth": mirror_core::Credential {
+            username: "mirror".into(),
+            password: password.into(),
+        }.to_auth_value()}}})
+            .to_string();
+        let client = RegistryClient::new(ClientOptions {
+            auth: Some(AuthFile::parse(&auth, Path::new("test")).unwrap()),
+            ca_pems: vec![std::fs::read(env.p("registry/certs/ca.crt")).unwrap()],
+            ..Default::default()
+        })
+        .unwrap();
+        rt.block_on(
+            client.ping(&Repository::parse(&format!("{registry}/ocp4/openshift4")).unwrap()),
+        )
+        .is_ok()
+    };
+    assert!(logs_in("s3cret-Mirror-pw"));
+
+    // Another password: refused before anything changes, saying what would change and how
+    // to rotate on purpose.
+    std::fs::write(env.p("password"), "an0ther-Mirror-pw\n").unwrap();
+    let before = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
+    let bytes_before: Vec<Vec<u8>> = secrets.iter().map(|r| read(r)).collect();
+    let out = mirrorctl(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "");
+    let want = format!(
+        "error: step `user` failed: user `mirror` in `{}` has another password: this install would rehash it and rewrite `{}` and `{}`, and every node pulling with the old pull secret would lose access\nhint: give the current password to keep it; to change it on purpose, rerun with `--rotate-password`, which updates htpasswd, the pull secret and the install-config snippet together\n",
+        env.p("registry/auth/htpasswd").display(),
+        env.p("out/pull-secret.json").display(),
+        env.p("out/install-config-snippet.yaml").display(),
+    );
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert!(!stderr.contains("["), "a step ran:\n{stderr}");
+    assert!(!stderr.contains("an0ther-Mirror-pw"), "the password leaked");
+    let bytes_after: Vec<Vec<u8>> = secrets.iter().map(|r| read(r)).collect();
+    assert!(
+        bytes_before == bytes_after,
+        "htpasswd, pull secret or snippet changed"
+    );
+    assert!(
+        before == (snapshot(&env.p("registry")), snapshot(&env.p("out"))),
+        "files changed"
+    );
+    assert!(logs_in("s3cret-Mirror-pw") && !logs_in("an0ther-Mirror-pw"));
+
+    // --rotate-password: htpasswd, pull secret and snippet change together, and it is said.
+    let mut rotate = args.clone();
+    rotate.push("--rotate-password".into());
+    let out = mirrorctl(&rotate).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "rotation failed:\n{stderr}");
+    for (step, note) in [
+        ("user", "(password rotated)"),
+        (
+            "pull-secret",
+            &format!("(entry `{registry}` holds the rotated password)"),
+        ),
+        (
+            "outputs",
+            "(install-config-snippet.yaml holds the rotated password)",
+        ),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with("[        done]")
+                && l.contains(&format!(" {step} "))
+                && l.ends_with(note)),
+            "{step}:\n{stderr}"
+        );
+    }
+    assert!(
+        stdout.contains("The password of user `mirror` was rotated")
+            && stdout.contains("oc set data secret/pull-secret -n openshift-config"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("an0ther-Mirror-pw") && !stderr.contains("an0ther-Mirror-pw"));
+    for (rel, old) in secrets.iter().zip(&bytes_before) {
+        assert!(read(rel) != *old, "{rel} was not updated");
+    }
+    let ps = AuthFile::load(&env.p("out/pull-secret.json")).unwrap();
+    assert_eq!(
+        ps.lookup(&registry, "ocp4/openshift4")
+            .unwrap()
+            .credential
+            .password,
+        "an0ther-Mirror-pw"
+    );
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Snippet {
+        pull_secret: String,
+    }
+    let snippet: Snippet = serde_saphyr::from_str(
+        &std::fs::read_to_string(env.p("out/install-config-snippet.yaml")).unwrap(),
+    )
+    .unwrap();
+    let auth = AuthFile::parse(&snippet.pull_secret, Path::new("snippet")).unwrap();
+    assert_eq!(
+        auth.lookup(&registry, "ocp4/openshift4")
+            .unwrap()
+            .credential
+            .password,
+        "an0ther-Mirror-pw"
+    );
+    assert!(logs_in("an0ther-Mirror-pw") && !logs_in("s3cret-Mirror-pw"));
+
+    // The same (new) password again, without the flag: a no-op success.
+    let before = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
+    let out = mirrorctl(&args).output().unwrap();
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "rerun failed:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            line.starts_with("[already done]"),
+            "rerun did something: {line}"
+        );
+    }
+    assert!(
+        before == (snapshot(&env.p("registry")), snapshot(&env.p("out"))),
+        "a rerun changed files"
+    );
+}

@@ -223,20 +223,146 @@ fn install_config_overlaps_and_findings_are_reported() {
     assert_eq!((code, &report["passed"]), (1, &Value::from(false)));
 }
 
+/// Runs `registry down` on drop so a failed test leaves no registry behind.
+struct Down(std::path::PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = mirrorctl(["registry", "down", "--root"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
+/// `<root>` ready for `registry up`: certificates for `localhost` and an htpasswd user.
+fn registry_root(root: &Path) {
+    std::fs::create_dir_all(root).unwrap();
+    let subject = root.join("certificate");
+    std::fs::write(
+        &subject,
+        "countrycode=US\nstate=North Carolina\nlocality=Raleigh\norganization=Example\nunit=IT\n",
+    )
+    .unwrap();
+    let out = mirrorctl(["tls", "generate", "--dir"])
+        .arg(root.join("certs"))
+        .arg("--certificate-file")
+        .arg(&subject)
+        .args([
+            "--hostname",
+            "localhost",
+            "--no-host-ips",
+            "--key-type",
+            "ecdsa-p256",
+            "--email",
+            "admin@example.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = mirrorctl([
+        "registry",
+        "user",
+        "add",
+        "--username",
+        "admin",
+        "--htpasswd",
+    ])
+    .arg(root.join("auth/htpasswd"))
+    .env("MIRROR_REGISTRY_PASSWORD", "pw-for-tests")
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
 #[test]
-fn port_held_by_the_registry_passes_held_by_another_process_fails() {
-    let reg = TestRegistry::start();
-    let mut args = strings(&["--port", &reg.port.to_string()]);
+fn port_held_by_our_registry_passes_by_a_stranger_fails() {
+    // A stranger: a distribution registry the harness started with its own root.
+    let stranger = TestRegistry::start();
+    let mut args = strings(&["--port", &stranger.port.to_string()]);
+    args.extend(only(&["port"]));
+    let (code, report, _) = preflight_json(&args);
+    let port = check(&report, "port");
+    assert_eq!((code, &port["status"]), (1, &Value::from("fail")), "{port}");
+    let pid = stranger.pid();
+    assert_eq!(
+        port["detail"],
+        format!(
+            "port {} is in use by another distribution registry (`docker-registry`, pid {pid}): it does not serve `/opt/registry/config.yml`",
+            stranger.port
+        ),
+        "{port}"
+    );
+    assert!(
+        port["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("`mirrorctl registry up` would refuse the port: "),
+        "{port}"
+    );
+
+    // Ours: started by `registry up --runtime process --root R`; passes with `--root R`.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    let p = mirror_testkit::free_port();
+    let out = mirrorctl([
+        "registry",
+        "up",
+        "--runtime",
+        "process",
+        "--supervisor",
+        "process",
+        "--port",
+        &p.to_string(),
+        "--root",
+    ])
+    .arg(&root)
+    .output()
+    .unwrap();
+    let _down = Down(root.clone());
+    assert!(out.status.success(), "{:?}", text(&out));
+    let ours: u32 = std::fs::read_to_string(root.join("registry.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut args = strings(&[
+        "--port",
+        &p.to_string(),
+        "--root",
+        &root.display().to_string(),
+    ]);
     args.extend(only(&["port"]));
     let (code, report, _) = preflight_json(&args);
     let port = check(&report, "port");
     assert_eq!((code, &port["status"]), (0, &Value::from("pass")), "{port}");
+    assert_eq!(
+        port["detail"],
+        format!(
+            "port {p} is held by the mirror registry under `{}` (`docker-registry`, pid {ours})",
+            root.display()
+        )
+    );
+    // The same registry, asked about another root, is a stranger there.
+    let other = tmp.path().join("other");
+    let mut args = strings(&[
+        "--port",
+        &p.to_string(),
+        "--root",
+        &other.display().to_string(),
+    ]);
+    args.extend(only(&["port"]));
+    let (code, report, _) = preflight_json(&args);
+    assert_eq!(code, 1, "{report:#}");
     assert!(
-        port["detail"]
+        check(&report, "port")["detail"]
             .as_str()
             .unwrap()
-            .contains("held by a distribution registry (`docker-registry`"),
-        "{port}"
+            .ends_with(&format!(
+                "it does not serve `{}/config.yml`",
+                other.display()
+            )),
+        "{report:#}"
     );
 
     // This test process holds the next one.
@@ -303,11 +429,60 @@ fn upstream_and_release_size_against_a_real_registry() {
     assert_eq!(
         check(&report, "upstream")["detail"],
         format!(
-            "`{host}` answers for `{repo}`; credentials from entry `{host}` of `{auth}` accepted",
+            "`{host}` answers for `{repo}` and holds `{release}` (`{digest}`); credentials from entry `{host}` of `{auth}` accepted",
             host = reg.host,
-            repo = f.release_repo
+            repo = f.release_repo,
+            release = f.release,
+            digest = f.release_digest,
         )
     );
+
+    {
+        // A tag the registry does not hold: the registry answers, the release is not there.
+        let missing = format!("{}:4.99.0-x86_64", f.release_repo);
+        let mut missing_args = strings(&["--release", &missing, "-a", &auth, "--ca-file", &ca]);
+        missing_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&missing_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert_eq!(
+            up["detail"],
+            format!(
+                "release `{missing}` not found: `{host}` answered 404 for its manifest; credentials from entry `{host}` of `{auth}` accepted",
+                host = reg.host
+            ),
+            "{up}"
+        );
+        // So does a digest it does not hold.
+        let by_digest = format!("{}@sha256:{}", f.release_repo, "0".repeat(64));
+        let mut digest_args = strings(&["--release", &by_digest, "-a", &auth, "--ca-file", &ca]);
+        digest_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&digest_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert!(
+            up["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("release `{by_digest}` not found")),
+            "{up}"
+        );
+
+        // `{"auths":{}}`: the Red Hat pull secret is missing; upstream fails naming the file.
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, r#"{"auths":{}}"#).unwrap();
+        let empty = empty.display().to_string();
+        let mut empty_args = strings(&["--release", &f.release, "-a", &empty, "--ca-file", &ca]);
+        empty_args.extend(only(&["upstream"]));
+        let (code, report, _) = preflight_json(&empty_args);
+        let up = check(&report, "upstream");
+        assert_eq!((code, &up["status"]), (1, &Value::from("fail")), "{up}");
+        assert_eq!(
+            up["detail"],
+            format!("auth file `{empty}` holds no credentials: the Red Hat pull secret is missing"),
+            "{up}"
+        );
+    }
     let disk = check(&report, "disk")["detail"]
         .as_str()
         .unwrap()
@@ -415,4 +590,30 @@ fn upstream_and_release_size_against_a_real_registry() {
             .unwrap()
             .ends_with("; release not sized (`--offline`)")
     );
+}
+
+#[test]
+fn tools_hint_names_this_hosts_package_manager() {
+    // podman is not installed on the test hosts (Debian): the hint must say `apt-get`, not
+    // `dnf`.
+    let os = std::fs::read_to_string("/etc/os-release").unwrap();
+    assert!(
+        os.lines().any(|l| l == "ID=debian"),
+        "this test expects a Debian host:\n{os}"
+    );
+    let mut args = strings(&["--runtime", "podman"]);
+    args.extend(only(&["tools"]));
+    let (code, report, _) = preflight_json(&args);
+    let tools = check(&report, "tools");
+    assert_eq!(
+        (code, &tools["status"]),
+        (1, &Value::from("fail")),
+        "{tools}"
+    );
+    let hint = tools["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("install podman (`apt-get install podman`), or use `--runtime process`"),
+        "{hint}"
+    );
+    assert!(!hint.contains("dnf"), "{hint}");
 }

@@ -84,6 +84,14 @@ impl InstallProgress for StepPrinter {
         eprintln!("{clear}[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
     }
 
+    fn warning(&self, w: &mirror_core::Warning) {
+        // Shown even with --quiet: it is not progress.
+        eprintln!("warning: {}", w.message);
+        if let Some(h) = &w.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+
     fn mirror(&self) -> Arc<dyn Progress> {
         Arc::new(super::release::CliProgress::new(self.quiet))
     }
@@ -94,13 +102,23 @@ fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
         return "Dry run: nothing was changed.\n".into();
     }
     let out = s.output_dir.display();
-    format!(
+    let rotated = if r.password_rotated {
+        format!(
+            "\nThe password of user `{user}` was rotated: {root}/auth/htpasswd, {out}/pull-secret.json and\n{out}/install-config-snippet.yaml hold the new one, and the old one no longer logs in. Give running\nclusters the new pull secret:\n  oc set data secret/pull-secret -n openshift-config --from-file=.dockerconfigjson={out}/pull-secret.json\n",
+            user = s.credential.username,
+            root = s.root.display(),
+        )
+    } else {
+        String::new()
+    };
+    let ready = format!(
         "The mirror registry is ready.\n\n  Registry:   {reg} (data in {root}/data)\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
         reg = r.registry,
         root = s.root.display(),
         user = s.credential.username,
         update = r.update_image.clone().unwrap_or_default(),
-    )
+    );
+    ready + &rotated
 }
 
 /// Merges the config file and the flags, reads the secrets, and validates everything
@@ -241,6 +259,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         to: None,
         client: client.clone(),
         port,
+        root: root.clone(),
         hostname: Some(hostname.clone()),
         runtime,
         ..Default::default()
@@ -283,6 +302,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
             .max_per_registry
             .or(file.max_per_registry)
             .unwrap_or(mirror_core::DEFAULT_MAX_PER_REGISTRY),
+        rotate_password: a.rotate_password,
         dry_run: a.dry_run,
         registry: mirror_core::UpOptions {
             runtime,

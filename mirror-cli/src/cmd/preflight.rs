@@ -121,6 +121,7 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
         strict: args.strict,
         offline: args.offline,
         port: args.port,
+        root: args.root.clone(),
         hostname: args.hostname.clone(),
         runtime: match args.runtime {
             PreflightRuntime::Podman => RuntimeChoice::Podman,

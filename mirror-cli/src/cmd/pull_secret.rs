@@ -137,6 +137,13 @@ fn merge(args: MergeArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return core_error(&e),
     };
+    // Warnings go to stderr: stdout carries the report only.
+    for w in &report.warnings {
+        eprintln!("warning: {}", w.message);
+        if let Some(h) = &w.hint {
+            eprintln!("hint: {h}");
+        }
+    }
     let entry = match report.entry {
         EntryAction::Added => "added",
         EntryAction::Replaced => "replaced",

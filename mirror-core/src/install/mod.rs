@@ -21,7 +21,9 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::fsutil;
 use crate::hint::Hint;
+use crate::htpasswd::UserState;
 use crate::preflight::{PreflightOptions, Status};
+use crate::pull_secret::Warning;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
 use crate::release::copy::{MirrorOptions, NoProgress, Progress, mirror_release};
@@ -143,6 +145,9 @@ pub struct StepReport {
 pub trait InstallProgress: Send + Sync {
     /// A step finished (or was skipped or planned).
     fn step(&self, report: &StepReport);
+    /// Something is wrong that does not stop the install (a pull secret without Red Hat
+    /// entries); it is also kept in [`InstallReport::warnings`].
+    fn warning(&self, _warning: &Warning) {}
     /// The mirror's progress, forwarded.
     fn mirror(&self) -> Arc<dyn Progress> {
         Arc::new(NoProgress)
@@ -211,6 +216,11 @@ pub struct InstallSettings {
     pub trust_root: PathBuf,
     /// Transfers in flight per registry.
     pub max_per_registry: usize,
+    /// Replace the user's password when the htpasswd file holds another one, and with it the
+    /// pull secret and the install-config snippet. Without it such a run is refused
+    /// ([`Error::PasswordChange`]) before anything changes: nodes holding the old pull secret
+    /// would lose access.
+    pub rotate_password: bool,
     /// Plan only.
     pub dry_run: bool,
     /// How the registry runs (runtime, supervisor, image, binary); its `root` and `port` are
@@ -240,6 +250,12 @@ pub struct InstallReport {
     pub outputs: Vec<PathBuf>,
     /// Per step.
     pub steps: Vec<StepReport>,
+    /// Whether the user's password was replaced (`rotate_password` and another password in
+    /// htpasswd): clusters holding the old pull secret need the new one.
+    pub password_rotated: bool,
+    /// What was wrong without stopping the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 struct Run<'a> {
@@ -298,6 +314,46 @@ pub async fn install(
     let mut outputs = Vec::new();
     let mut instructions = None;
     let mut kind = InstructionKind::Idms;
+    // A pull secret without Red Hat entries (`{"auths":{}}`) is valid JSON but cannot pull the
+    // release; say so before anything runs (preflight's `upstream` then fails on it too).
+    let mut warnings = Vec::new();
+    if let Ok(ps) = crate::pull_secret::PullSecret::load(&s.pull_secret)
+        && let Some(w) = ps.missing_red_hat_entries(Some(&registry))
+    {
+        progress.warning(&w);
+        warnings.push(w);
+    }
+
+    // A password other than the one in htpasswd would rehash the user and rewrite the pull
+    // secret and the snippet: every node with the old pull secret would be refused. Only on
+    // purpose, and decided before anything runs. (An unreadable file is the `user` step's to
+    // report.)
+    let rotating = crate::htpasswd::htpasswd_user_state(&htpasswd, &s.credential)
+        .is_ok_and(|state| state == UserState::Differs);
+    if rotating && !s.rotate_password {
+        let rewrites = [
+            pull_secret_out.clone(),
+            s.output_dir.join("install-config-snippet.yaml"),
+        ]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+        return Err(run.fail(
+            Step::User,
+            Error::PasswordChange {
+                username: s.credential.username.clone(),
+                htpasswd: htpasswd.clone(),
+                rewrites,
+            },
+        ));
+    }
+    let rotated = |detail: String, what: &str| {
+        if rotating {
+            format!("{detail} ({what})")
+        } else {
+            detail
+        }
+    };
 
     for step in Step::ALL {
         if s.skip.contains(&step) {
@@ -366,10 +422,11 @@ pub async fn install(
                 }
                 Step::User => {
                     if s.dry_run {
-                        return Ok(planned(format!("add user `{}` to {}", s.credential.username, htpasswd.display())));
+                        let verb = if rotating { "rotate the password of" } else { "add" };
+                        return Ok(planned(format!("{verb} user `{}` in {}", s.credential.username, htpasswd.display())));
                     }
                     let action = crate::htpasswd::set_htpasswd_user(&htpasswd, &s.credential, crate::htpasswd::DEFAULT_BCRYPT_COST)?;
-                    Ok((status(action != crate::htpasswd::UserAction::Unchanged), format!("user `{}` in {}", s.credential.username, htpasswd.display())))
+                    Ok((status(action != crate::htpasswd::UserAction::Unchanged), rotated(format!("user `{}` in {}", s.credential.username, htpasswd.display()), "password rotated")))
                 }
                 Step::Registry => {
                     if s.dry_run {
@@ -418,7 +475,7 @@ pub async fn install(
                         pretty: false,
                         force: true,
                     })?;
-                    Ok((status(report.output != crate::pull_secret::OutputAction::Unchanged), format!("{}", pull_secret_out.display())))
+                    Ok((status(report.output != crate::pull_secret::OutputAction::Unchanged), rotated(format!("{}", pull_secret_out.display()), &format!("entry `{registry}` holds the rotated password"))))
                 }
                 Step::Mirror => {
                     let client = mirror_client(s, &ca_file, &pull_secret_out)?;
@@ -497,7 +554,7 @@ pub async fn install(
                     }
                     outputs.push(pull_secret_out.clone());
                     outputs.push(s.output_dir.join("openshift-install"));
-                    Ok((status(changed), format!("{}", s.output_dir.display())))
+                    Ok((status(changed), rotated(format!("{}", s.output_dir.display()), "install-config-snippet.yaml holds the rotated password")))
                 }
             }
         }
@@ -516,7 +573,9 @@ pub async fn install(
         release_digest,
         update_image,
         outputs,
+        password_rotated: rotating && !s.dry_run && !s.skip.contains(&Step::User),
         steps: run.steps.clone(),
+        warnings,
     };
     if !s.dry_run && !s.skip.contains(&Step::Outputs) {
         let path = s.output_dir.join("install-summary.json");

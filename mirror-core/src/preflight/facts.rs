@@ -13,6 +13,7 @@ use super::tools::PROGRAMS;
 use crate::registry::RegistryClient;
 use crate::release::copy::{MirrorOptions, NoProgress, mirror_release};
 use crate::release::info::release_info;
+use crate::runtime::RegistryLayout;
 
 /// A fact, or why it could not be read (which makes its check report "could not run").
 pub type Probe<T> = Result<T, ProbeError>;
@@ -149,6 +150,9 @@ pub struct UpstreamFacts {
     /// The auth entry used (`entry `quay.io` of `/root/pull-secret.json``); `None` means
     /// anonymous.
     pub credential: Option<String>,
+    /// The digest of the release manifest the reference names (a `HEAD`, or a `GET` when the
+    /// registry sends no digest); `None` when the registry answered 404: no such release.
+    pub release_digest: Option<String>,
 }
 
 /// Everything the checks look at. [`HostFacts::gather`] reads it from this host; tests build
@@ -169,6 +173,11 @@ pub struct HostFacts {
     pub networks: Probe<Vec<InterfaceNetwork>>,
     /// The registry port on all addresses.
     pub port: Probe<PortStatus>,
+    /// Whether the process holding the port is the mirror registry under
+    /// [`PreflightOptions::root`]: its command line serves `<root>/config.yml`, the rule
+    /// `registry up` applies to the pid in `<root>/registry.pid`. False when the port is free
+    /// or its holder cannot be seen.
+    pub port_held_by_mirror: bool,
     /// The registry's name.
     pub hostname: Probe<HostnameFacts>,
     /// Programs found.
@@ -207,6 +216,7 @@ impl HostFacts {
                     cpus: err(&msg),
                     networks: err(&msg),
                     port: err(&msg),
+                    port_held_by_mirror: false,
                     hostname: err(&msg),
                     tools: Tools::default(),
                     release_size: None,
@@ -237,10 +247,21 @@ impl HostFacts {
                 .auth()
                 .and_then(|a| a.lookup(&image.repo.registry, &image.repo.path))
                 .map(|f| f.describe());
-            facts.upstream = Some(ping.clone().map(|()| UpstreamFacts {
+            // `/v2/` answering says nothing of the release: ask for its manifest by the
+            // reference itself, so a tag that does not exist fails here, not mid-install.
+            let release = match &ping {
+                Ok(()) => client
+                    .head_manifest(&image.repo, image.target.as_str())
+                    .await
+                    .map(|d| d.map(|d| d.to_string()))
+                    .map_err(ProbeError::from),
+                Err(e) => Err(e.clone()),
+            };
+            facts.upstream = Some(release.map(|release_digest| UpstreamFacts {
                 registry: image.repo.registry.clone(),
                 repository: image.repo.to_string(),
                 credential,
+                release_digest,
             }));
         }
         if want_size {
@@ -288,6 +309,13 @@ impl HostFacts {
         } else {
             not_gathered()
         };
+        let port_held_by_mirror = match &port {
+            Ok(PortStatus::InUse { holder: Some(p) }) => {
+                let config = RegistryLayout::new(&opts.root).config();
+                crate::runtime::process::is_ours(p.pid, &config)
+            }
+            _ => false,
+        };
         let hostname = if opts.runs("hostname") {
             hostname_facts(opts.hostname.as_deref())
         } else {
@@ -306,6 +334,7 @@ impl HostFacts {
             cpus,
             networks,
             port,
+            port_held_by_mirror,
             hostname,
             tools,
             release_size: None,

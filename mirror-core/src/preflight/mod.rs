@@ -133,7 +133,7 @@ const REGISTRY: &[Check] = &[
     check(
         "port",
         CheckSeverity::Fatal,
-        "the registry port is free or held by the mirror registry",
+        "the registry port is free or held by the mirror registry under --root",
         port::check,
     ),
     check(
@@ -382,6 +382,9 @@ pub struct PreflightOptions {
     pub install_config: Option<InstallConfig>,
     /// The registry port (default [`DEFAULT_PORT`]).
     pub port: u16,
+    /// The registry's root (default [`crate::DEFAULT_REGISTRY_ROOT`]): a distribution registry
+    /// holding the port passes `port` only when it serves `<root>/config.yml`.
+    pub root: PathBuf,
     /// The registry's host name; `None` means this host's FQDN.
     pub hostname: Option<String>,
     /// How the registry will run.
@@ -407,6 +410,7 @@ impl Default for PreflightOptions {
             cluster_cidrs: Vec::new(),
             install_config: None,
             port: DEFAULT_PORT,
+            root: PathBuf::from(crate::runtime::DEFAULT_REGISTRY_ROOT),
             hostname: None,
             runtime: RuntimeChoice::Auto,
             offline: false,
@@ -519,6 +523,7 @@ pub(crate) mod test_support {
                 net: "10.1.0.0/24".parse().unwrap(),
             }]),
             port: Ok(mirror_net::PortStatus::Free),
+            port_held_by_mirror: false,
             hostname: Ok(HostnameFacts {
                 name: "mirror.example.com".into(),
                 resolved: Ok(vec!["10.1.0.4".parse().unwrap()]),

@@ -149,7 +149,7 @@ PLATFORM_ID="platform:el9"
 PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"
 ANSI_COLOR="0;31"
 "#;
-    const RHEL7: &str = r#"NAME="Red Hat Enterprise Linux Server"
+    pub const RHEL7: &str = r#"NAME="Red Hat Enterprise Linux Server"
 VERSION="7.9 (Maipo)"
 ID="rhel"
 ID_LIKE="fedora"

@@ -1,8 +1,14 @@
 //! `port`: the registry port is free, or already held by the mirror registry.
+//!
+//! A distribution registry on the port is the mirror's only when it serves
+//! `<root>/config.yml` (the fact [`HostFacts::port_held_by_mirror`]): the same rule
+//! `registry up` uses to recognise the process in `<root>/registry.pid`. Any other registry
+//! there would make `registry up` refuse the port, so it fails here too.
 
 use mirror_net::PortStatus;
 
 use super::{HostFacts, Outcome, PreflightOptions};
+use crate::runtime::RegistryLayout;
 
 /// Command names of the distribution registry binary.
 const REGISTRY_NAMES: [&str; 2] = ["registry", "docker-registry"];
@@ -18,6 +24,9 @@ const CONTAINER_NAMES: [&str; 6] = [
 
 pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     let port = opts.port;
+    let root = opts.root.display();
+    let config = RegistryLayout::new(&opts.root).config();
+    let config = config.display();
     let status = match &facts.port {
         Ok(s) => s,
         // Not a failure to look: the registry could not listen there either.
@@ -31,9 +40,21 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
         PortStatus::Free => Outcome::pass(format!("port {port} is free")),
         PortStatus::InUse {
             holder: Some(p),
-        } if REGISTRY_NAMES.contains(&p.name.as_str()) => Outcome::pass(format!(
-            "port {port} is held by a distribution registry (`{}`, pid {}), taken to be the mirror's",
+        } if REGISTRY_NAMES.contains(&p.name.as_str()) && facts.port_held_by_mirror => {
+            Outcome::pass(format!(
+                "port {port} is held by the mirror registry under `{root}` (`{}`, pid {})",
+                p.name, p.pid
+            ))
+        }
+        PortStatus::InUse {
+            holder: Some(p),
+        } if REGISTRY_NAMES.contains(&p.name.as_str()) => Outcome::fail(format!(
+            "port {port} is in use by another distribution registry (`{}`, pid {}): it does not serve `{config}`",
             p.name, p.pid
+        ))
+        .hint(format!(
+            "`mirrorctl registry up` would refuse the port: {}; if it is the mirror registry under another root, pass that `--root`",
+            elsewhere()
         )),
         PortStatus::InUse {
             holder: Some(p),
@@ -80,45 +101,59 @@ mod tests {
 
     #[test]
     fn port_table() {
+        let ours = |name: &str| (Ok(held(name)), true);
+        let theirs = |name: &str| (Ok(held(name)), false);
         let cases = [
-            (Ok(PortStatus::Free), "pass | port 5000 is free"),
+            ((Ok(PortStatus::Free), false), "pass | port 5000 is free"),
             (
-                Ok(held("registry")),
-                "pass | port 5000 is held by a distribution registry (`registry`, pid 4242), taken to be the mirror's",
+                ours("registry"),
+                "pass | port 5000 is held by the mirror registry under `/opt/registry` (`registry`, pid 4242)",
             ),
             (
-                Ok(held("docker-registry")),
-                "pass | port 5000 is held by a distribution registry (`docker-registry`, pid 4242), taken to be the mirror's",
+                ours("docker-registry"),
+                "pass | port 5000 is held by the mirror registry under `/opt/registry` (`docker-registry`, pid 4242)",
             ),
             (
-                Ok(held("conmon")),
+                theirs("docker-registry"),
+                "fail | port 5000 is in use by another distribution registry (`docker-registry`, pid 4242): it does not serve `/opt/registry/config.yml` | hint: `mirrorctl registry up` would refuse the port: stop it, or run the registry on another port with `--port`; if it is the mirror registry under another root, pass that `--root`",
+            ),
+            (
+                theirs("registry"),
+                "fail | port 5000 is in use by another distribution registry (`registry`, pid 4242): it does not serve `/opt/registry/config.yml` | hint: `mirrorctl registry up` would refuse the port: stop it, or run the registry on another port with `--port`; if it is the mirror registry under another root, pass that `--root`",
+            ),
+            (
+                theirs("conmon"),
                 "warn | port 5000 is held by `conmon` (pid 4242) for a container: fine if it is the mirror registry's | hint: `podman ps --filter publish=5000` shows the container; if it is not the mirror registry, stop it, or run the registry on another port with `--port`",
             ),
             (
-                Ok(held("rootlessport")),
+                theirs("rootlessport"),
                 "warn | port 5000 is held by `rootlessport` (pid 4242) for a container: fine if it is the mirror registry's | hint: `podman ps --filter publish=5000` shows the container; if it is not the mirror registry, stop it, or run the registry on another port with `--port`",
             ),
             (
-                Ok(held("python3")),
+                theirs("python3"),
                 "fail | port 5000 is in use by `python3` (pid 4242) | hint: stop it, or run the registry on another port with `--port`",
             ),
             (
-                Ok(PortStatus::InUse { holder: None }),
+                (Ok(PortStatus::InUse { holder: None }), false),
                 "fail | port 5000 is in use by a process this user cannot see | hint: `sudo ss -ltnp 'sport = :5000'` shows it; stop it, or run the registry on another port with `--port`",
             ),
             (
-                Err(ProbeError {
-                    message: "bind `0.0.0.0:5000`: Permission denied (os error 13)".into(),
-                    hint: Some("ports below 1024 need root".into()),
-                }),
+                (
+                    Err(ProbeError {
+                        message: "bind `0.0.0.0:5000`: Permission denied (os error 13)".into(),
+                        hint: Some("ports below 1024 need root".into()),
+                    }),
+                    false,
+                ),
                 "fail | port 5000 cannot be used: bind `0.0.0.0:5000`: Permission denied (os error 13) | hint: ports below 1024 need root",
             ),
         ];
         let got: Vec<String> = cases
             .iter()
-            .map(|(s, _)| {
+            .map(|((s, mirror), _)| {
                 let mut f = healthy();
                 f.port = s.clone();
+                f.port_held_by_mirror = *mirror;
                 run_one("port", &f, &PreflightOptions::default())
             })
             .collect();

@@ -15,6 +15,60 @@ pub(super) const PROGRAMS: [&str; 5] = [
 
 const REGISTRY_BINARIES: [&str; 2] = ["registry", "docker-registry"];
 
+/// The host's package manager, from `/etc/os-release` as the `os` check reads it, so that hints
+/// name the command this host has: the same choice the install's `packages` step makes
+/// (`dnf`, `yum` on RHEL 7, `apt-get` on Debian and Ubuntu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Installer {
+    Dnf,
+    Yum,
+    AptGet,
+    Zypper,
+    /// The family is not known: name the two common ones.
+    Unknown,
+}
+
+impl Installer {
+    fn for_os(os: Option<&OsRelease>) -> Self {
+        match os {
+            // RHEL 7 and its rebuilds have only `yum`; Fedora and RHEL 8 on have `dnf`.
+            Some(os) if os.is_rhel_family() => match os.major_version() {
+                Some("7") if os.id != "fedora" => Installer::Yum,
+                _ => Installer::Dnf,
+            },
+            Some(os) if os.is_debian_family() => Installer::AptGet,
+            Some(os) if os.is_suse_family() => Installer::Zypper,
+            _ => Installer::Unknown,
+        }
+    }
+
+    /// `` `dnf install PKG` `` (or `yum`, `apt-get`, `zypper`).
+    fn command(self, package: &str) -> String {
+        match self {
+            Installer::Dnf => format!("`dnf install {package}`"),
+            Installer::Yum => format!("`yum install {package}`"),
+            Installer::AptGet => format!("`apt-get install {package}`"),
+            Installer::Zypper => format!("`zypper install {package}`"),
+            Installer::Unknown => {
+                format!("`dnf install {package}` or `apt-get install {package}`")
+            }
+        }
+    }
+
+    /// How to get a distribution registry binary (`registry` or `docker-registry`) here.
+    fn registry_binary(self) -> String {
+        match self {
+            Installer::Dnf | Installer::Yum => format!(
+                "{}, from EPEL; or the `registry` binary from github.com/distribution/distribution releases",
+                self.command("docker-distribution")
+            ),
+            Installer::AptGet => self.command("docker-registry"),
+            Installer::Zypper => self.command("distribution-registry"),
+            Installer::Unknown => "`dnf install docker-distribution` (RHEL family, EPEL) or `apt-get install docker-registry` (Debian and Ubuntu)".to_string(),
+        }
+    }
+}
+
 pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     let tools = &facts.tools;
     let found = |name: &str| tools.get(name).map(|p| format!("`{}`", p.display()));
@@ -26,8 +80,13 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     let binary = REGISTRY_BINARIES
         .iter()
         .find_map(|n| found(n).map(|p| (*n, p)));
-    let podman_hint = "install podman (`dnf install podman`)";
-    let binary_hint = "install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`)";
+    let os = facts.os_release.as_deref().ok().map(OsRelease::parse);
+    let install = Installer::for_os(os.as_ref());
+    let podman_hint = format!("install podman ({})", install.command("podman"));
+    let binary_hint = format!(
+        "install the distribution registry binary ({})",
+        install.registry_binary()
+    );
     match (opts.runtime, podman, binary) {
         (Runtime::Podman | Runtime::Auto, Some(p), _) => {
             parts.push(format!("runtime podman at {p}"))
@@ -52,7 +111,6 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
         }
     }
 
-    let os = facts.os_release.as_deref().ok().map(OsRelease::parse);
     let wanted: &[&str] = match &os {
         Some(os) if os.is_rhel_family() => &["update-ca-trust"],
         Some(os) if os.is_debian_family() || os.is_suse_family() => &["update-ca-certificates"],
@@ -68,7 +126,10 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
                 .collect::<Vec<_>>()
                 .join(" or ");
             parts.push(format!("trust-store tool {names} not found"));
-            hints.push("install the `ca-certificates` package".to_string());
+            hints.push(format!(
+                "install the `ca-certificates` package ({})",
+                install.command("ca-certificates")
+            ));
         }
     }
     let hint = (!hints.is_empty()).then(|| hints.join("; "));
@@ -82,11 +143,12 @@ mod tests {
     use crate::RuntimeChoice as Runtime;
 
     const UBUNTU: &str = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
+    const DEBIAN: &str = "ID=debian\nVERSION_ID=\"12\"\n";
 
     #[test]
     fn tools_table() {
         let rhel = super::super::os::tests::RHEL9;
-        let cases: [(Runtime, &[&str], &str, &str); 8] = [
+        let cases: [(Runtime, &[&str], &str, &str); 13] = [
             (
                 Runtime::Auto,
                 &["podman", "update-ca-trust"],
@@ -115,25 +177,56 @@ mod tests {
                 Runtime::Process,
                 &["podman", "update-ca-trust"],
                 rhel,
-                "fail | neither `registry` nor `docker-registry` found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`), or use `--runtime podman`",
+                "fail | neither `registry` nor `docker-registry` found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install the distribution registry binary (`dnf install docker-distribution`, from EPEL; or the `registry` binary from github.com/distribution/distribution releases), or use `--runtime podman`",
             ),
             (
                 Runtime::Auto,
                 &["update-ca-trust"],
                 rhel,
-                "fail | no runtime: neither `podman` nor a `registry` binary found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install podman (`dnf install podman`), or install the distribution registry binary as `registry` (RHEL family: the `registry` binary from github.com/distribution/distribution releases; Debian and Ubuntu: `apt-get install docker-registry`)",
+                "fail | no runtime: neither `podman` nor a `registry` binary found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install podman (`dnf install podman`), or install the distribution registry binary (`dnf install docker-distribution`, from EPEL; or the `registry` binary from github.com/distribution/distribution releases)",
             ),
             (
                 Runtime::Auto,
                 &["podman", "update-ca-trust"],
                 UBUNTU,
-                "fail | runtime podman at `/usr/bin/podman`; trust-store tool `update-ca-certificates` not found | hint: install the `ca-certificates` package",
+                "fail | runtime podman at `/usr/bin/podman`; trust-store tool `update-ca-certificates` not found | hint: install the `ca-certificates` package (`apt-get install ca-certificates`)",
             ),
             (
                 Runtime::Auto,
                 &["podman", "update-ca-certificates"],
                 "ID=weird\n",
                 "pass | runtime podman at `/usr/bin/podman`; trust store: `update-ca-certificates` at `/usr/bin/update-ca-certificates`",
+            ),
+            // The hints name this host's package manager.
+            (
+                Runtime::Auto,
+                &[],
+                DEBIAN,
+                "fail | no runtime: neither `podman` nor a `registry` binary found; trust-store tool `update-ca-certificates` not found | hint: install podman (`apt-get install podman`), or install the distribution registry binary (`apt-get install docker-registry`); install the `ca-certificates` package (`apt-get install ca-certificates`)",
+            ),
+            (
+                Runtime::Podman,
+                &["update-ca-certificates"],
+                UBUNTU,
+                "fail | `podman` not found; trust store: `update-ca-certificates` at `/usr/bin/update-ca-certificates` | hint: install podman (`apt-get install podman`), or use `--runtime process`",
+            ),
+            (
+                Runtime::Process,
+                &[],
+                super::super::os::tests::RHEL7,
+                "fail | neither `registry` nor `docker-registry` found; trust-store tool `update-ca-trust` not found | hint: install the distribution registry binary (`yum install docker-distribution`, from EPEL; or the `registry` binary from github.com/distribution/distribution releases), or use `--runtime podman`; install the `ca-certificates` package (`yum install ca-certificates`)",
+            ),
+            (
+                Runtime::Podman,
+                &["update-ca-certificates"],
+                "ID=\"opensuse-leap\"\nVERSION_ID=\"15.5\"\n",
+                "fail | `podman` not found; trust store: `update-ca-certificates` at `/usr/bin/update-ca-certificates` | hint: install podman (`zypper install podman`), or use `--runtime process`",
+            ),
+            (
+                Runtime::Auto,
+                &["update-ca-trust"],
+                "ID=weird\n",
+                "fail | no runtime: neither `podman` nor a `registry` binary found; trust store: `update-ca-trust` at `/usr/bin/update-ca-trust` | hint: install podman (`dnf install podman` or `apt-get install podman`), or install the distribution registry binary (`dnf install docker-distribution` (RHEL family, EPEL) or `apt-get install docker-registry` (Debian and Ubuntu))",
             ),
         ];
         let got: Vec<String> = cases

@@ -1,4 +1,5 @@
-//! `upstream`: the release source answers and accepts the auth file's credentials.
+//! `upstream`: the release source answers, accepts the auth file's credentials and holds the
+//! release; the auth file is not empty.
 
 use super::{HostFacts, Outcome, PreflightOptions};
 
@@ -8,6 +9,15 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     };
     if opts.offline {
         return Outcome::skipped("`--offline`");
+    }
+    // `{"auths":{}}` is a pull secret with nothing in it: the Red Hat part is missing, and the
+    // cluster could pull nothing from Red Hat's registries with it.
+    if let Some(a) = opts.auth().filter(|a| a.keys().next().is_none()) {
+        return Outcome::fail(format!(
+            "auth file `{}` holds no credentials: the Red Hat pull secret is missing",
+            a.path().display()
+        ))
+        .hint(crate::pull_secret::GET_PULL_SECRET.to_string());
     }
     match &facts.upstream {
         None => Outcome::skipped(format!("`{}` not contacted", image.repo.registry)),
@@ -25,10 +35,21 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
                     None => "anonymous: no auth file".to_string(),
                 },
             };
-            Outcome::pass(format!(
-                "`{}` answers for `{}`; {who}",
-                u.registry, u.repository
-            ))
+            match &u.release_digest {
+                Some(digest) => Outcome::pass(format!(
+                    "`{}` answers for `{}` and holds `{image}` (`{digest}`); {who}",
+                    u.registry, u.repository
+                )),
+                None => Outcome::fail(format!(
+                    "release `{image}` not found: `{}` answered 404 for its manifest; {who}",
+                    u.registry
+                ))
+                .hint(format!(
+                    "check the version and architecture in the reference (`{}` has no `{}`)",
+                    u.repository,
+                    image.target.as_str()
+                )),
+            }
         }
     }
 }
@@ -50,10 +71,17 @@ mod tests {
             Path::new("/root/pull-secret.json"),
         )
         .unwrap();
+        let empty = AuthFile::parse(r#"{"auths":{}}"#, Path::new("/root/empty.json")).unwrap();
+        let digest = "sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9";
         let up = |credential: Option<&str>| UpstreamFacts {
             registry: "quay.io".into(),
             repository: "quay.io/openshift-release-dev/ocp-release".into(),
             credential: credential.map(str::to_string),
+            release_digest: Some(digest.into()),
+        };
+        let missing = UpstreamFacts {
+            release_digest: None,
+            ..up(None)
         };
         let opts = |release: bool, offline: bool, auth: Option<AuthFile>| PreflightOptions {
             release: release.then(|| image.clone()),
@@ -68,11 +96,17 @@ mod tests {
             (None, opts(false, false, None), "skipped | no `--release` given"),
             (None, opts(true, true, None), "skipped | `--offline`"),
             (Some(Ok(up(Some("entry `quay.io` of `/root/pull-secret.json`")))), opts(true, false, None),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release`; credentials from entry `quay.io` of `/root/pull-secret.json` accepted"),
+             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); credentials from entry `quay.io` of `/root/pull-secret.json` accepted"),
             (Some(Ok(up(None))), opts(true, false, Some(auth.clone())),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release`; anonymous: no entry for `quay.io` in `/root/pull-secret.json`"),
+             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no entry for `quay.io` in `/root/pull-secret.json`"),
             (Some(Ok(up(None))), opts(true, false, None),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release`; anonymous: no auth file"),
+             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no auth file"),
+            // The registry answers, but not for this release.
+            (Some(Ok(missing)), opts(true, false, None),
+             "fail | release `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` not found: `quay.io` answered 404 for its manifest; anonymous: no auth file | hint: check the version and architecture in the reference (`quay.io/openshift-release-dev/ocp-release` has no `4.14.1-x86_64`)"),
+            // `{"auths":{}}`: the Red Hat pull secret is missing, whatever the registry says.
+            (Some(Ok(up(None))), opts(true, false, Some(empty)),
+             "fail | auth file `/root/empty.json` holds no credentials: the Red Hat pull secret is missing | hint: download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file"),
             (Some(Err(ProbeError {
                 message: "ping registry `quay.io`: registry answered 401 UNAUTHORIZED (after 1 try)".into(),
                 hint: Some("the credentials from entry `quay.io` of `/root/pull-secret.json` were refused: check that entry's `auth` (base64 of `user:password`)".into()),
