@@ -190,6 +190,17 @@ pub enum Error {
         /// Its exit status and last lines of stderr.
         detail: String,
     },
+    /// The server certificate under `<root>/certs` would be refused by registry clients
+    /// (podman, oc, the installer): the failed checks of `mirrorctl tls verify`.
+    #[error("certificate `{}` would be refused by registry clients: {problems}", path.display())]
+    BadCertificate {
+        /// The server certificate.
+        path: PathBuf,
+        /// The failed checks, `name: detail; ...`.
+        problems: String,
+        /// The directory `mirrorctl tls generate` writes it to.
+        certs_dir: PathBuf,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -261,6 +272,10 @@ impl Error {
                 "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
             )),
             Error::ToolMissing { install, .. } => Some(install.clone()),
+            Error::BadCertificate { certs_dir, .. } => Some(format!(
+                "make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
+                certs_dir.display()
+            )),
             Error::Runtime { log: Some(log), .. } => Some(format!(
                 "read the registry's log: `{}` (or `mirrorctl registry logs`)",
                 log.display()

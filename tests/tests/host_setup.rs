@@ -843,3 +843,88 @@ fn trust_remove_on_the_real_debian_root_leaves_the_store_as_before_install() {
     assert!(removed.contains(&format!("removed: {pem}")), "{removed}");
     assert_eq!(trust_store_listing(&dirs), before, "{removed}");
 }
+
+/// A registry root with `mirrorctl tls generate` certificates and the user `admin`; returns
+/// the password file.
+fn registry_root(root: &Path) -> PathBuf {
+    generate_certs(root);
+    let pw = write(&root.join("../pw"), "s3cret-pass\n");
+    let out = mirrorctl(["registry", "user", "add", "--username", "admin"])
+        .arg("--password-file")
+        .arg(&pw)
+        .arg("--htpasswd")
+        .arg(root.join("auth/htpasswd"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    pw
+}
+
+#[test]
+fn registry_up_refuses_a_cn_only_certificate_and_writes_nothing() {
+    require_tool("docker-registry");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    // Replace the server certificate with a self-signed one that has no SAN.
+    let certs = root.join("certs");
+    let out = openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "domain.key",
+            "-out",
+            "domain.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+        ],
+        &certs,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(certs.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let port = free_port();
+    let out = mirrorctl(["registry", "up", "--runtime", "process", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let _down = Down(root.clone());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    let first = stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "error: certificate `{}` would be refused by registry clients: subject-alt-names: no subjectAltName extension",
+            certs.join("domain.crt").display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        first.contains(mirror_core::tls::GO_LEGACY_CN_ERROR),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().nth(1).unwrap(),
+        format!(
+            "hint: make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
+            certs.display()
+        )
+    );
+    for f in ["config.yml", "registry.pid", "registry-state.json"] {
+        assert!(!root.join(f).exists(), "{f} was written");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

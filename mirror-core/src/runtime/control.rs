@@ -110,7 +110,35 @@ fn check_inputs(layout: &RegistryLayout) -> Result<(), Error> {
             });
         }
     }
-    Ok(())
+    check_certificate(layout)
+}
+
+/// Refuses a server certificate that clients would reject (no SANs, a key that does not
+/// match, a broken chain, expired): the registry would start and then fail every client.
+fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
+    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())
+        .map_err(|e| Error::TlsSetup {
+            reason: e.to_string(),
+        })?;
+    if report.ok {
+        return Ok(());
+    }
+    let problems = report
+        .failures()
+        .map(|c| {
+            let name = serde_json::to_value(c.name)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{name}: {}", c.detail)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::BadCertificate {
+        path: layout.cert(),
+        problems,
+        certs_dir: layout.certs_dir(),
+    })
 }
 
 fn is_root() -> bool {
