@@ -928,3 +928,125 @@ fn registry_up_refuses_a_cn_only_certificate_and_writes_nothing() {
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn registry_up_bind_listens_on_that_address_only_and_bad_addresses_are_usage_errors() {
+    require_tool("docker-registry");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    let pw = registry_root(&root);
+    let port = free_port();
+    let up = |bind: &str| {
+        mirrorctl([
+            "registry",
+            "up",
+            "--runtime",
+            "process",
+            "--bind",
+            bind,
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap()
+    };
+    for (bad, shown) in [
+        ("localhost", "localhost"),
+        ("127.0.0.1:5000", "127.0.0.1:5000"),
+        ("", ""),
+    ] {
+        let out = up(bad);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert_eq!(stdout, "");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: --bind: `{shown}` is not an IP address\nhint: give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface\n"
+            )
+        );
+        assert!(!root.join("config.yml").exists());
+    }
+
+    let out = up("127.0.0.1");
+    let _down = Down(root.clone());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("listening on 127.0.0.1:{port}, pid ")),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(
+        config.contains(&format!("  addr: \"127.0.0.1:{port}\"\n")),
+        "{config}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    // Not on another loopback address: it listens on 127.0.0.1 only.
+    assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err());
+    let state = std::fs::read_to_string(root.join("registry-state.json")).unwrap();
+    assert!(state.contains("\"bind\": \"127.0.0.1\""), "{state}");
+
+    // status checks the bound address by default.
+    let out = mirrorctl([
+        "registry",
+        "status",
+        "--username",
+        "admin",
+        "--password-file",
+    ])
+    .arg(&pw)
+    .arg("--root")
+    .arg(&root)
+    .output()
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!("registry:  127.0.0.1:{port}\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(", listening on 127.0.0.1:{port}\n")),
+        "{stdout}"
+    );
+
+    // The same bind again is already right; every interface is a restart.
+    let out = up("127.0.0.1");
+    assert!(
+        text(&out)
+            .0
+            .starts_with("already running (already right): "),
+        "{:?}",
+        text(&out)
+    );
+    let out = mirrorctl(["registry", "up", "--runtime", "process", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("restarted (the configuration changed): "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("listening on every interface, port {port}")),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(
+        config.contains(&format!("  addr: \":{port}\"\n")),
+        "{config}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_ok());
+}

@@ -359,6 +359,7 @@ fn dry_run_plans_every_step_and_changes_nothing() {
     let env = setup();
     let mut args = install_args(&env, &f.release, &source.host);
     args.push("--dry-run".into());
+    args.extend(["--bind".into(), "127.0.0.1".into()]);
     let out = mirrorctl(&args).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
@@ -384,6 +385,13 @@ fn dry_run_plans_every_step_and_changes_nothing() {
     }
     assert!(
         stderr.contains(&format!("mirror {} images", f.components.len() + 1)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "start the registry (process runtime) on 127.0.0.1:{} under ",
+            env.port
+        )),
         "{stderr}"
     );
     for p in ["registry", "out", "trust/etc/containers"] {
@@ -415,6 +423,11 @@ fn bad_input_is_refused_before_any_change() {
         .position(|a| a == "--certificate-file")
         .unwrap();
     bad_cert[i + 1] = env.p("bad-cert").display().to_string();
+    let mut bad_bind = base.clone();
+    bad_bind.extend(["--bind".into(), "mirror.example.com".into()]);
+    std::fs::write(env.p("bind.yaml"), "bind: 10.0.0.1:5000\n").unwrap();
+    let mut bad_bind_file = base.clone();
+    bad_bind_file.extend(["--config".into(), env.p("bind.yaml").display().to_string()]);
     let mut bad_skip = base.clone();
     bad_skip.extend(["--skip".into(), "everything".into()]);
     std::fs::write(env.p("rh-password"), "hunter2\n").unwrap();
@@ -464,6 +477,16 @@ fn bad_input_is_refused_before_any_change() {
         ),
         ("bad certificate file", bad_cert, "--certificate-file"),
         ("unknown step", bad_skip, "unknown step `everything`"),
+        (
+            "bad --bind",
+            bad_bind,
+            "error: --bind: `mirror.example.com` is not an IP address\nhint: ",
+        ),
+        (
+            "bad bind in the config file",
+            bad_bind_file,
+            "error: bind: `10.0.0.1:5000` is not an IP address\nhint: ",
+        ),
     ];
     for (name, args, want) in cases {
         let out = mirrorctl(&args)

@@ -212,8 +212,8 @@ pub struct InstallSettings {
     pub max_per_registry: usize,
     /// Plan only.
     pub dry_run: bool,
-    /// How the registry runs (runtime, supervisor, image, binary); its `root` and `port` are
-    /// taken from the fields above.
+    /// How the registry runs (runtime, supervisor, image, binary, bind address); its `root`
+    /// and `port` are taken from the fields above.
     pub registry: UpOptions,
 }
 
@@ -372,11 +372,11 @@ pub async fn install(
                 }
                 Step::Registry => {
                     if s.dry_run {
-                        return Ok(planned(format!("start the registry ({:?} runtime) on port {} under {}", s.registry.runtime, s.port, s.root.display()).to_lowercase()));
+                        return Ok(planned(format!("start the registry ({:?} runtime) on {} under {}", s.registry.runtime, crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display()).to_lowercase()));
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;
-                    let detail = format!("{} on port {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), report.port, report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
+                    let detail = format!("{} on {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), crate::runtime::describe_listen(report.bind, report.port), report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
                     Ok((status(report.action != UpAction::AlreadyRunning), detail))
                 }
                 Step::Trust => {

@@ -1,7 +1,7 @@
 //! Bringing the registry up, down, and finding its log: the runtime decisions (podman or a
 //! host binary, systemd or a background process) and the idempotence rules.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::config::{self, PathStyle};
 use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
-    UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name, units,
+    UNIT_NAME, UpAction, UpOptions, UpReport, connect_addr, host, process, service_name, units,
 };
 use crate::error::Error;
 use crate::fsutil::{CONFIG_MODE, create_dirs, write_atomic};
@@ -145,15 +145,25 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Fails with [`Error::PortInUse`] when something listens on `port`.
-fn ensure_port_free(port: u16) -> Result<(), Error> {
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+/// Fails with [`Error::PortInUse`] when something listens on `port` (of `bind`, else of every
+/// interface); an address that is not this host's is an [`Error::InvalidSetting`].
+fn ensure_port_free(bind: Option<IpAddr>, port: u16) -> Result<(), Error> {
+    let ip = bind.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let addr = SocketAddr::new(ip, port);
     match mirror_net::port_status(addr) {
         Ok(mirror_net::PortStatus::Free) => Ok(()),
         Ok(mirror_net::PortStatus::InUse { holder }) => Err(Error::PortInUse {
             port,
             holder: holder.map(|h| format!("`{}` (pid {})", h.name, h.pid)),
         }),
+        Err(mirror_net::Error::Bind { source, .. })
+            if source.kind() == std::io::ErrorKind::AddrNotAvailable =>
+        {
+            Err(Error::InvalidSetting {
+                name: "bind".into(),
+                reason: format!("`{ip}` is not an address of this host ({source})"),
+            })
+        }
         Err(e) => Err(Error::Runtime {
             reason: format!("cannot check port {port}: {e}"),
             log: None,
@@ -168,7 +178,7 @@ fn process_up(
     use_systemd: bool,
     previous: Option<&RuntimeState>,
 ) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, PathStyle::Host);
+    let config = config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host);
     let run = if use_systemd {
         RunMode::ProcessUnit {
             binary: binary.to_path_buf(),
@@ -182,6 +192,7 @@ fn process_up(
     let state = RuntimeState {
         run: run.clone(),
         port: opts.port,
+        bind: opts.bind,
         config: config.clone(),
     };
     let running = previous.is_some_and(|p| is_running(layout, p));
@@ -191,13 +202,14 @@ fn process_up(
             pid: process::running_pid(layout)?,
             run,
             port: opts.port,
+            bind: opts.bind,
             config: layout.config(),
         });
     }
     if let Some(prev) = previous.filter(|_| running) {
         stop(layout, prev)?;
     }
-    ensure_port_free(opts.port)?;
+    ensure_port_free(opts.bind, opts.port)?;
     write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
     let mut pid = None;
     match &run {
@@ -207,9 +219,16 @@ fn process_up(
             host::systemctl(&["daemon-reload"])?;
             host::systemctl(&["enable", &service_name()])?;
             host::systemctl(&["restart", &service_name()])?;
-            wait_port(opts.port, opts.wait, None)?;
+            wait_port(connect_addr(opts.bind, opts.port), opts.wait, None)?;
         }
-        _ => pid = Some(process::start(layout, binary, opts.port, opts.wait)?),
+        _ => {
+            pid = Some(process::start(
+                layout,
+                binary,
+                connect_addr(opts.bind, opts.port),
+                opts.wait,
+            )?)
+        }
     }
     state.save(layout)?;
     Ok(UpReport {
@@ -220,6 +239,7 @@ fn process_up(
         },
         run,
         port: opts.port,
+        bind: opts.bind,
         pid,
         config: layout.config(),
     })
@@ -233,7 +253,7 @@ fn podman_up(
     use_systemd: bool,
     previous: Option<&RuntimeState>,
 ) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, PathStyle::Container);
+    let config = config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container);
     let run = if use_systemd {
         let unit = if host::has_quadlet(version) {
             PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
@@ -254,6 +274,7 @@ fn podman_up(
     let state = RuntimeState {
         run: run.clone(),
         port: opts.port,
+        bind: opts.bind,
         config: config.clone(),
     };
     let running = previous.is_some_and(|p| is_running(layout, p));
@@ -262,6 +283,7 @@ fn podman_up(
             action: UpAction::AlreadyRunning,
             run,
             port: opts.port,
+            bind: opts.bind,
             pid: None,
             config: layout.config(),
         });
@@ -273,14 +295,14 @@ fn podman_up(
     if !use_systemd {
         let _ = host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME]);
     }
-    ensure_port_free(opts.port)?;
+    ensure_port_free(opts.bind, opts.port)?;
     write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
     match &run {
         RunMode::ContainerUnit { unit, .. } => {
             let text = if host::has_quadlet(version) {
-                units::quadlet_unit(&layout.root, opts.port, &opts.image)
+                units::quadlet_unit(&layout.root, opts.port, opts.bind, &opts.image)
             } else {
-                units::podman_service(podman, &layout.root, opts.port, &opts.image)
+                units::podman_service(podman, &layout.root, opts.port, opts.bind, &opts.image)
             };
             if let Some(dir) = unit.parent() {
                 create_dirs(dir)?;
@@ -293,12 +315,12 @@ fn podman_up(
             host::systemctl(&["restart", &service_name()])?;
         }
         _ => {
-            let args = units::podman_run_args(&layout.root, opts.port, &opts.image);
+            let args = units::podman_run_args(&layout.root, opts.port, opts.bind, &opts.image);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             host::run(podman, &args)?;
         }
     }
-    wait_port(opts.port, opts.wait, None)?;
+    wait_port(connect_addr(opts.bind, opts.port), opts.wait, None)?;
     state.save(layout)?;
     Ok(UpReport {
         action: if running {
@@ -308,13 +330,13 @@ fn podman_up(
         },
         run,
         port: opts.port,
+        bind: opts.bind,
         pid: None,
         config: layout.config(),
     })
 }
 
-fn wait_port(port: u16, wait: Duration, log: Option<PathBuf>) -> Result<(), Error> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+fn wait_port(addr: SocketAddr, wait: Duration, log: Option<PathBuf>) -> Result<(), Error> {
     let start = std::time::Instant::now();
     while start.elapsed() < wait {
         if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -324,7 +346,7 @@ fn wait_port(port: u16, wait: Duration, log: Option<PathBuf>) -> Result<(), Erro
     }
     Err(Error::Runtime {
         reason: format!(
-            "nothing listens on port {port} after {}s: see `mirrorctl registry logs`",
+            "nothing listens on {addr} after {}s: see `mirrorctl registry logs`",
             wait.as_secs()
         ),
         log,
@@ -478,7 +500,7 @@ mod tests {
     fn a_busy_port_names_the_holder() {
         let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let err = ensure_port_free(port).unwrap_err();
+        let err = ensure_port_free(None, port).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.starts_with(&format!("port {port} is already in use")),
@@ -504,6 +526,7 @@ mod tests {
                 image: DEFAULT_REGISTRY_IMAGE.into(),
             },
             port: 5000,
+            bind: None,
             config: "x".into(),
         };
         state.save(&layout).unwrap();

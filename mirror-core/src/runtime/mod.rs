@@ -13,6 +13,7 @@ pub(crate) mod process;
 mod status;
 mod units;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -185,6 +186,9 @@ pub struct RuntimeState {
     pub run: RunMode,
     /// The port.
     pub port: u16,
+    /// The address it listens on; `None`: every interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<IpAddr>,
     /// The `config.yml` it was started with.
     pub config: String,
 }
@@ -218,6 +222,33 @@ fn service_name() -> String {
     format!("{UNIT_NAME}.service")
 }
 
+/// `host:port` for a listen address: `127.0.0.1:5000`, `[::1]:5000`, or `:5000` (every
+/// interface) without `bind`. The registry's `http.addr` and podman's `-p` read it.
+pub(crate) fn listen_addr(bind: Option<IpAddr>, port: u16) -> String {
+    match bind {
+        None => format!(":{port}"),
+        Some(ip) => SocketAddr::new(ip, port).to_string(),
+    }
+}
+
+/// Where to connect to reach a registry listening on `bind`: loopback for every interface
+/// (or an unspecified address), else the address itself.
+pub(crate) fn connect_addr(bind: Option<IpAddr>, port: u16) -> SocketAddr {
+    match bind {
+        Some(ip) if !ip.is_unspecified() => SocketAddr::new(ip, port),
+        Some(IpAddr::V6(_)) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+        _ => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    }
+}
+
+/// For humans: `127.0.0.1:5000`, or `every interface, port 5000`.
+pub fn describe_listen(bind: Option<IpAddr>, port: u16) -> String {
+    match bind {
+        None => format!("every interface, port {port}"),
+        Some(ip) => SocketAddr::new(ip, port).to_string(),
+    }
+}
+
 /// Settings of [`registry_up`].
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -225,6 +256,9 @@ pub struct UpOptions {
     pub root: PathBuf,
     /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
     pub port: u16,
+    /// The address it listens on. Default `None`: every interface, as
+    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
+    pub bind: Option<IpAddr>,
     /// Which runtime. Default [`RuntimeChoice::Auto`].
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
@@ -242,6 +276,7 @@ impl Default for UpOptions {
         Self {
             root: PathBuf::from(DEFAULT_REGISTRY_ROOT),
             port: DEFAULT_REGISTRY_PORT,
+            bind: None,
             runtime: RuntimeChoice::Auto,
             supervisor: SupervisorChoice::Auto,
             image: DEFAULT_REGISTRY_IMAGE.into(),
@@ -272,6 +307,8 @@ pub struct UpReport {
     pub run: RunMode,
     /// The port.
     pub port: u16,
+    /// The address it listens on; `None`: every interface.
+    pub bind: Option<IpAddr>,
     /// The background process's pid.
     pub pid: Option<u32>,
     /// The configuration file.
