@@ -201,6 +201,16 @@ pub enum Error {
         /// The directory `mirrorctl tls generate` writes it to.
         certs_dir: PathBuf,
     },
+    /// `registry up` could not bring the registry up as asked, and the registry that ran
+    /// before runs as it did: it was never stopped (the new runtime could not start), or it was
+    /// started again after the new one failed.
+    #[error("{reason}")]
+    KeptRunning {
+        /// What failed, and what runs.
+        reason: String,
+        /// The fix.
+        hint: String,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -215,7 +225,9 @@ impl Error {
     /// The likely fix, for errors that have one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::HostPackages { hint, .. } => Some(hint.clone()),
+            Error::HostPackages { hint, .. } | Error::KeptRunning { hint, .. } => {
+                Some(hint.clone())
+            }
             Error::Connection {
                 unknown_ca: true,
                 target,

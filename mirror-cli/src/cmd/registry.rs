@@ -245,6 +245,11 @@ fn up(args: UpArgs) -> u8 {
                 UpAction::AlreadyRunning => "already running (already right)",
             };
             println!("{what}: {}", report.run.describe(&layout));
+            if report.runtime_kept {
+                eprintln!(
+                    "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
+                );
+            }
             let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
             println!(
                 "listening on {}{pid}; config {}",
@@ -313,10 +318,17 @@ fn down(args: RootArgs) -> u8 {
     match mirror_core::registry_down(&args.root) {
         Ok(r) => {
             let layout = RegistryLayout::new(&args.root);
-            match (r.stopped, &r.run) {
-                (true, Some(run)) => println!("stopped: {}", run.describe(&layout)),
-                (true, None) => println!("stopped: the background registry"),
-                (false, _) => println!("not running (already right)"),
+            match (r.stopped, r.removed, &r.run) {
+                (true, _, Some(run)) => println!("stopped: {}", run.describe(&layout)),
+                (true, _, None) => println!("stopped: the background registry"),
+                (false, true, Some(run)) => {
+                    println!("removed (it was not running): {}", run.describe(&layout))
+                }
+                (false, true, None) => println!(
+                    "removed (it was not running): podman container `{}`",
+                    mirror_core::CONTAINER_NAME
+                ),
+                (false, false, _) => println!("not running (already right)"),
             }
             EXIT_OK
         }

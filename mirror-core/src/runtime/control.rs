@@ -13,10 +13,21 @@ use super::{
     UNIT_NAME, UpAction, UpOptions, UpReport, connect_addr, host, process, service_name, units,
 };
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, write_atomic};
+use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
+///
+/// A rerun never makes things worse than they were:
+/// - with [`RuntimeChoice::Auto`], a running registry keeps its runtime (podman installed after
+///   a process registry was started does not take over); [`UpReport::runtime_kept`] says so;
+/// - before a running registry is stopped (to switch runtime or apply a new configuration),
+///   the new one is proven to start: for podman the image is present (or pulled) and a
+///   container from it runs; for a host binary it answers `--version`. Otherwise nothing is
+///   touched and the error is an [`Error::KeptRunning`];
+/// - when the new registry then fails to start, what the attempt created (a container, a
+///   unit, a process) is removed, `config.yml` and the state file are put back, and the
+///   registry that ran before is started again ([`Error::KeptRunning`] as well).
 ///
 /// Needs `certs/domain.crt`, `certs/domain.key` and `auth/htpasswd` under the root; creates
 /// `data/`. A port held by another process is an [`Error::PortInUse`] naming it.
@@ -25,6 +36,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     check_inputs(&layout)?;
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
+    let running = previous.as_ref().filter(|p| is_running(&layout, p));
     let use_systemd = match opts.supervisor {
         SupervisorChoice::Process => false,
         SupervisorChoice::Systemd => {
@@ -38,44 +50,190 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         }
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
-    let podman = match opts.runtime {
-        RuntimeChoice::Process => None,
-        RuntimeChoice::Podman => Some(host::podman().ok_or_else(|| Error::ToolMissing {
-            what: "podman".into(),
-            looked_for: "`podman version` on PATH".into(),
-            install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
-        })?),
-        RuntimeChoice::Auto => host::podman(),
+    let podman_missing = || {
+        Error::ToolMissing {
+        what: "podman".into(),
+        looked_for: "`podman version` on PATH".into(),
+        install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
+    }
     };
-    match podman {
-        Some((podman, version)) => podman_up(
-            &layout,
-            opts,
-            &podman,
-            version,
-            use_systemd,
-            previous.as_ref(),
-        ),
-        None => {
-            let binary = process::find_binary(opts.binary.as_deref()).map_err(|e| {
-                if opts.runtime == RuntimeChoice::Auto {
-                    Error::ToolMissing {
-                        what: "a registry runtime".into(),
-                        looked_for: format!(
-                            "`podman` or `{}` on PATH",
-                            process::BINARY_NAMES.join("` or `")
-                        ),
-                        install: format!(
-                            "install podman (`dnf install podman`), or {}",
-                            process::INSTALL_BINARY
-                        ),
-                    }
-                } else {
-                    e
-                }
-            })?;
-            process_up(&layout, opts, &binary, use_systemd, previous.as_ref())
+    let mut runtime_kept = false;
+    let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
+        (RuntimeChoice::Process, _) => None,
+        (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
+        // A rerun keeps the runtime that runs: switching is asked for, never implied.
+        (RuntimeChoice::Auto, Some(RuntimeChoice::Process)) => {
+            runtime_kept = host::podman().is_some();
+            None
         }
+        (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
+        (RuntimeChoice::Auto, None) => host::podman(),
+    };
+    let (target, probe) = match podman {
+        Some((podman, version)) => {
+            let target = podman_state(&layout, opts, &podman, version, use_systemd);
+            (
+                target,
+                Probe::Image {
+                    podman,
+                    image: opts.image.clone(),
+                },
+            )
+        }
+        None => {
+            // The binary that runs is kept unless another is asked for.
+            let recorded = running.and_then(|r| match &r.run {
+                RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
+                    if opts.binary.is_none() && binary.is_file() =>
+                {
+                    Some(binary.clone())
+                }
+                _ => None,
+            });
+            let binary = match recorded {
+                Some(b) => b,
+                None => process::find_binary(opts.binary.as_deref()).map_err(|e| {
+                    if opts.runtime == RuntimeChoice::Auto {
+                        Error::ToolMissing {
+                            what: "a registry runtime".into(),
+                            looked_for: format!(
+                                "`podman` or `{}` on PATH",
+                                process::BINARY_NAMES.join("` or `")
+                            ),
+                            install: format!(
+                                "install podman (`dnf install podman`), or {}",
+                                process::INSTALL_BINARY
+                            ),
+                        }
+                    } else {
+                        e
+                    }
+                })?,
+            };
+            let target = process_state(&layout, opts, &binary, use_systemd);
+            (target, Probe::Binary(binary))
+        }
+    };
+    let report = |action, pid| UpReport {
+        action,
+        run: target.run.clone(),
+        port: target.port,
+        bind: target.bind,
+        pid,
+        config: layout.config(),
+        runtime_kept,
+    };
+    if let Some(prev) = running {
+        if prev == &target {
+            let pid = process::running_pid(&layout)?;
+            return Ok(report(UpAction::AlreadyRunning, pid));
+        }
+        // Prove the new registry can start before the running one is stopped.
+        probe.run().map_err(|e| Error::KeptRunning {
+            reason: format!(
+                "cannot restart the registry as {}: {e}; the registry that runs was left alone ({})",
+                target.run.describe(&layout),
+                prev.run.describe(&layout)
+            ),
+            hint: probe.hint(),
+        })?;
+        stop(&layout, prev)?;
+    }
+    let old_config = read_optional(&layout.config())?;
+    match start(&layout, &target, opts.wait) {
+        Ok(pid) => {
+            target.save(&layout)?;
+            let action = if running.is_some() {
+                UpAction::Restarted
+            } else {
+                UpAction::Started
+            };
+            Ok(report(action, pid))
+        }
+        Err(e) => {
+            // Nothing half-done: remove what the attempt created, put the files back.
+            let _ = stop(&layout, &target);
+            let restore_files = || -> Result<(), Error> {
+                match &old_config {
+                    Some(bytes) => write_atomic(&layout.config(), bytes, CONFIG_MODE)?,
+                    None => remove_if_present(&layout.config())?,
+                }
+                match &previous {
+                    Some(p) => p.save(&layout),
+                    None => remove_if_present(&layout.state_file()),
+                }
+            };
+            let Some(prev) = running else {
+                let _ = restore_files();
+                return Err(e);
+            };
+            let hint = e.hint();
+            match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
+                Ok(_) => Err(Error::KeptRunning {
+                    reason: format!(
+                        "the registry did not start as {}: {e}; the registry that ran before was started again ({})",
+                        target.run.describe(&layout),
+                        prev.run.describe(&layout)
+                    ),
+                    hint: hint.unwrap_or_else(|| {
+                        "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into()
+                    }),
+                }),
+                Err(e2) => Err(Error::Runtime {
+                    reason: format!(
+                        "the registry did not start as {}: {e}; starting the registry that ran before again failed too: {e2}",
+                        target.run.describe(&layout)
+                    ),
+                    log: Some(layout.log_file()),
+                }),
+            }
+        }
+    }
+}
+
+/// What proves a new registry can start while the old one still holds the port.
+enum Probe {
+    /// The image is present or can be pulled, and a container from it runs.
+    Image { podman: PathBuf, image: String },
+    /// The host binary runs (`--version`).
+    Binary(PathBuf),
+}
+
+impl Probe {
+    fn run(&self) -> Result<(), Error> {
+        match self {
+            Probe::Image { podman, image } => {
+                if host::run(podman, &["image", "exists", image]).is_err() {
+                    host::run(podman, &["pull", image])?;
+                }
+                // The image's entrypoint runs `registry --version`: no port, no volume.
+                host::run(podman, &["run", "--rm", image, "--version"])?;
+            }
+            Probe::Binary(binary) => {
+                host::run(binary, &["--version"])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            Probe::Image { image, .. } => format!(
+                "the registry that runs still serves; to switch, make `{image}` available to podman (`podman pull {image}`, or a mirrored copy with `--image`) and check that podman runs containers here (`podman run --rm {image} --version`); without `--runtime` a rerun keeps the runtime that runs"
+            ),
+            Probe::Binary(binary) => format!(
+                "the registry that runs still serves; check that `{} --version` runs, or keep the current runtime by leaving out `--runtime`",
+                binary.display()
+            ),
+        }
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
     }
 }
 
@@ -171,14 +329,13 @@ fn ensure_port_free(bind: Option<IpAddr>, port: u16) -> Result<(), Error> {
     }
 }
 
-fn process_up(
+/// The state of a host binary registry as `opts` asks for it.
+fn process_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     binary: &Path,
     use_systemd: bool,
-    previous: Option<&RuntimeState>,
-) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host);
+) -> RuntimeState {
     let run = if use_systemd {
         RunMode::ProcessUnit {
             binary: binary.to_path_buf(),
@@ -189,71 +346,22 @@ fn process_up(
             binary: binary.to_path_buf(),
         }
     };
-    let state = RuntimeState {
-        run: run.clone(),
-        port: opts.port,
-        bind: opts.bind,
-        config: config.clone(),
-    };
-    let running = previous.is_some_and(|p| is_running(layout, p));
-    if running && previous == Some(&state) {
-        return Ok(UpReport {
-            action: UpAction::AlreadyRunning,
-            pid: process::running_pid(layout)?,
-            run,
-            port: opts.port,
-            bind: opts.bind,
-            config: layout.config(),
-        });
-    }
-    if let Some(prev) = previous.filter(|_| running) {
-        stop(layout, prev)?;
-    }
-    ensure_port_free(opts.bind, opts.port)?;
-    write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
-    let mut pid = None;
-    match &run {
-        RunMode::ProcessUnit { unit, .. } => {
-            let text = units::process_service(binary, &layout.config());
-            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
-            host::systemctl(&["daemon-reload"])?;
-            host::systemctl(&["enable", &service_name()])?;
-            host::systemctl(&["restart", &service_name()])?;
-            wait_port(connect_addr(opts.bind, opts.port), opts.wait, None)?;
-        }
-        _ => {
-            pid = Some(process::start(
-                layout,
-                binary,
-                connect_addr(opts.bind, opts.port),
-                opts.wait,
-            )?)
-        }
-    }
-    state.save(layout)?;
-    Ok(UpReport {
-        action: if running {
-            UpAction::Restarted
-        } else {
-            UpAction::Started
-        },
+    RuntimeState {
         run,
         port: opts.port,
         bind: opts.bind,
-        pid,
-        config: layout.config(),
-    })
+        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host),
+    }
 }
 
-fn podman_up(
+/// The state of a podman registry as `opts` asks for it.
+fn podman_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     podman: &Path,
     version: (u32, u32),
     use_systemd: bool,
-    previous: Option<&RuntimeState>,
-) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container);
+) -> RuntimeState {
     let run = if use_systemd {
         let unit = if host::has_quadlet(version) {
             PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
@@ -271,69 +379,68 @@ fn podman_up(
             image: opts.image.clone(),
         }
     };
-    let state = RuntimeState {
-        run: run.clone(),
+    RuntimeState {
+        run,
         port: opts.port,
         bind: opts.bind,
-        config: config.clone(),
-    };
-    let running = previous.is_some_and(|p| is_running(layout, p));
-    if running && previous == Some(&state) {
-        return Ok(UpReport {
-            action: UpAction::AlreadyRunning,
-            run,
-            port: opts.port,
-            bind: opts.bind,
-            pid: None,
-            config: layout.config(),
-        });
+        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container),
     }
-    if let Some(prev) = previous.filter(|_| running) {
-        stop(layout, prev)?;
-    }
-    // A container left by the old script (or a failed run) holds the name.
-    if !use_systemd {
+}
+
+/// Starts the registry `state` describes: writes `config.yml` and the unit, starts it, waits
+/// for its port. Returns the background process's pid.
+fn start(
+    layout: &RegistryLayout,
+    state: &RuntimeState,
+    wait: Duration,
+) -> Result<Option<u32>, Error> {
+    if let RunMode::Container { podman, .. } = &state.run {
+        // A container left by the old script (or a failed run) holds the name.
         let _ = host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME]);
     }
-    ensure_port_free(opts.bind, opts.port)?;
-    write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
-    match &run {
-        RunMode::ContainerUnit { unit, .. } => {
-            let text = if host::has_quadlet(version) {
-                units::quadlet_unit(&layout.root, opts.port, opts.bind, &opts.image)
+    ensure_port_free(state.bind, state.port)?;
+    write_atomic(&layout.config(), state.config.as_bytes(), CONFIG_MODE)?;
+    let addr = connect_addr(state.bind, state.port);
+    match &state.run {
+        RunMode::Background { binary } => {
+            return Ok(Some(process::start(layout, binary, addr, wait)?));
+        }
+        RunMode::ProcessUnit { binary, unit } => {
+            let text = units::process_service(binary, &layout.config());
+            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
+            host::systemctl(&["daemon-reload"])?;
+            host::systemctl(&["enable", &service_name()])?;
+            host::systemctl(&["restart", &service_name()])?;
+        }
+        RunMode::ContainerUnit {
+            podman,
+            image,
+            unit,
+        } => {
+            let quadlet = unit.extension().is_some_and(|e| e == "container");
+            let text = if quadlet {
+                units::quadlet_unit(&layout.root, state.port, state.bind, image)
             } else {
-                units::podman_service(podman, &layout.root, opts.port, opts.bind, &opts.image)
+                units::podman_service(podman, &layout.root, state.port, state.bind, image)
             };
             if let Some(dir) = unit.parent() {
                 create_dirs(dir)?;
             }
             write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
             host::systemctl(&["daemon-reload"])?;
-            if !host::has_quadlet(version) {
+            if !quadlet {
                 host::systemctl(&["enable", &service_name()])?;
             }
             host::systemctl(&["restart", &service_name()])?;
         }
-        _ => {
-            let args = units::podman_run_args(&layout.root, opts.port, opts.bind, &opts.image);
+        RunMode::Container { podman, image } => {
+            let args = units::podman_run_args(&layout.root, state.port, state.bind, image);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             host::run(podman, &args)?;
         }
     }
-    wait_port(connect_addr(opts.bind, opts.port), opts.wait, None)?;
-    state.save(layout)?;
-    Ok(UpReport {
-        action: if running {
-            UpAction::Restarted
-        } else {
-            UpAction::Started
-        },
-        run,
-        port: opts.port,
-        bind: opts.bind,
-        pid: None,
-        config: layout.config(),
-    })
+    wait_port(addr, wait, None)?;
+    Ok(None)
 }
 
 fn wait_port(addr: SocketAddr, wait: Duration, log: Option<PathBuf>) -> Result<(), Error> {
@@ -398,12 +505,26 @@ fn stop(layout: &RegistryLayout, state: &RuntimeState) -> Result<(), Error> {
 pub struct DownReport {
     /// Whether a running registry was stopped (false: nothing was running).
     pub stopped: bool,
+    /// Whether a registry that was not running was still installed (a created or exited
+    /// container, a unit file) and was removed.
+    pub removed: bool,
     /// How it ran, when `<root>` recorded it.
     pub run: Option<RunMode>,
 }
 
-/// Stops the registry started under `root` and removes its unit, pid file and state file.
-/// Nothing running is not an error.
+/// Whether what `up` set up to run `state` is still there (a container in any state, a
+/// unit file).
+fn installed(state: &RuntimeState) -> bool {
+    match &state.run {
+        RunMode::Background { .. } => false,
+        RunMode::ProcessUnit { unit, .. } | RunMode::ContainerUnit { unit, .. } => unit.exists(),
+        RunMode::Container { podman, .. } => host::container_exists(podman, CONTAINER_NAME),
+    }
+}
+
+/// Stops the registry started under `root` and removes its unit, container, pid file and
+/// state file, also when it was not running (a container that was created but never started,
+/// or exited). Nothing there is not an error.
 pub fn registry_down(root: &Path) -> Result<DownReport, Error> {
     let layout = RegistryLayout::new(root);
     let state = RuntimeState::load(&layout)?;
@@ -414,20 +535,29 @@ pub fn registry_down(root: &Path) -> Result<DownReport, Error> {
             process::stop_pid(pid, Duration::from_secs(15))?;
             let _ = std::fs::remove_file(layout.pid_file());
         }
+        // A container of that name that does not run (left by a failed start before the
+        // state was written, or by the old script) only blocks the next start.
+        let mut removed = false;
+        if let Some((podman, _)) = host::podman()
+            && host::container_exists(&podman, CONTAINER_NAME)
+            && !host::container_running(&podman, CONTAINER_NAME)
+        {
+            host::run(&podman, &["rm", "-f", "--ignore", CONTAINER_NAME])?;
+            removed = true;
+        }
         return Ok(DownReport {
             stopped: pid.is_some(),
+            removed,
             run: None,
         });
     };
     let running = is_running(&layout, &state);
+    let leftover = !running && installed(&state);
     stop(&layout, &state)?;
-    match std::fs::remove_file(layout.state_file()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("remove", layout.state_file(), e)),
-    }
+    remove_if_present(&layout.state_file())?;
     Ok(DownReport {
         stopped: running,
+        removed: leftover,
         run: Some(state.run),
     })
 }
@@ -491,6 +621,7 @@ mod tests {
             r,
             DownReport {
                 stopped: false,
+                removed: false,
                 run: None
             }
         );

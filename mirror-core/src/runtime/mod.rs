@@ -152,6 +152,14 @@ pub enum RunMode {
 }
 
 impl RunMode {
+    /// The runtime: [`RuntimeChoice::Podman`] or [`RuntimeChoice::Process`].
+    pub fn runtime(&self) -> RuntimeChoice {
+        match self {
+            RunMode::Background { .. } | RunMode::ProcessUnit { .. } => RuntimeChoice::Process,
+            RunMode::Container { .. } | RunMode::ContainerUnit { .. } => RuntimeChoice::Podman,
+        }
+    }
+
     /// One line for humans, e.g. `process (background, pid file /opt/registry/registry.pid)`.
     pub fn describe(&self, layout: &RegistryLayout) -> String {
         match self {
@@ -313,4 +321,8 @@ pub struct UpReport {
     pub pid: Option<u32>,
     /// The configuration file.
     pub config: PathBuf,
+    /// [`RuntimeChoice::Auto`] kept the runtime of the registry that runs although it would
+    /// pick another now (podman installed after a process registry was started): a switch
+    /// is asked for with an explicit runtime.
+    pub runtime_kept: bool,
 }
