@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod host;
 pub(crate) mod process;
+mod start;
 mod status;
 mod units;
 
@@ -22,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
 
-pub use control::{DownReport, LogSource, is_running, registry_down, registry_logs, registry_up};
+pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
+pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
 
@@ -325,4 +327,88 @@ pub struct UpReport {
     /// pick another now (podman installed after a process registry was started): a switch
     /// is asked for with an explicit runtime.
     pub runtime_kept: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_and_connect_addresses() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for (bind, listen, connect, human) in [
+            (
+                None,
+                ":5000",
+                "127.0.0.1:5000",
+                "every interface, port 5000",
+            ),
+            (
+                ip("127.0.0.1"),
+                "127.0.0.1:5000",
+                "127.0.0.1:5000",
+                "127.0.0.1:5000",
+            ),
+            (
+                ip("192.0.2.7"),
+                "192.0.2.7:5000",
+                "192.0.2.7:5000",
+                "192.0.2.7:5000",
+            ),
+            (
+                ip("0.0.0.0"),
+                "0.0.0.0:5000",
+                "127.0.0.1:5000",
+                "0.0.0.0:5000",
+            ),
+            (ip("::1"), "[::1]:5000", "[::1]:5000", "[::1]:5000"),
+            (ip("::"), "[::]:5000", "[::1]:5000", "[::]:5000"),
+        ] {
+            assert_eq!(listen_addr(bind, 5000), listen, "{bind:?}");
+            assert_eq!(connect_addr(bind, 5000).to_string(), connect, "{bind:?}");
+            assert_eq!(describe_listen(bind, 5000), human, "{bind:?}");
+        }
+    }
+
+    #[test]
+    fn run_modes_name_their_runtime_and_old_state_files_still_load() {
+        let podman = || PathBuf::from("/usr/bin/podman");
+        let binary = || PathBuf::from("/usr/bin/docker-registry");
+        let unit = || PathBuf::from("/etc/systemd/system/mirror-registry.service");
+        for (run, want) in [
+            (
+                RunMode::Background { binary: binary() },
+                RuntimeChoice::Process,
+            ),
+            (
+                RunMode::ProcessUnit {
+                    binary: binary(),
+                    unit: unit(),
+                },
+                RuntimeChoice::Process,
+            ),
+            (
+                RunMode::Container {
+                    podman: podman(),
+                    image: DEFAULT_REGISTRY_IMAGE.into(),
+                },
+                RuntimeChoice::Podman,
+            ),
+            (
+                RunMode::ContainerUnit {
+                    podman: podman(),
+                    image: DEFAULT_REGISTRY_IMAGE.into(),
+                    unit: unit(),
+                },
+                RuntimeChoice::Podman,
+            ),
+        ] {
+            assert_eq!(run.runtime(), want, "{run:?}");
+        }
+        // Written before `bind` existed: every interface, and saved back byte for byte.
+        let old = r#"{"run":{"mode":"background","binary":"/usr/bin/docker-registry"},"port":5000,"config":"x"}"#;
+        let state: RuntimeState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.bind, None);
+        assert_eq!(serde_json::to_string(&state).unwrap(), old);
+    }
 }
