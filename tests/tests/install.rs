@@ -294,6 +294,44 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
     );
     assert!(before == after, "a rerun changed files on disk");
 
+    // podman installed later, but it cannot run anything (offline, no cgroups): a rerun with
+    // the default runtime keeps the process registry and changes nothing.
+    let bin = env.p("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let podman = bin.join("podman");
+    std::fs::write(
+        &podman,
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls\"\ncase \"$1\" in version) echo 4.9.3 ;; *) echo 'Error: cannot run containers here' >&2; exit 125 ;; esac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut auto_args = args.clone();
+    let i = auto_args.iter().position(|a| a == "--runtime").unwrap();
+    auto_args[i + 1] = "auto".into();
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let out = mirrorctl(&auto_args).env("PATH", &path).output().unwrap();
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "auto rerun failed:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            line.starts_with("[already done]"),
+            "auto rerun did something: {line}\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("kept the process runtime that runs although podman is installed now"),
+        "{stderr}"
+    );
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap_or_default();
+    assert!(!calls.contains("run") && !calls.contains("pull"), "{calls}");
+    assert!(
+        (snapshot(&env.p("registry")), snapshot(&env.p("out"))) == after,
+        "the auto rerun changed files on disk"
+    );
+
     // uninstall --keep-data: the registry stops, its files, trust entries and the outputs go,
     // the mirrored data stays; a second uninstall has nothing left to do.
     let uninstall = |extra: &[&str]| {

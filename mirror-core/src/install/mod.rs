@@ -376,7 +376,10 @@ pub async fn install(
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;
-                    let detail = format!("{} on {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), crate::runtime::describe_listen(report.bind, report.port), report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
+                    let mut detail = format!("{} on {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), crate::runtime::describe_listen(report.bind, report.port), report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
+                    if report.runtime_kept {
+                        detail.push_str("; kept the process runtime that runs although podman is installed now (`--runtime podman` switches)");
+                    }
                     Ok((status(report.action != UpAction::AlreadyRunning), detail))
                 }
                 Step::Trust => {

@@ -50,13 +50,6 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         }
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
-    let podman_missing = || {
-        Error::ToolMissing {
-        what: "podman".into(),
-        looked_for: "`podman version` on PATH".into(),
-        install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
-    }
-    };
     let mut runtime_kept = false;
     let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
         (RuntimeChoice::Process, _) => None,
@@ -188,6 +181,14 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 }),
             }
         }
+    }
+}
+
+fn podman_missing() -> Error {
+    Error::ToolMissing {
+        what: "podman".into(),
+        looked_for: "`podman version` on PATH".into(),
+        install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
     }
 }
 
