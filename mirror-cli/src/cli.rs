@@ -239,6 +239,9 @@ pub struct InstallArgs {
     /// The registry port [default: 5000]
     #[arg(long)]
     pub port: Option<u16>,
+    /// The address the registry listens on, e.g. 127.0.0.1 [default: every interface]
+    #[arg(long, value_name = "ADDRESS")]
+    pub bind: Option<String>,
     /// Where the registry lives [default: /opt/registry]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,

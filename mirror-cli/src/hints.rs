@@ -90,6 +90,10 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
         Hint::PortInUse { port } if has("port") => format!(
             "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another `--port`"
         ),
+        Hint::RegenerateCertificate { certs_dir } => format!(
+            "make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
+            certs_dir.display()
+        ),
         Hint::ReadLog { log } => format!(
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
@@ -133,6 +137,9 @@ mod tests {
             Hint::PortInUse { port: 5000 },
             Hint::ReadLog {
                 log: "/opt/registry/registry.log".into(),
+            },
+            Hint::RegenerateCertificate {
+                certs_dir: "/opt/registry/certs".into(),
             },
         ]
     }

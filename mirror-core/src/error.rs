@@ -207,6 +207,27 @@ pub enum Error {
         /// Its exit status and last lines of stderr.
         detail: String,
     },
+    /// The server certificate under `<root>/certs` would be refused by registry clients
+    /// (podman, oc, the installer): the failed checks of `mirrorctl tls verify`.
+    #[error("certificate `{}` would be refused by registry clients: {problems}", path.display())]
+    BadCertificate {
+        /// The server certificate.
+        path: PathBuf,
+        /// The failed checks, `name: detail; ...`.
+        problems: String,
+        /// The directory `mirrorctl tls generate` writes it to.
+        certs_dir: PathBuf,
+    },
+    /// `registry up` could not bring the registry up as asked, and the registry that ran
+    /// before runs as it did: it was never stopped (the new runtime could not start), or it was
+    /// started again after the new one failed.
+    #[error("{reason}")]
+    KeptRunning {
+        /// What failed, and what runs.
+        reason: String,
+        /// The fix.
+        hint: Hint,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -224,6 +245,7 @@ impl Error {
             Error::HostPackages { hint, .. } => Hint::Run {
                 advice: hint.clone(),
             },
+            Error::KeptRunning { hint, .. } => hint.clone(),
             Error::Connection {
                 unknown_ca: true,
                 target,
@@ -269,6 +291,9 @@ impl Error {
             Error::PasswordChange { .. } => Hint::RotatePassword,
             Error::WouldOverwrite { path } => Hint::WouldOverwrite { path: path.clone() },
             Error::PortInUse { port, .. } => Hint::PortInUse { port: *port },
+            Error::BadCertificate { certs_dir, .. } => Hint::RegenerateCertificate {
+                certs_dir: certs_dir.clone(),
+            },
             Error::ToolMissing { install, .. } => Hint::Run {
                 advice: install.clone(),
             },

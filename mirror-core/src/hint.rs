@@ -64,6 +64,11 @@ pub enum Hint {
         /// The port.
         port: u16,
     },
+    /// The registry's certificate would be refused by clients (no SAN, wrong names).
+    RegenerateCertificate {
+        /// The certificate directory.
+        certs_dir: PathBuf,
+    },
     /// Run this command (installing a package, registering the host): already worded.
     Run {
         /// The whole advice, naming only other programs' commands.
@@ -134,6 +139,11 @@ impl std::fmt::Display for Hint {
             Hint::PortInUse { port } => write!(
                 f,
                 "stop what listens on port {port} (a registry started by the old script is a container named `mirror-registry`: `podman rm -f mirror-registry`), or pick another port"
+            ),
+            Hint::RegenerateCertificate { certs_dir } => write!(
+                f,
+                "make a new certificate in `{}` with subjectAltNames for every name clients use",
+                certs_dir.display()
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),

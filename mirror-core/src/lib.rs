@@ -78,5 +78,6 @@ pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
     DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
     RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
-    UpOptions, UpReport, is_running, registry_down, registry_logs, registry_status, registry_up,
+    UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
+    registry_status, registry_up,
 };

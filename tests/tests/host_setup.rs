@@ -890,3 +890,474 @@ fn trust_remove_on_the_real_debian_root_leaves_the_store_as_before_install() {
     assert!(removed.contains(&format!("removed: {pem}")), "{removed}");
     assert_eq!(trust_store_listing(&dirs), before, "{removed}");
 }
+
+/// A registry root with `mirrorctl tls generate` certificates and the user `admin`; returns
+/// the password file.
+fn registry_root(root: &Path) -> PathBuf {
+    generate_certs(root);
+    let pw = write(&root.join("../pw"), "s3cret-pass\n");
+    let out = mirrorctl(["registry", "user", "add", "--username", "admin"])
+        .arg("--password-file")
+        .arg(&pw)
+        .arg("--htpasswd")
+        .arg(root.join("auth/htpasswd"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    pw
+}
+
+#[test]
+fn registry_up_refuses_a_cn_only_certificate_and_writes_nothing() {
+    require_tool("docker-registry");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    // Replace the server certificate with a self-signed one that has no SAN.
+    let certs = root.join("certs");
+    let out = openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "domain.key",
+            "-out",
+            "domain.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+        ],
+        &certs,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(certs.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let port = free_port();
+    let out = mirrorctl(["registry", "up", "--runtime", "process", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let _down = Down(root.clone());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    let first = stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "error: certificate `{}` would be refused by registry clients: subject-alt-names: no subjectAltName extension",
+            certs.join("domain.crt").display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        first.contains(mirror_core::tls::GO_LEGACY_CN_ERROR),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().nth(1).unwrap(),
+        format!(
+            "hint: make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
+            certs.display()
+        )
+    );
+    for f in ["config.yml", "registry.pid", "registry-state.json"] {
+        assert!(!root.join(f).exists(), "{f} was written");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn registry_up_bind_listens_on_that_address_only_and_bad_addresses_are_usage_errors() {
+    require_tool("docker-registry");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    let pw = registry_root(&root);
+    let port = free_port();
+    let up = |bind: &str| {
+        mirrorctl([
+            "registry",
+            "up",
+            "--runtime",
+            "process",
+            "--bind",
+            bind,
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap()
+    };
+    for (bad, shown) in [
+        ("localhost", "localhost"),
+        ("127.0.0.1:5000", "127.0.0.1:5000"),
+        ("", ""),
+    ] {
+        let out = up(bad);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert_eq!(stdout, "");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: --bind: `{shown}` is not an IP address\nhint: give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface\n"
+            )
+        );
+        assert!(!root.join("config.yml").exists());
+    }
+
+    let out = up("127.0.0.1");
+    let _down = Down(root.clone());
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("listening on 127.0.0.1:{port}, pid ")),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(
+        config.contains(&format!("  addr: \"127.0.0.1:{port}\"\n")),
+        "{config}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    // Not on another loopback address: it listens on 127.0.0.1 only.
+    assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_err());
+    let state = std::fs::read_to_string(root.join("registry-state.json")).unwrap();
+    assert!(state.contains("\"bind\": \"127.0.0.1\""), "{state}");
+
+    // status checks the bound address by default.
+    let out = mirrorctl([
+        "registry",
+        "status",
+        "--username",
+        "admin",
+        "--password-file",
+    ])
+    .arg(&pw)
+    .arg("--root")
+    .arg(&root)
+    .output()
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!("registry:  127.0.0.1:{port}\n")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(", listening on 127.0.0.1:{port}\n")),
+        "{stdout}"
+    );
+
+    // The same bind again is already right; every interface is a restart.
+    let out = up("127.0.0.1");
+    assert!(
+        text(&out)
+            .0
+            .starts_with("already running (already right): "),
+        "{:?}",
+        text(&out)
+    );
+    let out = mirrorctl(["registry", "up", "--runtime", "process", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("restarted (the configuration changed): "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("listening on every interface, port {port}")),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(
+        config.contains(&format!("  addr: \":{port}\"\n")),
+        "{config}"
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.2", port)).is_ok());
+}
+
+/// A fake `podman` in `dir` for a host where podman is installed but cannot run the registry
+/// (no network to pull, no cgroups): `version` answers, `image exists` says no, `pull` fails
+/// offline, `run` creates the container (a `created` file) and fails to start it, as podman
+/// does (with `$FAKE_PODMAN_HAS_IMAGE` the image is there and `run --rm` works, only the
+/// registry's `run -d` fails); `container exists|inspect` and `rm` follow the `created` file. Every call is
+/// appended to `calls`. Returns `dir`, to put first on `PATH`.
+fn fake_podman(dir: &Path) -> PathBuf {
+    let script = r#"#!/bin/sh
+d="$(dirname "$0")"
+echo "$*" >> "$d/calls"
+case "$1" in
+  version) echo 4.9.3 ;;
+  image) test -n "$FAKE_PODMAN_HAS_IMAGE" ;;
+  pull) echo "Error: initializing source docker://$2: pinging container registry registry-1.docker.io: dial tcp: lookup registry-1.docker.io: no such host" >&2; exit 125 ;;
+  run)
+    if test "$2" = --rm && test -n "$FAKE_PODMAN_HAS_IMAGE"; then echo "registry github.com/distribution/distribution v2.8.3"; exit 0; fi
+    touch "$d/created"; echo "Error: crun: creating cgroup directory: Operation not permitted: OCI runtime error" >&2; exit 126 ;;
+  container)
+    case "$2" in
+      exists) test -e "$d/created" ;;
+      inspect) if test -e "$d/created"; then echo false; else echo "Error: no such container" >&2; exit 125; fi ;;
+    esac ;;
+  rm) rm -f "$d/created" ;;
+esac
+"#;
+    let p = write(&dir.join("podman"), script);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir.to_path_buf()
+}
+
+/// `PATH` with `dir` first.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+#[test]
+fn a_rerun_keeps_the_running_process_registry_when_podman_appears_and_a_failed_switch_changes_nothing()
+ {
+    require_tool("docker-registry");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    let bin = fake_podman(&tmp.path().join("bin"));
+    let port = free_port();
+    let up = |runtime: Option<&str>| {
+        let mut c = mirrorctl(["registry", "up", "--port"]);
+        c.arg(port.to_string()).arg("--root").arg(&root);
+        if let Some(r) = runtime {
+            c.args(["--runtime", r]);
+        }
+        c.env("MIRRORCTL_SUPERVISOR", "process")
+            .env("PATH", path_with(&bin))
+            .output()
+            .unwrap()
+    };
+    let out = up(Some("process"));
+    let _down = Down(root.clone());
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let pid = std::fs::read_to_string(root.join("registry.pid")).unwrap();
+    let config = std::fs::read(root.join("config.yml")).unwrap();
+    let state = std::fs::read(root.join("registry-state.json")).unwrap();
+    let serving = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let unchanged = |what: &str| {
+        assert_eq!(
+            std::fs::read(root.join("config.yml")).unwrap(),
+            config,
+            "{what}: config.yml changed"
+        );
+        assert_eq!(
+            std::fs::read(root.join("registry-state.json")).unwrap(),
+            state,
+            "{what}: state changed"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("registry.pid")).unwrap(),
+            pid,
+            "{what}: restarted"
+        );
+        assert!(
+            is_alive(pid.trim().parse().unwrap()) && serving(),
+            "{what}: not serving"
+        );
+        assert!(
+            !bin.join("created").exists(),
+            "{what}: a container was left"
+        );
+    };
+
+    // podman "installed later": `up` with the default runtime keeps the process registry.
+    let out = up(None);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("already running (already right): process `"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)\n"
+    );
+    unchanged("auto");
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
+    assert!(
+        !calls.contains("run ") && !calls.contains("pull"),
+        "{calls}"
+    );
+
+    // An explicit switch to a podman that cannot pull: refused before anything is stopped.
+    let out = up(Some("podman"));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    let mut lines = stderr.lines();
+    let error = lines.next().unwrap();
+    assert!(
+        error.starts_with("error: cannot restart the registry as podman container `mirror-registry` from docker.io/library/registry:2: `"),
+        "{stderr}"
+    );
+    assert!(error.contains("pull docker.io/library/registry:2` failed: exit status: 125: Error: initializing source"), "{stderr}");
+    assert!(
+        error.contains("; the registry that runs was left alone (process `"),
+        "{stderr}"
+    );
+    let hint = lines.next().unwrap();
+    assert!(hint.starts_with("hint: the registry that runs still serves; to switch, make `docker.io/library/registry:2` available to podman"), "{stderr}");
+    unchanged("switch");
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
+    assert!(!calls.contains("run -d"), "{calls}");
+
+    // The image is there and a container runs, but the registry's container does not start:
+    // the process registry is stopped, then started again as it was.
+    let out = mirrorctl(["registry", "up", "--runtime", "podman", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .env("FAKE_PODMAN_HAS_IMAGE", "1")
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let error = stderr.lines().next().unwrap();
+    assert!(
+        error.starts_with("error: the registry did not start as podman container `mirror-registry` from docker.io/library/registry:2: `"),
+        "{stderr}"
+    );
+    assert!(
+        error.contains(
+            "OCI runtime error; the registry that ran before was started again (process `"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().nth(1).unwrap().starts_with("hint: "),
+        "{stderr}"
+    );
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
+    let after_run = &calls[calls.find("run -d").unwrap()..];
+    assert!(
+        after_run.contains("\nrm -f --ignore mirror-registry\n"),
+        "{calls}"
+    );
+    assert_eq!(std::fs::read(root.join("config.yml")).unwrap(), config);
+    assert_eq!(
+        std::fs::read(root.join("registry-state.json")).unwrap(),
+        state
+    );
+    assert!(!bin.join("created").exists(), "a container was left");
+    let new_pid: u32 = std::fs::read_to_string(root.join("registry.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        is_alive(new_pid) && serving(),
+        "the process registry is not back"
+    );
+    let out = up(None);
+    assert!(
+        text(&out)
+            .0
+            .starts_with("already running (already right): process `"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_failed_podman_start_leaves_no_container_and_down_removes_a_created_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    let bin = fake_podman(&tmp.path().join("bin"));
+    let port = free_port();
+    let out = mirrorctl(["registry", "up", "--runtime", "podman", "--port"])
+        .arg(port.to_string())
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.starts_with("error: `"), "{stderr}");
+    assert!(
+        stderr.contains(" run -d --name mirror-registry "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("OCI runtime error"), "{stderr}");
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
+    let after_run = &calls[calls.find("run -d").unwrap()..];
+    assert!(
+        after_run.contains("\nrm -f --ignore mirror-registry\n"),
+        "{calls}"
+    );
+    assert!(
+        !bin.join("created").exists(),
+        "the created container was left"
+    );
+    for f in ["config.yml", "registry-state.json"] {
+        assert!(!root.join(f).exists(), "{f} was left");
+    }
+
+    // A created container recorded in the state (it never started, or exited): down removes it.
+    std::fs::write(bin.join("created"), "").unwrap();
+    let state = serde_json::json!({
+        "run": {"mode": "container", "podman": bin.join("podman"), "image": "docker.io/library/registry:2"},
+        "port": port,
+        "config": "x",
+    });
+    std::fs::write(root.join("registry-state.json"), state.to_string()).unwrap();
+    let down = || {
+        mirrorctl(["registry", "down", "--root"])
+            .arg(&root)
+            .env("PATH", path_with(&bin))
+            .output()
+            .unwrap()
+    };
+    let out = down();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "removed (it was not running): podman container `mirror-registry` from docker.io/library/registry:2\n"
+    );
+    assert!(!bin.join("created").exists() && !root.join("registry-state.json").exists());
+    // Without a state file too (a failed start of an older mirrorctl).
+    std::fs::write(bin.join("created"), "").unwrap();
+    let out = down();
+    assert_eq!(
+        text(&out).0,
+        "removed (it was not running): podman container `mirror-registry`\n"
+    );
+    assert!(!bin.join("created").exists());
+    let out = down();
+    assert_eq!(text(&out).0, "not running (already right)\n");
+}

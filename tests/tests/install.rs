@@ -294,6 +294,44 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
     );
     assert!(before == after, "a rerun changed files on disk");
 
+    // podman installed later, but it cannot run anything (offline, no cgroups): a rerun with
+    // the default runtime keeps the process registry and changes nothing.
+    let bin = env.p("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let podman = bin.join("podman");
+    std::fs::write(
+        &podman,
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/calls\"\ncase \"$1\" in version) echo 4.9.3 ;; *) echo 'Error: cannot run containers here' >&2; exit 125 ;; esac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut auto_args = args.clone();
+    let i = auto_args.iter().position(|a| a == "--runtime").unwrap();
+    auto_args[i + 1] = "auto".into();
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let out = mirrorctl(&auto_args).env("PATH", &path).output().unwrap();
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "auto rerun failed:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            line.starts_with("[already done]"),
+            "auto rerun did something: {line}\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("kept the process runtime that runs although podman is installed now"),
+        "{stderr}"
+    );
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap_or_default();
+    assert!(!calls.contains("run") && !calls.contains("pull"), "{calls}");
+    assert!(
+        (snapshot(&env.p("registry")), snapshot(&env.p("out"))) == after,
+        "the auto rerun changed files on disk"
+    );
+
     // uninstall --keep-data: the registry stops, its files, trust entries and the outputs go,
     // the mirrored data stays; a second uninstall has nothing left to do.
     let uninstall = |extra: &[&str]| {
@@ -363,13 +401,14 @@ fn dry_run_plans_every_step_and_changes_nothing() {
     let i = args.iter().position(|a| a == "--root").unwrap();
     args[i + 1] = root.clone();
     args.push("--dry-run".into());
+    args.extend(["--bind".into(), "127.0.0.1".into()]);
     let out = mirrorctl(&args).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "Dry run: nothing was changed.\n");
     assert!(
         stderr.contains(&format!(
-            "start the registry (process runtime) on port {} under {root}\n",
+            "start the registry (process runtime) on 127.0.0.1:{} under {root}\n",
             env.port
         )),
         "{stderr}"
@@ -426,6 +465,11 @@ fn bad_input_is_refused_before_any_change() {
         .position(|a| a == "--certificate-file")
         .unwrap();
     bad_cert[i + 1] = env.p("bad-cert").display().to_string();
+    let mut bad_bind = base.clone();
+    bad_bind.extend(["--bind".into(), "mirror.example.com".into()]);
+    std::fs::write(env.p("bind.yaml"), "bind: 10.0.0.1:5000\n").unwrap();
+    let mut bad_bind_file = base.clone();
+    bad_bind_file.extend(["--config".into(), env.p("bind.yaml").display().to_string()]);
     let mut bad_skip = base.clone();
     bad_skip.extend(["--skip".into(), "everything".into()]);
     std::fs::write(env.p("rh-password"), "hunter2\n").unwrap();
@@ -475,6 +519,16 @@ fn bad_input_is_refused_before_any_change() {
         ),
         ("bad certificate file", bad_cert, "--certificate-file"),
         ("unknown step", bad_skip, "unknown step `everything`"),
+        (
+            "bad --bind",
+            bad_bind,
+            "error: --bind: `mirror.example.com` is not an IP address\nhint: ",
+        ),
+        (
+            "bad bind in the config file",
+            bad_bind_file,
+            "error: bind: `10.0.0.1:5000` is not an IP address\nhint: ",
+        ),
     ];
     for (name, args, want) in cases {
         let out = mirrorctl(&args)

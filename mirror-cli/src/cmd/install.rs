@@ -200,6 +200,13 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
             })?,
     };
     let port = a.port.or(file.port).unwrap_or(mirror_core::DEFAULT_PORT);
+    let bind = match (&a.bind, &file.bind) {
+        (Some(b), _) => Some(super::registry::parse_bind(b, "--bind")),
+        (None, Some(b)) => Some(super::registry::parse_bind(b, "bind")),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|(message, hint)| bad(message, Some(hint)))?;
     let root = a
         .root
         .clone()
@@ -305,6 +312,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         rotate_password: a.rotate_password,
         dry_run: a.dry_run,
         registry: mirror_core::UpOptions {
+            bind,
             runtime,
             supervisor: match a.supervisor {
                 super::registry::SupervisorArg::Auto => mirror_core::SupervisorChoice::Auto,

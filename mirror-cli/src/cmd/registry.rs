@@ -96,6 +96,9 @@ pub struct UpArgs {
     /// The port to listen on
     #[arg(long, default_value_t = mirror_core::DEFAULT_REGISTRY_PORT)]
     pub port: u16,
+    /// The address to listen on, e.g. 127.0.0.1 or ::1 [default: every interface]
+    #[arg(long, value_name = "ADDRESS")]
+    pub bind: Option<String>,
     /// podman (the registry:2 image), process (a distribution binary on this host), or auto
     #[arg(long, value_enum, default_value = "auto")]
     pub runtime: RuntimeArg,
@@ -193,10 +196,39 @@ fn user_add(args: UserAddArgs) -> u8 {
     }
 }
 
+/// A `--bind` value (`name` in messages: `--bind`, or `bind` in install's config file): an
+/// IPv4 or IPv6 address, IPv6 with or without brackets.
+pub fn parse_bind(text: &str, name: &str) -> Result<std::net::IpAddr, (String, String)> {
+    let t = text.trim();
+    let bare = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    bare.parse().map_err(|_| {
+        (
+            format!("{name}: `{text}` is not an IP address"),
+            format!("give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `{name}` out to listen on every interface"),
+        )
+    })
+}
+
 fn up(args: UpArgs) -> u8 {
+    let bind = match args
+        .bind
+        .as_deref()
+        .map(|b| parse_bind(b, "--bind"))
+        .transpose()
+    {
+        Ok(b) => b,
+        Err((message, hint)) => {
+            eprintln!("error: {message}\nhint: {hint}");
+            return EXIT_USAGE;
+        }
+    };
     let opts = UpOptions {
         root: args.root.root.clone(),
         port: args.port,
+        bind,
         runtime: match args.runtime {
             RuntimeArg::Auto => RuntimeChoice::Auto,
             RuntimeArg::Podman => RuntimeChoice::Podman,
@@ -236,10 +268,15 @@ fn up(args: UpArgs) -> u8 {
                 UpAction::AlreadyRunning => "already running (already right)",
             };
             println!("{what}: {}", report.run.describe(&layout));
+            if report.runtime_kept {
+                eprintln!(
+                    "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
+                );
+            }
             let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
             println!(
-                "port {}{pid}; config {}",
-                report.port,
+                "listening on {}{pid}; config {}",
+                mirror_core::describe_listen(report.bind, report.port),
                 report.config.display()
             );
         }
@@ -305,19 +342,27 @@ fn down(args: DownArgs) -> u8 {
     match mirror_core::registry_down(root) {
         Ok(r) => {
             let layout = RegistryLayout::new(root);
-            stdout(&match (args.output, r.stopped, &r.run) {
+            stdout(&match (args.output, r.stopped, r.removed, &r.run) {
                 (OutputFormat::Json, ..) => json_report(
                     "RegistryDown",
                     serde_json::json!({
                         "root": root,
-                        "changed": r.stopped,
+                        "changed": r.stopped || r.removed,
                         "stopped": r.stopped,
+                        "removed": r.removed,
                         "run": r.run.as_ref().map(|run| run.describe(&layout)),
                     }),
                 ),
-                (_, true, Some(run)) => format!("stopped: {}\n", run.describe(&layout)),
-                (_, true, None) => "stopped: the background registry\n".to_string(),
-                (_, false, _) => "not running (already right)\n".to_string(),
+                (_, true, _, Some(run)) => format!("stopped: {}\n", run.describe(&layout)),
+                (_, true, _, None) => "stopped: the background registry\n".to_string(),
+                (_, false, true, Some(run)) => {
+                    format!("removed (it was not running): {}\n", run.describe(&layout))
+                }
+                (_, false, true, None) => format!(
+                    "removed (it was not running): podman container `{}`\n",
+                    mirror_core::CONTAINER_NAME
+                ),
+                (_, false, false, _) => "not running (already right)\n".to_string(),
             });
             EXIT_OK
         }

@@ -36,6 +36,8 @@ pub struct InstallConfigFile {
     pub hostname: Option<String>,
     /// The registry port (default 5000).
     pub port: Option<u16>,
+    /// The address the registry listens on, e.g. `127.0.0.1` (default: every interface).
+    pub bind: Option<String>,
     /// Where the registry lives (default `/opt/registry`).
     pub root: Option<PathBuf>,
     /// `podman`, `process` or `auto` (default).
@@ -96,11 +98,12 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         let f = InstallConfigFile::parse(
-            "email: admin@example.com\nusername: mirror\npasswordFile: /root/pw\nrhUsername: rh-admin\nrhPasswordFile: /root/rh-pw\nversion: '4.14.1'\nport: 5000\nskip: [trust]\ninsecureRegistries:\n  - 127.0.0.1:5001\n",
+            "email: admin@example.com\nusername: mirror\npasswordFile: /root/pw\nrhUsername: rh-admin\nrhPasswordFile: /root/rh-pw\nversion: '4.14.1'\nport: 5000\nbind: 127.0.0.1\nskip: [trust]\ninsecureRegistries:\n  - 127.0.0.1:5001\n",
             Path::new("install.yaml"),
         )
         .unwrap();
         assert_eq!(f.version.as_deref(), Some("4.14.1"));
+        assert_eq!(f.bind.as_deref(), Some("127.0.0.1"));
         assert_eq!(
             (f.rh_username.as_deref(), f.rh_password_file.as_deref()),
             (Some("rh-admin"), Some(Path::new("/root/rh-pw")))

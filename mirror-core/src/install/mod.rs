@@ -223,8 +223,8 @@ pub struct InstallSettings {
     pub rotate_password: bool,
     /// Plan only.
     pub dry_run: bool,
-    /// How the registry runs (runtime, supervisor, image, binary); its `root` and `port` are
-    /// taken from the fields above.
+    /// How the registry runs (runtime, supervisor, image, binary, bind address); its `root`
+    /// and `port` are taken from the fields above.
     pub registry: UpOptions,
 }
 
@@ -431,11 +431,14 @@ pub async fn install(
                 Step::Registry => {
                     if s.dry_run {
                         let runtime = format!("{:?}", s.registry.runtime).to_lowercase();
-                        return Ok(planned(format!("start the registry ({runtime} runtime) on port {} under {}", s.port, s.root.display())));
+                        return Ok(planned(format!("start the registry ({runtime} runtime) on {} under {}", crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;
-                    let detail = format!("{} on port {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), report.port, report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
+                    let mut detail = format!("{} on {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), crate::runtime::describe_listen(report.bind, report.port), report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
+                    if report.runtime_kept {
+                        detail.push_str("; kept the process runtime that runs although podman is installed now (`--runtime podman` switches)");
+                    }
                     Ok((status(report.action != UpAction::AlreadyRunning), detail))
                 }
                 Step::Trust => {

@@ -1,22 +1,33 @@
 //! Bringing the registry up, down, and finding its log: the runtime decisions (podman or a
 //! host binary, systemd or a background process) and the idempotence rules.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::config::{self, PathStyle};
+use super::start::{Probe, installed, is_running, remove_if_present, start, stop};
 use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
-    UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name, units,
+    UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, write_atomic};
+use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
+///
+/// A rerun never makes things worse than they were:
+/// - with [`RuntimeChoice::Auto`], a running registry keeps its runtime (podman installed after
+///   a process registry was started does not take over); [`UpReport::runtime_kept`] says so;
+/// - before a running registry is stopped (to switch runtime or apply a new configuration),
+///   the new one is proven to start: for podman the image is present (or pulled) and a
+///   container from it runs; for a host binary it answers `--version`. Otherwise nothing is
+///   touched and the error is an [`Error::KeptRunning`];
+/// - when the new registry then fails to start, what the attempt created (a container, a
+///   unit, a process) is removed, `config.yml` and the state file are put back, and the
+///   registry that ran before is started again ([`Error::KeptRunning`] as well).
 ///
 /// Needs `certs/domain.crt`, `certs/domain.key` and `auth/htpasswd` under the root; creates
 /// `data/`. A port held by another process is an [`Error::PortInUse`] naming it.
@@ -25,6 +36,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     check_inputs(&layout)?;
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
+    let running = previous.as_ref().filter(|p| is_running(&layout, p));
     let use_systemd = match opts.supervisor {
         SupervisorChoice::Process => false,
         SupervisorChoice::Systemd => {
@@ -38,44 +50,147 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         }
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
-    let podman = match opts.runtime {
-        RuntimeChoice::Process => None,
-        RuntimeChoice::Podman => Some(host::podman().ok_or_else(|| Error::ToolMissing {
-            what: "podman".into(),
-            looked_for: "`podman version` on PATH".into(),
-            install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
-        })?),
-        RuntimeChoice::Auto => host::podman(),
-    };
-    match podman {
-        Some((podman, version)) => podman_up(
-            &layout,
-            opts,
-            &podman,
-            version,
-            use_systemd,
-            previous.as_ref(),
-        ),
-        None => {
-            let binary = process::find_binary(opts.binary.as_deref()).map_err(|e| {
-                if opts.runtime == RuntimeChoice::Auto {
-                    Error::ToolMissing {
-                        what: "a registry runtime".into(),
-                        looked_for: format!(
-                            "`podman` or `{}` on PATH",
-                            process::BINARY_NAMES.join("` or `")
-                        ),
-                        install: format!(
-                            "install podman (`dnf install podman`), or {}",
-                            process::INSTALL_BINARY
-                        ),
-                    }
-                } else {
-                    e
-                }
-            })?;
-            process_up(&layout, opts, &binary, use_systemd, previous.as_ref())
+    let mut runtime_kept = false;
+    let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
+        (RuntimeChoice::Process, _) => None,
+        (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
+        // A rerun keeps the runtime that runs: switching is asked for, never implied.
+        (RuntimeChoice::Auto, Some(RuntimeChoice::Process)) => {
+            runtime_kept = host::podman().is_some();
+            None
         }
+        (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
+        (RuntimeChoice::Auto, None) => host::podman(),
+    };
+    let (target, probe) = match podman {
+        Some((podman, version)) => {
+            let target = podman_state(&layout, opts, &podman, version, use_systemd);
+            (
+                target,
+                Probe::Image {
+                    podman,
+                    image: opts.image.clone(),
+                },
+            )
+        }
+        None => {
+            // The binary that runs is kept unless another is asked for.
+            let recorded = running.and_then(|r| match &r.run {
+                RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
+                    if opts.binary.is_none() && binary.is_file() =>
+                {
+                    Some(binary.clone())
+                }
+                _ => None,
+            });
+            let binary = match recorded {
+                Some(b) => b,
+                None => process::find_binary(opts.binary.as_deref()).map_err(|e| {
+                    if opts.runtime == RuntimeChoice::Auto {
+                        Error::ToolMissing {
+                            what: "a registry runtime".into(),
+                            looked_for: format!(
+                                "`podman` or `{}` on PATH",
+                                process::BINARY_NAMES.join("` or `")
+                            ),
+                            install: format!(
+                                "install podman (`dnf install podman`), or {}",
+                                process::INSTALL_BINARY
+                            ),
+                        }
+                    } else {
+                        e
+                    }
+                })?,
+            };
+            let target = process_state(&layout, opts, &binary, use_systemd);
+            (target, Probe::Binary(binary))
+        }
+    };
+    let report = |action, pid| UpReport {
+        action,
+        run: target.run.clone(),
+        port: target.port,
+        bind: target.bind,
+        pid,
+        config: layout.config(),
+        runtime_kept,
+    };
+    if let Some(prev) = running {
+        if prev == &target {
+            let pid = process::running_pid(&layout)?;
+            return Ok(report(UpAction::AlreadyRunning, pid));
+        }
+        // Prove the new registry can start before the running one is stopped.
+        probe.run().map_err(|e| Error::KeptRunning {
+            reason: format!(
+                "cannot restart the registry as {}: {e}; the registry that runs was left alone ({})",
+                target.run.describe(&layout),
+                prev.run.describe(&layout)
+            ),
+            hint: crate::Hint::Run {
+                advice: probe.hint(),
+            },
+        })?;
+        stop(&layout, prev)?;
+    }
+    let old_config = read_optional(&layout.config())?;
+    match start(&layout, &target, opts.wait) {
+        Ok(pid) => {
+            target.save(&layout)?;
+            let action = if running.is_some() {
+                UpAction::Restarted
+            } else {
+                UpAction::Started
+            };
+            Ok(report(action, pid))
+        }
+        Err(e) => {
+            // Nothing half-done: remove what the attempt created, put the files back.
+            let _ = stop(&layout, &target);
+            let restore_files = || -> Result<(), Error> {
+                match &old_config {
+                    Some(bytes) => write_atomic(&layout.config(), bytes, CONFIG_MODE)?,
+                    None => remove_if_present(&layout.config())?,
+                }
+                match &previous {
+                    Some(p) => p.save(&layout),
+                    None => remove_if_present(&layout.state_file()),
+                }
+            };
+            let Some(prev) = running else {
+                let _ = restore_files();
+                return Err(e);
+            };
+            let hint = e.hint();
+            match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
+                Ok(_) => Err(Error::KeptRunning {
+                    reason: format!(
+                        "the registry did not start as {}: {e}; the registry that ran before was started again ({})",
+                        target.run.describe(&layout),
+                        prev.run.describe(&layout)
+                    ),
+                    hint: hint.unwrap_or_else(|| crate::Hint::Run {
+                        advice: "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into(),
+                    }),
+                }),
+                Err(e2) => Err(Error::Runtime {
+                    reason: format!(
+                        "the registry did not start as {}: {e}; starting the registry that ran before again failed too: {e2}",
+                        target.run.describe(&layout)
+                    ),
+                    log: Some(layout.log_file()),
+                }),
+            }
+        }
+    }
+}
+
+fn podman_missing() -> Error {
+    Error::ToolMissing {
+        what: "podman".into(),
+        looked_for: "`podman version` on PATH".into(),
+        install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
     }
 }
 
@@ -110,37 +225,48 @@ fn check_inputs(layout: &RegistryLayout) -> Result<(), Error> {
             });
         }
     }
-    Ok(())
+    check_certificate(layout)
+}
+
+/// Refuses a server certificate that clients would reject (no SANs, a key that does not
+/// match, a broken chain, expired): the registry would start and then fail every client.
+fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
+    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())
+        .map_err(|e| Error::TlsSetup {
+            reason: e.to_string(),
+        })?;
+    if report.ok {
+        return Ok(());
+    }
+    let problems = report
+        .failures()
+        .map(|c| {
+            let name = serde_json::to_value(c.name)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{name}: {}", c.detail)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Error::BadCertificate {
+        path: layout.cert(),
+        problems,
+        certs_dir: layout.certs_dir(),
+    })
 }
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Fails with [`Error::PortInUse`] when something listens on `port`.
-fn ensure_port_free(port: u16) -> Result<(), Error> {
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-    match mirror_net::port_status(addr) {
-        Ok(mirror_net::PortStatus::Free) => Ok(()),
-        Ok(mirror_net::PortStatus::InUse { holder }) => Err(Error::PortInUse {
-            port,
-            holder: holder.map(|h| format!("`{}` (pid {})", h.name, h.pid)),
-        }),
-        Err(e) => Err(Error::Runtime {
-            reason: format!("cannot check port {port}: {e}"),
-            log: None,
-        }),
-    }
-}
-
-fn process_up(
+/// The state of a host binary registry as `opts` asks for it.
+fn process_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     binary: &Path,
     use_systemd: bool,
-    previous: Option<&RuntimeState>,
-) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, PathStyle::Host);
+) -> RuntimeState {
     let run = if use_systemd {
         RunMode::ProcessUnit {
             binary: binary.to_path_buf(),
@@ -151,61 +277,22 @@ fn process_up(
             binary: binary.to_path_buf(),
         }
     };
-    let state = RuntimeState {
-        run: run.clone(),
-        port: opts.port,
-        config: config.clone(),
-    };
-    let running = previous.is_some_and(|p| is_running(layout, p));
-    if running && previous == Some(&state) {
-        return Ok(UpReport {
-            action: UpAction::AlreadyRunning,
-            pid: process::running_pid(layout)?,
-            run,
-            port: opts.port,
-            config: layout.config(),
-        });
-    }
-    if let Some(prev) = previous.filter(|_| running) {
-        stop(layout, prev)?;
-    }
-    ensure_port_free(opts.port)?;
-    write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
-    let mut pid = None;
-    match &run {
-        RunMode::ProcessUnit { unit, .. } => {
-            let text = units::process_service(binary, &layout.config());
-            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
-            host::systemctl(&["daemon-reload"])?;
-            host::systemctl(&["enable", &service_name()])?;
-            host::systemctl(&["restart", &service_name()])?;
-            wait_port(opts.port, opts.wait, None)?;
-        }
-        _ => pid = Some(process::start(layout, binary, opts.port, opts.wait)?),
-    }
-    state.save(layout)?;
-    Ok(UpReport {
-        action: if running {
-            UpAction::Restarted
-        } else {
-            UpAction::Started
-        },
+    RuntimeState {
         run,
         port: opts.port,
-        pid,
-        config: layout.config(),
-    })
+        bind: opts.bind,
+        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host),
+    }
 }
 
-fn podman_up(
+/// The state of a podman registry as `opts` asks for it.
+fn podman_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     podman: &Path,
     version: (u32, u32),
     use_systemd: bool,
-    previous: Option<&RuntimeState>,
-) -> Result<UpReport, Error> {
-    let config = config::render_config(&layout.root, opts.port, PathStyle::Container);
+) -> RuntimeState {
     let run = if use_systemd {
         let unit = if host::has_quadlet(version) {
             PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
@@ -223,124 +310,12 @@ fn podman_up(
             image: opts.image.clone(),
         }
     };
-    let state = RuntimeState {
-        run: run.clone(),
-        port: opts.port,
-        config: config.clone(),
-    };
-    let running = previous.is_some_and(|p| is_running(layout, p));
-    if running && previous == Some(&state) {
-        return Ok(UpReport {
-            action: UpAction::AlreadyRunning,
-            run,
-            port: opts.port,
-            pid: None,
-            config: layout.config(),
-        });
-    }
-    if let Some(prev) = previous.filter(|_| running) {
-        stop(layout, prev)?;
-    }
-    // A container left by the old script (or a failed run) holds the name.
-    if !use_systemd {
-        let _ = host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME]);
-    }
-    ensure_port_free(opts.port)?;
-    write_atomic(&layout.config(), config.as_bytes(), CONFIG_MODE)?;
-    match &run {
-        RunMode::ContainerUnit { unit, .. } => {
-            let text = if host::has_quadlet(version) {
-                units::quadlet_unit(&layout.root, opts.port, &opts.image)
-            } else {
-                units::podman_service(podman, &layout.root, opts.port, &opts.image)
-            };
-            if let Some(dir) = unit.parent() {
-                create_dirs(dir)?;
-            }
-            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
-            host::systemctl(&["daemon-reload"])?;
-            if !host::has_quadlet(version) {
-                host::systemctl(&["enable", &service_name()])?;
-            }
-            host::systemctl(&["restart", &service_name()])?;
-        }
-        _ => {
-            let args = units::podman_run_args(&layout.root, opts.port, &opts.image);
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            host::run(podman, &args)?;
-        }
-    }
-    wait_port(opts.port, opts.wait, None)?;
-    state.save(layout)?;
-    Ok(UpReport {
-        action: if running {
-            UpAction::Restarted
-        } else {
-            UpAction::Started
-        },
+    RuntimeState {
         run,
         port: opts.port,
-        pid: None,
-        config: layout.config(),
-    })
-}
-
-fn wait_port(port: u16, wait: Duration, log: Option<PathBuf>) -> Result<(), Error> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let start = std::time::Instant::now();
-    while start.elapsed() < wait {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
+        bind: opts.bind,
+        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container),
     }
-    Err(Error::Runtime {
-        reason: format!(
-            "nothing listens on port {port} after {}s: see `mirrorctl registry logs`",
-            wait.as_secs()
-        ),
-        log,
-    })
-}
-
-/// Whether the registry recorded in `state` runs.
-pub fn is_running(layout: &RegistryLayout, state: &RuntimeState) -> bool {
-    match &state.run {
-        RunMode::Background { .. } => process::running_pid(layout).ok().flatten().is_some(),
-        RunMode::ProcessUnit { .. } | RunMode::ContainerUnit { .. } => {
-            host::unit_active(&service_name())
-        }
-        RunMode::Container { podman, .. } => host::container_running(podman, CONTAINER_NAME),
-    }
-}
-
-fn stop(layout: &RegistryLayout, state: &RuntimeState) -> Result<(), Error> {
-    match &state.run {
-        RunMode::Background { .. } => {
-            if let Some(pid) = process::running_pid(layout)? {
-                process::stop_pid(pid, Duration::from_secs(15))?;
-            }
-            let _ = std::fs::remove_file(layout.pid_file());
-        }
-        RunMode::ProcessUnit { unit, .. } | RunMode::ContainerUnit { unit, .. } => {
-            if host::unit_active(&service_name()) {
-                host::systemctl(&["stop", &service_name()])?;
-            }
-            if unit.extension().is_some_and(|e| e == "service") {
-                let _ = host::systemctl(&["disable", &service_name()]);
-            }
-            match std::fs::remove_file(unit) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", unit, e)),
-            }
-            host::systemctl(&["daemon-reload"])?;
-        }
-        RunMode::Container { podman, .. } => {
-            host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME])?;
-        }
-    }
-    Ok(())
 }
 
 /// What [`registry_down`] did.
@@ -348,12 +323,16 @@ fn stop(layout: &RegistryLayout, state: &RuntimeState) -> Result<(), Error> {
 pub struct DownReport {
     /// Whether a running registry was stopped (false: nothing was running).
     pub stopped: bool,
+    /// Whether a registry that was not running was still installed (a created or exited
+    /// container, a unit file) and was removed.
+    pub removed: bool,
     /// How it ran, when `<root>` recorded it.
     pub run: Option<RunMode>,
 }
 
-/// Stops the registry started under `root` and removes its unit, pid file and state file.
-/// Nothing running is not an error.
+/// Stops the registry started under `root` and removes its unit, container, pid file and
+/// state file, also when it was not running (a container that was created but never started,
+/// or exited). Nothing there is not an error.
 pub fn registry_down(root: &Path) -> Result<DownReport, Error> {
     let layout = RegistryLayout::new(root);
     let state = RuntimeState::load(&layout)?;
@@ -364,20 +343,29 @@ pub fn registry_down(root: &Path) -> Result<DownReport, Error> {
             process::stop_pid(pid, Duration::from_secs(15))?;
             let _ = std::fs::remove_file(layout.pid_file());
         }
+        // A container of that name that does not run (left by a failed start before the
+        // state was written, or by the old script) only blocks the next start.
+        let mut removed = false;
+        if let Some((podman, _)) = host::podman()
+            && host::container_exists(&podman, CONTAINER_NAME)
+            && !host::container_running(&podman, CONTAINER_NAME)
+        {
+            host::run(&podman, &["rm", "-f", "--ignore", CONTAINER_NAME])?;
+            removed = true;
+        }
         return Ok(DownReport {
             stopped: pid.is_some(),
+            removed,
             run: None,
         });
     };
     let running = is_running(&layout, &state);
+    let leftover = !running && installed(&state);
     stop(&layout, &state)?;
-    match std::fs::remove_file(layout.state_file()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("remove", layout.state_file(), e)),
-    }
+    remove_if_present(&layout.state_file())?;
     Ok(DownReport {
         stopped: running,
+        removed: leftover,
         run: Some(state.run),
     })
 }
@@ -441,29 +429,10 @@ mod tests {
             r,
             DownReport {
                 stopped: false,
+                removed: false,
                 run: None
             }
         );
-    }
-
-    #[test]
-    fn a_busy_port_names_the_holder() {
-        let l = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let err = ensure_port_free(port).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            msg.starts_with(&format!("port {port} is already in use")),
-            "{msg}"
-        );
-        // This test process is the holder; /proc shows it when readable.
-        if let Error::PortInUse {
-            holder: Some(h), ..
-        } = &err
-        {
-            assert!(h.contains(&format!("pid {}", std::process::id())), "{h}");
-        }
-        assert_eq!(err.hint(), Some(crate::Hint::PortInUse { port }));
     }
 
     #[test]
@@ -476,6 +445,7 @@ mod tests {
                 image: DEFAULT_REGISTRY_IMAGE.into(),
             },
             port: 5000,
+            bind: None,
             config: "x".into(),
         };
         state.save(&layout).unwrap();

@@ -78,6 +78,11 @@ pub(crate) fn has_quadlet(version: (u32, u32)) -> bool {
     version >= (4, 4)
 }
 
+/// Whether a container named `name` exists, in any state (created, exited, running).
+pub(crate) fn container_exists(podman: &Path, name: &str) -> bool {
+    run(podman, &["container", "exists", name]).is_ok()
+}
+
 /// Whether the container is running.
 pub(crate) fn container_running(podman: &Path, name: &str) -> bool {
     run(

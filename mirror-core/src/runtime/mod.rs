@@ -10,9 +10,11 @@ mod config;
 mod control;
 mod host;
 pub(crate) mod process;
+mod start;
 mod status;
 mod units;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
 
-pub use control::{DownReport, LogSource, is_running, registry_down, registry_logs, registry_up};
+pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
+pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
 
@@ -151,6 +154,14 @@ pub enum RunMode {
 }
 
 impl RunMode {
+    /// The runtime: [`RuntimeChoice::Podman`] or [`RuntimeChoice::Process`].
+    pub fn runtime(&self) -> RuntimeChoice {
+        match self {
+            RunMode::Background { .. } | RunMode::ProcessUnit { .. } => RuntimeChoice::Process,
+            RunMode::Container { .. } | RunMode::ContainerUnit { .. } => RuntimeChoice::Podman,
+        }
+    }
+
     /// One line for humans, e.g. `process (background, pid file /opt/registry/registry.pid)`.
     pub fn describe(&self, layout: &RegistryLayout) -> String {
         match self {
@@ -185,6 +196,9 @@ pub struct RuntimeState {
     pub run: RunMode,
     /// The port.
     pub port: u16,
+    /// The address it listens on; `None`: every interface.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<IpAddr>,
     /// The `config.yml` it was started with.
     pub config: String,
 }
@@ -218,6 +232,33 @@ fn service_name() -> String {
     format!("{UNIT_NAME}.service")
 }
 
+/// `host:port` for a listen address: `127.0.0.1:5000`, `[::1]:5000`, or `:5000` (every
+/// interface) without `bind`. The registry's `http.addr` and podman's `-p` read it.
+pub(crate) fn listen_addr(bind: Option<IpAddr>, port: u16) -> String {
+    match bind {
+        None => format!(":{port}"),
+        Some(ip) => SocketAddr::new(ip, port).to_string(),
+    }
+}
+
+/// Where to connect to reach a registry listening on `bind`: loopback for every interface
+/// (or an unspecified address), else the address itself.
+pub(crate) fn connect_addr(bind: Option<IpAddr>, port: u16) -> SocketAddr {
+    match bind {
+        Some(ip) if !ip.is_unspecified() => SocketAddr::new(ip, port),
+        Some(IpAddr::V6(_)) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+        _ => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    }
+}
+
+/// For humans: `127.0.0.1:5000`, or `every interface, port 5000`.
+pub fn describe_listen(bind: Option<IpAddr>, port: u16) -> String {
+    match bind {
+        None => format!("every interface, port {port}"),
+        Some(ip) => SocketAddr::new(ip, port).to_string(),
+    }
+}
+
 /// Settings of [`registry_up`].
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -225,6 +266,9 @@ pub struct UpOptions {
     pub root: PathBuf,
     /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
     pub port: u16,
+    /// The address it listens on. Default `None`: every interface, as
+    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
+    pub bind: Option<IpAddr>,
     /// Which runtime. Default [`RuntimeChoice::Auto`].
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
@@ -242,6 +286,7 @@ impl Default for UpOptions {
         Self {
             root: PathBuf::from(DEFAULT_REGISTRY_ROOT),
             port: DEFAULT_REGISTRY_PORT,
+            bind: None,
             runtime: RuntimeChoice::Auto,
             supervisor: SupervisorChoice::Auto,
             image: DEFAULT_REGISTRY_IMAGE.into(),
@@ -272,8 +317,98 @@ pub struct UpReport {
     pub run: RunMode,
     /// The port.
     pub port: u16,
+    /// The address it listens on; `None`: every interface.
+    pub bind: Option<IpAddr>,
     /// The background process's pid.
     pub pid: Option<u32>,
     /// The configuration file.
     pub config: PathBuf,
+    /// [`RuntimeChoice::Auto`] kept the runtime of the registry that runs although it would
+    /// pick another now (podman installed after a process registry was started): a switch
+    /// is asked for with an explicit runtime.
+    pub runtime_kept: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_and_connect_addresses() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for (bind, listen, connect, human) in [
+            (
+                None,
+                ":5000",
+                "127.0.0.1:5000",
+                "every interface, port 5000",
+            ),
+            (
+                ip("127.0.0.1"),
+                "127.0.0.1:5000",
+                "127.0.0.1:5000",
+                "127.0.0.1:5000",
+            ),
+            (
+                ip("192.0.2.7"),
+                "192.0.2.7:5000",
+                "192.0.2.7:5000",
+                "192.0.2.7:5000",
+            ),
+            (
+                ip("0.0.0.0"),
+                "0.0.0.0:5000",
+                "127.0.0.1:5000",
+                "0.0.0.0:5000",
+            ),
+            (ip("::1"), "[::1]:5000", "[::1]:5000", "[::1]:5000"),
+            (ip("::"), "[::]:5000", "[::1]:5000", "[::]:5000"),
+        ] {
+            assert_eq!(listen_addr(bind, 5000), listen, "{bind:?}");
+            assert_eq!(connect_addr(bind, 5000).to_string(), connect, "{bind:?}");
+            assert_eq!(describe_listen(bind, 5000), human, "{bind:?}");
+        }
+    }
+
+    #[test]
+    fn run_modes_name_their_runtime_and_old_state_files_still_load() {
+        let podman = || PathBuf::from("/usr/bin/podman");
+        let binary = || PathBuf::from("/usr/bin/docker-registry");
+        let unit = || PathBuf::from("/etc/systemd/system/mirror-registry.service");
+        for (run, want) in [
+            (
+                RunMode::Background { binary: binary() },
+                RuntimeChoice::Process,
+            ),
+            (
+                RunMode::ProcessUnit {
+                    binary: binary(),
+                    unit: unit(),
+                },
+                RuntimeChoice::Process,
+            ),
+            (
+                RunMode::Container {
+                    podman: podman(),
+                    image: DEFAULT_REGISTRY_IMAGE.into(),
+                },
+                RuntimeChoice::Podman,
+            ),
+            (
+                RunMode::ContainerUnit {
+                    podman: podman(),
+                    image: DEFAULT_REGISTRY_IMAGE.into(),
+                    unit: unit(),
+                },
+                RuntimeChoice::Podman,
+            ),
+        ] {
+            assert_eq!(run.runtime(), want, "{run:?}");
+        }
+        // Written before `bind` existed: every interface, and saved back byte for byte.
+        let old = r#"{"run":{"mode":"background","binary":"/usr/bin/docker-registry"},"port":5000,"config":"x"}"#;
+        let state: RuntimeState = serde_json::from_str(old).unwrap();
+        assert_eq!(state.bind, None);
+        assert_eq!(serde_json::to_string(&state).unwrap(), old);
+    }
 }

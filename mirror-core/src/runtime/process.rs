@@ -2,7 +2,7 @@
 //! logging to `<root>/registry.log`.
 
 use std::fs::OpenOptions;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -102,11 +102,11 @@ pub(crate) fn running_pid(layout: &RegistryLayout) -> Result<Option<u32>, Error>
 
 /// Starts `binary serve <config>` detached (its own session via `setsid` when installed, else
 /// its own process group), stdin closed, output appended to the log; writes the pid file and
-/// waits until the port accepts connections.
+/// waits until `addr` accepts connections.
 pub(crate) fn start(
     layout: &RegistryLayout,
     binary: &Path,
-    port: u16,
+    addr: SocketAddr,
     wait: Duration,
 ) -> Result<u32, Error> {
     let log_path = layout.log_file();
@@ -150,7 +150,6 @@ pub(crate) fn start(
         format!("{pid}\n").as_bytes(),
         CONFIG_MODE,
     )?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -173,7 +172,7 @@ pub(crate) fn start(
             let _ = child.try_wait();
             let _ = std::fs::remove_file(layout.pid_file());
             return Err(Error::Runtime {
-                reason: format!("nothing listens on port {port} after {}s", wait.as_secs()),
+                reason: format!("nothing listens on {addr} after {}s", wait.as_secs()),
                 log: Some(log_path),
             });
         }

@@ -16,8 +16,9 @@ use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
 pub struct StatusOptions {
     /// The registry root (its state file and `certs/ca.crt`).
     pub root: PathBuf,
-    /// The address to check, `host:port`. Default: this host's FQDN (else its name) and the
-    /// port from the state file (else 5000).
+    /// The address to check, `host:port`. Default: the address it was bound to
+    /// ([`super::UpOptions::bind`]), else this host's FQDN (else its name), and the port from
+    /// the state file (else 5000).
     pub registry: Option<String>,
     /// The user to log in as; without it `login` and `catalog` are skipped.
     pub credential: Option<Credential>,
@@ -94,16 +95,20 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
     let layout = RegistryLayout::new(&opts.root);
     let mut checks = Vec::new();
     let state = RuntimeState::load(&layout);
-    let port = state
-        .as_ref()
-        .ok()
-        .and_then(|s| s.as_ref())
-        .map_or(super::DEFAULT_REGISTRY_PORT, |s| s.port);
-    let registry = opts.registry.clone().unwrap_or_else(|| {
-        let host = mirror_net::fqdn()
-            .or_else(|| mirror_net::hostname().ok())
-            .unwrap_or_else(|| "localhost".into());
-        format!("{host}:{port}")
+    let recorded = state.as_ref().ok().and_then(|s| s.as_ref());
+    let port = recorded.map_or(super::DEFAULT_REGISTRY_PORT, |s| s.port);
+    // A registry bound to one address answers only there.
+    let bound = recorded
+        .and_then(|s| s.bind)
+        .filter(|ip| !ip.is_unspecified());
+    let registry = opts.registry.clone().unwrap_or_else(|| match bound {
+        Some(ip) => std::net::SocketAddr::new(ip, port).to_string(),
+        None => {
+            let host = mirror_net::fqdn()
+                .or_else(|| mirror_net::hostname().ok())
+                .unwrap_or_else(|| "localhost".into());
+            format!("{host}:{port}")
+        }
     });
     let mut runtime = None;
     checks.push(match &state {
@@ -128,7 +133,11 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
             )),
         },
         Ok(Some(s)) => {
-            let how = s.run.describe(&layout);
+            let how = format!(
+                "{}, listening on {}",
+                s.run.describe(&layout),
+                super::describe_listen(s.bind, s.port)
+            );
             runtime = Some(how.clone());
             if is_running(&layout, s) {
                 check("running", Ok(how))
