@@ -57,7 +57,7 @@ pub enum Error {
         reason: String,
     },
     /// The connection to a registry failed (DNS, TCP, TLS, timeout) after all tries.
-    #[error("{op} `{target}`: connection failed after {tries} tries: {detail}")]
+    #[error("{op} `{target}`: {}", connection_message(*tries, detail, cert.as_ref()))]
     Connection {
         /// The operation (`get manifest`, `upload blob`, ...).
         op: &'static str,
@@ -67,8 +67,8 @@ pub enum Error {
         tries: u32,
         /// The transport's error chain.
         detail: String,
-        /// True when the failure is an untrusted server certificate.
-        unknown_ca: bool,
+        /// What is wrong with the server's certificate, when that is why (never retried).
+        cert: Option<CertProblem>,
     },
     /// The registry answered with an error status after all tries.
     #[error("{op} `{target}`: registry answered {status}{}{} (after {tries} {})",
@@ -200,18 +200,105 @@ pub enum Error {
     },
 }
 
+/// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
+/// its text), so each cause gets its own message and hint. Never transient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertProblem {
+    /// Not signed by a trusted CA (a private CA not passed with `--ca-file`, a self-signed
+    /// certificate, another CA of the same name as a trusted one).
+    UnknownIssuer,
+    /// The certificate does not name the host we connected to.
+    NotValidForName {
+        /// The name we connected to, when the TLS library reports it.
+        expected: Option<String>,
+        /// The names the certificate holds (DNS names and IP addresses), when reported.
+        presented: Vec<String>,
+    },
+    /// The certificate (or one in its chain) has expired.
+    Expired {
+        /// Its `notAfter` as an HTTP date, when reported.
+        not_after: Option<String>,
+    },
+    /// Any other certificate refusal (not yet valid, revoked, bad signature, wrong purpose).
+    Other {
+        /// The TLS library's description.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for CertProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertProblem::UnknownIssuer => {
+                f.write_str("the server certificate is signed by an unknown CA")
+            }
+            CertProblem::NotValidForName {
+                expected,
+                presented,
+            } => {
+                f.write_str("the server certificate is not valid for ")?;
+                match expected {
+                    Some(e) => write!(f, "`{e}`")?,
+                    None => f.write_str("this host name")?,
+                }
+                if !presented.is_empty() {
+                    let names: Vec<String> = presented.iter().map(|n| format!("`{n}`")).collect();
+                    write!(f, " (it names {})", names.join(", "))?;
+                }
+                Ok(())
+            }
+            CertProblem::Expired { not_after } => {
+                f.write_str("the server certificate has expired")?;
+                if let Some(t) = not_after {
+                    write!(f, " (not after `{t}`)")?;
+                }
+                Ok(())
+            }
+            CertProblem::Other { reason } => {
+                write!(f, "the server certificate was refused: {reason}")
+            }
+        }
+    }
+}
+
+fn connection_message(tries: u32, detail: &str, cert: Option<&CertProblem>) -> String {
+    match cert {
+        Some(p) => format!("{p}: {detail}"),
+        None => format!("connection failed after {tries} tries: {detail}"),
+    }
+}
+
 impl Error {
     /// The likely fix, for errors that have one.
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::HostPackages { hint, .. } => Some(hint.clone()),
             Error::Connection {
-                unknown_ca: true,
+                cert: Some(CertProblem::UnknownIssuer),
                 target,
                 ..
             } => Some(format!(
                 "the registry of `{target}` presents a certificate signed by an unknown CA: pass it with `--ca-file PEM` (or trust it with `mirrorctl trust install`)"
             )),
+            Error::Connection {
+                cert: Some(CertProblem::NotValidForName { .. }),
+                ..
+            } => Some(
+                "use a host name the certificate names (see `openssl s_client -connect HOST:PORT`), or reissue the registry's certificate with this name as a SAN (`mirrorctl tls generate --hostname H --san NAME_OR_IP --force`); `--ca-file` does not help here".to_string(),
+            ),
+            Error::Connection {
+                cert: Some(CertProblem::Expired { .. }),
+                ..
+            } => Some(
+                "renew the registry's certificate (`mirrorctl tls generate` renews an expiring leaf from the same CA) and restart the registry; also check this host's clock; `--ca-file` does not help here".to_string(),
+            ),
+            Error::Connection {
+                cert: Some(CertProblem::Other { .. }),
+                ..
+            } => Some(
+                "the registry's certificate is unusable for TLS: check it with `mirrorctl tls verify --cert FILE --hostname HOST:PORT`".to_string(),
+            ),
             Error::Connection { .. } => Some(
                 "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; plain-HTTP registries need `--insecure-registry HOST:PORT`".to_string(),
             ),
@@ -273,7 +360,7 @@ impl Error {
     /// 5xx, 429, and corrupt bytes in flight.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Connection { unknown_ca, .. } => !unknown_ca,
+            Error::Connection { cert, .. } => cert.is_none(),
             Error::Registry { status, .. } => *status == 429 || *status == 408 || *status >= 500,
             Error::DigestMismatch { .. } => true,
             Error::Image { source, .. } => source.is_transient(),

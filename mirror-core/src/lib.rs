@@ -28,7 +28,7 @@ mod runtime;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
-pub use error::Error;
+pub use error::{CertProblem, Error};
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, hash_password,
     set_htpasswd_user, validate_password, validate_username,

@@ -11,7 +11,7 @@ use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use mirror_testkit::fixture::{self, Fixture, FixtureSpec};
 use mirror_testkit::runtime as rt;
-use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};
+use mirror_testkit::{CertVariant, RegistryOptions, TestRegistry, skopeo};
 
 const TARGET_REPO: &str = "ocp4/openshift4";
 
@@ -641,7 +641,7 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
             to: to.clone(),
             access: no_ca,
             code: 1,
-            error: "connection failed".into(),
+            error: "the server certificate is signed by an unknown CA".into(),
             hint: Some("--ca-file PEM".into()),
         },
         Case {
@@ -728,6 +728,76 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
         assert!(
             !tags.iter().any(|t| t == "4.14.1-x86_64"),
             "release tag at a target after failures: {tags:?}"
+        );
+    }
+}
+
+/// A wrong host name, an expired certificate and an unknown CA are told apart (by the TLS
+/// library's error type), each with its own message and hint, and none is retried.
+#[test]
+fn certificate_problems_each_get_their_own_message_and_hint() {
+    struct Case {
+        variant: CertVariant,
+        error: &'static str,
+        hint: &'static str,
+    }
+    let cases = [
+        Case {
+            variant: CertVariant::WrongName,
+            error: "the server certificate is not valid for `127.0.0.1` (it names `wrong.example`)",
+            hint: "hint: use a host name the certificate names",
+        },
+        Case {
+            variant: CertVariant::Expired,
+            error: "the server certificate has expired (not after `Wed, 01 Jan 2020 00:00:00 GMT`)",
+            hint: "hint: renew the registry's certificate",
+        },
+        Case {
+            variant: CertVariant::UnknownCa,
+            error: "the server certificate is signed by an unknown CA",
+            hint: "pass it with `--ca-file PEM`",
+        },
+    ];
+    for c in cases {
+        let reg = TestRegistry::start_with(RegistryOptions {
+            tls: true,
+            cert: c.variant,
+            ..Default::default()
+        });
+        let image = format!("{}/ocp4/release:4.14.1-x86_64", reg.host);
+        let ca = reg.ca_file().unwrap();
+        let out = mirrorctl(["release", "info", &image, "--ca-file"])
+            .arg(&ca)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        let name = format!("{:?}", c.variant);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stdout.is_empty(), "{name}: {stdout}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{name}: one error and one hint:\n{stderr}");
+        assert!(
+            lines[0].starts_with(&format!("error: check manifest `{image}`: "))
+                || lines[0].starts_with(&format!("error: get manifest `{image}`: ")),
+            "{name}:\n{stderr}"
+        );
+        assert!(
+            lines[0].contains(c.error),
+            "{name}: lacks `{}`:\n{stderr}",
+            c.error
+        );
+        assert!(
+            lines[1].contains(c.hint),
+            "{name}: lacks `{}`:\n{stderr}",
+            c.hint
+        );
+        // Certificate problems are final: no retries, and only the unknown CA asks for
+        // `--ca-file`.
+        assert!(!lines[0].contains("tries"), "{name}:\n{stderr}");
+        assert_eq!(
+            lines[1].contains("pass it with `--ca-file"),
+            c.variant == CertVariant::UnknownCa,
+            "{name}:\n{stderr}"
         );
     }
 }
