@@ -315,6 +315,15 @@ fn release_in_another_repository_mounts_shared_layers() {
         report.blobs_mounted >= 2,
         "the CVO layers are shared with the release image: {report:?}"
     );
+    // The plan foresaw those mounts.
+    assert_eq!(
+        (report.plan.blobs_to_mount, report.plan.bytes_to_mount),
+        (report.blobs_mounted, report.bytes_mounted)
+    );
+    assert_eq!(
+        (report.plan.blobs_to_upload, report.plan.bytes_to_upload),
+        (report.blobs_copied, report.bytes_copied)
+    );
     assert_eq!(
         report.mirror_prefixes,
         vec![
@@ -799,5 +808,125 @@ fn certificate_problems_each_get_their_own_message_and_hint() {
             c.variant == CertVariant::UnknownCa,
             "{name}:\n{stderr}"
         );
+    }
+}
+
+/// A dry run into a second repository of a registry that already holds the release plans
+/// every blob as mounted from the first (read-only: only HEADs), and the real run does just
+/// that, the numbers matching.
+#[test]
+fn dry_run_into_a_second_repository_plans_mounts_and_the_copy_mounts_them() {
+    let rt = rt();
+    let s = setup(&rt);
+    let first = format!("{}/{TARGET_REPO}", s.target.host);
+    let second_path = "ocp4b/openshift4";
+    let second = format!("{}/{second_path}", s.target.host);
+    let run = |to: &str, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &s.fixture.release,
+            "--to",
+            to,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(cli_access(&s));
+        let out = mirrorctl(&args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (stdout, stderr)
+    };
+    let (stdout, _) = run(&first, &["--output", "json"]);
+    let first_report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(first_report["blobsMounted"], 0, "{first_report}");
+
+    let log_before = s.target.log().len();
+    let (stdout, _) = run(&second, &["--dry-run", "--output", "json"]);
+    let dry: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plan = &dry["plan"];
+    let unique = s.fixture.unique_blobs as u64;
+    assert_eq!(
+        (
+            plan["blobsToCopy"].as_u64(),
+            plan["blobsToMount"].as_u64(),
+            plan["bytesToMount"].as_u64(),
+            plan["blobsToUpload"].as_u64(),
+            plan["bytesToUpload"].as_u64(),
+        ),
+        (
+            Some(unique),
+            Some(unique),
+            Some(s.fixture.unique_bytes),
+            Some(0),
+            Some(0)
+        ),
+        "{dry}"
+    );
+    assert_eq!(plan["mountSources"], serde_json::json!([first]));
+    // Read-only at the target: no tag, no upload session, no mount.
+    assert_eq!(
+        skopeo::list_tags(&s.target, second_path).unwrap_or_default(),
+        Vec::<String>::new()
+    );
+    let log = &s.target.log()[log_before..];
+    assert!(log.contains("HEAD"), "the registry logs requests:\n{log}");
+    assert!(
+        !log.contains("POST") && !log.contains("PUT"),
+        "the dry run wrote:\n{log}"
+    );
+
+    // The text plan says the same.
+    let (stdout, _) = run(&second, &["--dry-run"]);
+    assert!(
+        stdout.contains(&format!(
+            "  to mount:     {unique} ({}) from other repositories of the target registry (earlier mirror: {first})\n  to upload:    0 (0B) from the source\n",
+            human(s.fixture.unique_bytes)
+        )),
+        "{stdout}"
+    );
+
+    // The real run mounts exactly what was planned and uploads nothing.
+    let (stdout, _) = run(&second, &["--output", "json"]);
+    let real: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            real["blobsMounted"].as_u64(),
+            real["bytesMounted"].as_u64(),
+            real["blobsCopied"].as_u64(),
+            real["bytesCopied"].as_u64(),
+        ),
+        (
+            plan["blobsToMount"].as_u64(),
+            plan["bytesToMount"].as_u64(),
+            plan["blobsToUpload"].as_u64(),
+            plan["bytesToUpload"].as_u64(),
+        ),
+        "{real}"
+    );
+    skopeo::assert_digest(
+        &s.target,
+        &format!("{second}:{}-x86_64", s.fixture.version),
+        &s.fixture.release_digest,
+    );
+}
+
+/// `human_bytes` as the CLI prints it (binary units, 4 significant digits).
+fn human(n: u64) -> String {
+    let mut v = n as f64;
+    let mut u = 0;
+    let units = ["B", "KiB", "MiB", "GiB"];
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    match u {
+        0 => format!("{n}B"),
+        _ if v >= 100.0 => format!("{v:.1}{}", units[u]),
+        _ if v >= 10.0 => format!("{v:.2}{}", units[u]),
+        _ => format!("{v:.3}{}", units[u]),
     }
 }

@@ -124,9 +124,24 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
             human_bytes(p.unique_bytes)
         ));
         out.push_str(&format!(
-            "  to transfer:  {} blobs ({}) after subtracting what the target holds\n\n",
+            "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
             p.blobs_to_copy,
             human_bytes(p.bytes_to_copy)
+        ));
+        out.push_str(&format!(
+            "  to mount:     {} ({}) from other repositories of the target registry{}\n",
+            p.blobs_to_mount,
+            human_bytes(p.bytes_to_mount),
+            if p.mount_sources.is_empty() {
+                String::new()
+            } else {
+                format!(" (earlier mirror: {})", p.mount_sources.join(", "))
+            }
+        ));
+        out.push_str(&format!(
+            "  to upload:    {} ({}) from the source\n\n",
+            p.blobs_to_upload,
+            human_bytes(p.bytes_to_upload)
         ));
     }
     out.push_str("Success\n");
@@ -213,17 +228,21 @@ impl Progress for CliProgress {
                 eprintln!("info: Mirroring {images} images of release {version} ({digest})");
             }
             MirrorEvent::Planned(p) => {
-                self.total_bytes.store(p.bytes_to_copy, Ordering::Relaxed);
+                self.total_bytes.store(p.bytes_to_upload, Ordering::Relaxed);
                 self.images.fetch_add(p.images_present, Ordering::Relaxed);
                 eprintln!(
-                    "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({})",
+                    "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({}): {} to upload ({}), {} to mount ({})",
                     p.images,
                     p.images_present,
                     p.images_to_tag,
                     p.images_to_copy,
                     p.blobs_to_copy,
                     p.unique_blobs,
-                    human_bytes(p.bytes_to_copy)
+                    human_bytes(p.bytes_to_copy),
+                    p.blobs_to_upload,
+                    human_bytes(p.bytes_to_upload),
+                    p.blobs_to_mount,
+                    human_bytes(p.bytes_to_mount)
                 );
             }
             MirrorEvent::Bytes(n) => {
