@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod output;
+mod progress;
 
 use clap::Parser as _;
 

@@ -930,3 +930,152 @@ fn human(n: u64) -> String {
         _ => format!("{v:.3}{}", units[u]),
     }
 }
+
+/// Records the engine's events in order.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl mirror_core::Progress for Recorder {
+    fn event(&self, e: mirror_core::MirrorEvent<'_>) {
+        use mirror_core::MirrorEvent as E;
+        let line = match e {
+            E::Blob { action, .. } => format!("blob {action:?}"),
+            E::Image { name, action } => format!("image {name} {action:?}"),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// Each image is reported done as soon as its last blob and manifest are in, while other
+/// blobs are still being copied, and the release comes last.
+#[test]
+fn image_done_events_arrive_while_blobs_still_flow() {
+    let rt = rt();
+    let s = setup(&rt);
+    let client = RegistryClient::new(both(&s)).unwrap();
+    let from = ImageRef::parse(&s.fixture.release).unwrap();
+    let to = Repository::parse(&format!("{}/{TARGET_REPO}", s.target.host)).unwrap();
+    let opts = MirrorOptions {
+        max_per_registry: 2,
+        ..MirrorOptions::new(to)
+    };
+    let rec = std::sync::Arc::new(Recorder::default());
+    rt.block_on(mirror_core::mirror_release(
+        &client,
+        &from,
+        &opts,
+        rec.clone(),
+    ))
+    .unwrap();
+    let events = rec.0.lock().unwrap().clone();
+    let images: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].starts_with("image "))
+        .collect();
+    let last_blob = events.iter().rposition(|e| e.starts_with("blob ")).unwrap();
+    assert_eq!(images.len(), s.fixture.components.len() + 1, "{events:#?}");
+    assert!(
+        images[0] < last_blob,
+        "the first image was reported only after every blob: {events:#?}"
+    );
+    let interleaved = images.iter().filter(|&&i| i < last_blob).count();
+    assert!(
+        interleaved >= s.fixture.components.len() / 2,
+        "most images are done before the last blob: {events:#?}"
+    );
+    assert_eq!(
+        events[*images.last().unwrap()],
+        "image release Copied",
+        "{events:#?}"
+    );
+    assert!(images.last().unwrap() > &last_blob);
+}
+
+/// Under a pseudo-terminal (`script`) the bar is drawn with percent, bytes, rate, ETA and the
+/// image count; without a terminal, progress is plain `info:` lines (one per image, a closing
+/// total), no bar and no escape sequences.
+#[test]
+fn progress_is_plain_lines_in_logs_and_a_bar_on_a_terminal() {
+    let rt = rt();
+    let s = setup(&rt);
+    let images = s.fixture.components.len() + 1;
+    let args = |to: &str| {
+        let mut v: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &s.fixture.release,
+            "--to",
+            to,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        v.extend(cli_access(&s));
+        v
+    };
+    // Under a pseudo-terminal, into the empty registry (so bytes move: the run without a
+    // terminal, after it, mounts everything from this first mirror).
+    let quoted: Vec<String> =
+        std::iter::once(mirror_testkit::cli::mirrorctl_path().display().to_string())
+            .chain(args(&format!("{}/tty/openshift4", s.target.host)))
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
+    let mut script = std::process::Command::new(mirror_testkit::require_tool("script"));
+    script
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .env("HOME", std::env::temp_dir().join("mirrorctl-test-home"))
+        .env("COLUMNS", "160")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_RUNTIME_DIR");
+    let out = script.output().unwrap();
+    let (tty, _) = text(&out);
+    assert!(out.status.success(), "{tty}");
+    let last_draw = tty
+        .rsplit(['\r', '\n'])
+        .find(|l| l.contains("ETA"))
+        .unwrap_or_else(|| panic!("no bar drawn:\n{tty:?}"));
+    assert!(
+        last_draw.contains("100%") && last_draw.contains(&format!("images {images}/{images}")),
+        "{last_draw:?}"
+    );
+    assert!(last_draw.contains("/s"), "a rate: {last_draw:?}");
+    assert!(
+        !last_draw.contains(" 0 B/0 B "),
+        "bytes moved: {last_draw:?}"
+    );
+    assert!(
+        tty.contains(&format!(
+            "images {images}/{images}\r\ninfo: Mirroring completed"
+        )),
+        "the bar stays, and what follows starts on a new line:\n{tty:?}"
+    );
+    assert!(
+        !tty.contains(&format!("info: {}: copied", s.fixture.components[0].name)),
+        "plain per-image lines on a terminal:\n{tty}"
+    );
+
+    // Without a terminal.
+    let out = mirrorctl(args(&format!("{}/plain/openshift4", s.target.host)))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+    for c in &s.fixture.components {
+        assert!(
+            stderr.contains(&format!("info: {}: copied\n", c.name)),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!("info: images {images}/{images}  ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ETA"), "{stderr}");
+}
