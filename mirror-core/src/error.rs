@@ -380,3 +380,67 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each certificate problem has its own message and hint, and none is retried; a plain
+    /// connection failure is.
+    #[test]
+    fn certificate_problems() {
+        let conn = |cert: Option<CertProblem>| Error::Connection {
+            op: "get manifest",
+            target: "mirror:5000/ocp4/release:4.14.1".into(),
+            tries: 1,
+            detail: "invalid peer certificate".into(),
+            cert,
+        };
+        let table = [
+            (
+                Some(CertProblem::UnknownIssuer),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate is signed by an unknown CA: invalid peer certificate",
+                "pass it with `--ca-file PEM`",
+                false,
+            ),
+            (
+                Some(CertProblem::NotValidForName {
+                    expected: Some("mirror".into()),
+                    presented: vec!["registry.example".into(), "10.0.0.5".into()],
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate is not valid for `mirror` (it names `registry.example`, `10.0.0.5`): invalid peer certificate",
+                "reissue the registry's certificate with this name as a SAN",
+                false,
+            ),
+            (
+                Some(CertProblem::Expired {
+                    not_after: Some("Wed, 01 Jan 2020 00:00:00 GMT".into()),
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate has expired (not after `Wed, 01 Jan 2020 00:00:00 GMT`): invalid peer certificate",
+                "renew the registry's certificate",
+                false,
+            ),
+            (
+                Some(CertProblem::Other {
+                    reason: "certificate revoked".into(),
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate was refused: certificate revoked: invalid peer certificate",
+                "mirrorctl tls verify",
+                false,
+            ),
+            (
+                None,
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: connection failed after 1 tries: invalid peer certificate",
+                "check the registry host and port",
+                true,
+            ),
+        ];
+        for (cert, message, hint, transient) in table {
+            let e = conn(cert);
+            assert_eq!(e.to_string(), message);
+            let h = e.hint().unwrap();
+            assert!(h.contains(hint), "{message}: {h}");
+            assert_eq!(e.is_transient(), transient, "{message}");
+        }
+    }
+}
