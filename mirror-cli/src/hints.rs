@@ -47,6 +47,18 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
                 )
             }
         }
+        Hint::CertificateName { .. } => {
+            "use a host name the certificate names (see `openssl s_client -connect HOST:PORT`), or reissue the registry's certificate with this name as a SAN (`mirrorctl tls generate --hostname H --san NAME_OR_IP --force`); trusting another CA does not help here"
+                .to_string()
+        }
+        Hint::CertificateExpired => {
+            "renew the registry's certificate (`mirrorctl tls generate` renews an expiring leaf from the same CA) and restart the registry; also check this host's clock; trusting another CA does not help here"
+                .to_string()
+        }
+        Hint::CertificateUnusable => {
+            "the registry's certificate is unusable for TLS: check it with `mirrorctl tls verify --cert FILE --hostname HOST:PORT`"
+                .to_string()
+        }
         Hint::CheckConnection if has("insecure-registry") => {
             "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; plain-HTTP registries need `--insecure-registry HOST:PORT`"
                 .to_string()
@@ -114,6 +126,13 @@ mod tests {
                 target: "r.example:5000/a/b".into(),
             },
             Hint::CheckConnection,
+            Hint::CertificateName {
+                target: "r.example:5000/a/b".into(),
+                expected: Some("r.example".into()),
+                presented: vec!["other.example".into()],
+            },
+            Hint::CertificateExpired,
+            Hint::CertificateUnusable,
             Hint::CheckCredentials {
                 entry: "`auth.json` entry `r.example:5000`".into(),
             },

@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod hints;
 mod output;
+mod progress;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 

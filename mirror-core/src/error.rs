@@ -59,7 +59,7 @@ pub enum Error {
         reason: String,
     },
     /// The connection to a registry failed (DNS, TCP, TLS, timeout) after all tries.
-    #[error("{op} `{target}`: connection failed after {tries} tries: {detail}")]
+    #[error("{op} `{target}`: {}", connection_message(*tries, detail, cert.as_ref()))]
     Connection {
         /// The operation (`get manifest`, `upload blob`, ...).
         op: &'static str,
@@ -69,8 +69,8 @@ pub enum Error {
         tries: u32,
         /// The transport's error chain.
         detail: String,
-        /// True when the failure is an untrusted server certificate.
-        unknown_ca: bool,
+        /// What is wrong with the server's certificate, when that is why (never retried).
+        cert: Option<CertProblem>,
     },
     /// The registry answered with an error status after all tries.
     #[error("{op} `{target}`: registry answered {status}{}{} (after {tries} {})",
@@ -238,6 +238,75 @@ pub enum Error {
     },
 }
 
+/// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
+/// its text), so each cause gets its own message and hint. Never transient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertProblem {
+    /// Not signed by a trusted CA (a private CA not passed with `--ca-file`, a self-signed
+    /// certificate, another CA of the same name as a trusted one).
+    UnknownIssuer,
+    /// The certificate does not name the host we connected to.
+    NotValidForName {
+        /// The name we connected to, when the TLS library reports it.
+        expected: Option<String>,
+        /// The names the certificate holds (DNS names and IP addresses), when reported.
+        presented: Vec<String>,
+    },
+    /// The certificate (or one in its chain) has expired.
+    Expired {
+        /// Its `notAfter` as an HTTP date, when reported.
+        not_after: Option<String>,
+    },
+    /// Any other certificate refusal (not yet valid, revoked, bad signature, wrong purpose).
+    Other {
+        /// The TLS library's description.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for CertProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertProblem::UnknownIssuer => {
+                f.write_str("the server certificate is signed by an unknown CA")
+            }
+            CertProblem::NotValidForName {
+                expected,
+                presented,
+            } => {
+                f.write_str("the server certificate is not valid for ")?;
+                match expected {
+                    Some(e) => write!(f, "`{e}`")?,
+                    None => f.write_str("this host name")?,
+                }
+                if !presented.is_empty() {
+                    let names: Vec<String> = presented.iter().map(|n| format!("`{n}`")).collect();
+                    write!(f, " (it names {})", names.join(", "))?;
+                }
+                Ok(())
+            }
+            CertProblem::Expired { not_after } => {
+                f.write_str("the server certificate has expired")?;
+                if let Some(t) = not_after {
+                    write!(f, " (not after `{t}`)")?;
+                }
+                Ok(())
+            }
+            CertProblem::Other { reason } => {
+                write!(f, "the server certificate was refused: {reason}")
+            }
+        }
+    }
+}
+
+fn connection_message(tries: u32, detail: &str, cert: Option<&CertProblem>) -> String {
+    match cert {
+        Some(p) => format!("{p}: {detail}"),
+        None => format!("connection failed after {tries} tries: {detail}"),
+    }
+}
+
 impl Error {
     /// The likely fix, for errors that have one, as data a program words in its own terms.
     pub fn hint(&self) -> Option<Hint> {
@@ -247,12 +316,33 @@ impl Error {
             },
             Error::KeptRunning { hint, .. } => hint.clone(),
             Error::Connection {
-                unknown_ca: true,
+                cert: Some(CertProblem::UnknownIssuer),
                 target,
                 ..
             } => Hint::TrustCa {
                 target: target.clone(),
             },
+            Error::Connection {
+                cert:
+                    Some(CertProblem::NotValidForName {
+                        expected,
+                        presented,
+                    }),
+                target,
+                ..
+            } => Hint::CertificateName {
+                target: target.clone(),
+                expected: expected.clone(),
+                presented: presented.clone(),
+            },
+            Error::Connection {
+                cert: Some(CertProblem::Expired { .. }),
+                ..
+            } => Hint::CertificateExpired,
+            Error::Connection {
+                cert: Some(CertProblem::Other { .. }),
+                ..
+            } => Hint::CertificateUnusable,
             Error::Connection { .. } => Hint::CheckConnection,
             Error::Registry {
                 status: 401,
@@ -306,7 +396,7 @@ impl Error {
     /// 5xx, 429, and corrupt bytes in flight.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Connection { unknown_ca, .. } => !unknown_ca,
+            Error::Connection { cert, .. } => cert.is_none(),
             Error::Registry { status, .. } => *status == 429 || *status == 408 || *status >= 500,
             Error::DigestMismatch { .. } => true,
             Error::Image { source, .. } => source.is_transient(),
@@ -334,4 +424,68 @@ fn and_rewrite(paths: &[PathBuf]) -> String {
     }
     let names: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
     format!(" and rewrite {}", names.join(" and "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each certificate problem has its own message and hint, and none is retried; a plain
+    /// connection failure is.
+    #[test]
+    fn certificate_problems() {
+        let conn = |cert: Option<CertProblem>| Error::Connection {
+            op: "get manifest",
+            target: "mirror:5000/ocp4/release:4.14.1".into(),
+            tries: 1,
+            detail: "invalid peer certificate".into(),
+            cert,
+        };
+        let table = [
+            (
+                Some(CertProblem::UnknownIssuer),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate is signed by an unknown CA: invalid peer certificate",
+                "unknown CA: trust that CA",
+                false,
+            ),
+            (
+                Some(CertProblem::NotValidForName {
+                    expected: Some("mirror".into()),
+                    presented: vec!["registry.example".into(), "10.0.0.5".into()],
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate is not valid for `mirror` (it names `registry.example`, `10.0.0.5`): invalid peer certificate",
+                "reissue the registry's certificate with this name as a subjectAltName",
+                false,
+            ),
+            (
+                Some(CertProblem::Expired {
+                    not_after: Some("Wed, 01 Jan 2020 00:00:00 GMT".into()),
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate has expired (not after `Wed, 01 Jan 2020 00:00:00 GMT`): invalid peer certificate",
+                "renew the registry's certificate",
+                false,
+            ),
+            (
+                Some(CertProblem::Other {
+                    reason: "certificate revoked".into(),
+                }),
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: the server certificate was refused: certificate revoked: invalid peer certificate",
+                "unusable for TLS",
+                false,
+            ),
+            (
+                None,
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: connection failed after 1 tries: invalid peer certificate",
+                "check the registry host and port",
+                true,
+            ),
+        ];
+        for (cert, message, hint, transient) in table {
+            let e = conn(cert);
+            assert_eq!(e.to_string(), message);
+            let h = e.hint().unwrap().to_string();
+            assert!(h.contains(hint), "{message}: {h}");
+            assert_eq!(e.is_transient(), transient, "{message}");
+        }
+    }
 }

@@ -16,6 +16,19 @@ pub enum Hint {
         /// The image or blob whose registry it is.
         target: String,
     },
+    /// The registry's certificate does not name the host connected to.
+    CertificateName {
+        /// The image or blob whose registry it is.
+        target: String,
+        /// The name connected to, when known.
+        expected: Option<String>,
+        /// The names the certificate holds, when known.
+        presented: Vec<String>,
+    },
+    /// The registry's certificate has expired (or this host's clock is wrong).
+    CertificateExpired,
+    /// The registry's certificate is unusable for TLS for another reason.
+    CertificateUnusable,
     /// The connection failed: host, port, proxies, firewalls; or the registry is plain HTTP.
     CheckConnection,
     /// The credentials from this auth-file entry were refused.
@@ -87,6 +100,15 @@ impl std::fmt::Display for Hint {
             Hint::TrustCa { target } => write!(
                 f,
                 "the registry of `{target}` presents a certificate signed by an unknown CA: trust that CA's certificate"
+            ),
+            Hint::CertificateName { .. } => f.write_str(
+                "connect by a name the certificate holds, or reissue the registry's certificate with this name as a subjectAltName; trusting another CA does not help here",
+            ),
+            Hint::CertificateExpired => f.write_str(
+                "renew the registry's certificate and restart the registry; also check this host's clock; trusting another CA does not help here",
+            ),
+            Hint::CertificateUnusable => f.write_str(
+                "the registry's certificate is unusable for TLS: check its key usage, names and validity",
             ),
             Hint::CheckConnection => f.write_str(
                 "check the registry host and port, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls; a plain-HTTP registry must be named as insecure",

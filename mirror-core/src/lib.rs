@@ -29,7 +29,7 @@ mod runtime;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
-pub use error::Error;
+pub use error::{CertProblem, Error};
 pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,

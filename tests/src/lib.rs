@@ -17,7 +17,7 @@ pub mod skopeo;
 pub mod token_server;
 mod tools;
 
-pub use registry::{RegistryOptions, TestRegistry, free_port};
+pub use registry::{CertVariant, RegistryOptions, TestRegistry, free_port};
 
 /// The tokio runtime the tests drive library calls with (two workers, all drivers). Make one
 /// per test and keep it: a client's pooled connections belong to the runtime that made them.

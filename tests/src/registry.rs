@@ -15,6 +15,8 @@ use crate::tools::require_tool;
 pub struct RegistryOptions {
     /// Serve TLS with a certificate from a throwaway CA (for `127.0.0.1` and `localhost`).
     pub tls: bool,
+    /// With `tls`: which server certificate to serve (a faulty one to test refusals).
+    pub cert: CertVariant,
     /// Require this user and password (bcrypt htpasswd).
     pub htpasswd: Option<(String, String)>,
     /// Keep data in this directory instead of a temp dir (it is not removed).
@@ -24,6 +26,21 @@ pub struct RegistryOptions {
     /// Bearer-token auth: the issuer's realm URL and signing certificate (PEM), see
     /// [`crate::token_server::TokenServer`].
     pub token: Option<(String, String)>,
+}
+
+/// The server certificate a TLS [`TestRegistry`] serves. [`TestRegistry::ca_pem`] is always the
+/// CA a client is given, so each faulty variant fails for exactly one reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CertVariant {
+    /// Valid for `127.0.0.1` and `localhost`, signed by the CA.
+    #[default]
+    Valid,
+    /// Signed by the CA, but names only `wrong.example`.
+    WrongName,
+    /// Signed by the CA, for the right names, but expired in 2020.
+    Expired,
+    /// Right names and dates, but signed by another CA than the one handed to clients.
+    UnknownCa,
 }
 
 /// A running `docker-registry serve` on `127.0.0.1:<port>`.
@@ -72,7 +89,7 @@ impl TestRegistry {
         let mut ca_pem = None;
         let mut tls_section = String::new();
         if opts.tls {
-            let (ca, cert, key) = throwaway_pki();
+            let (ca, cert, key) = throwaway_pki(opts.cert);
             std::fs::write(root.join("ca.crt"), &ca).expect("write ca");
             std::fs::write(root.join("domain.crt"), &cert).expect("write cert");
             std::fs::write(root.join("domain.key"), &key).expect("write key");
@@ -286,32 +303,49 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// A CA and a server certificate for `127.0.0.1`/`localhost`, as PEM: (ca, leaf, key).
-fn throwaway_pki() -> (String, String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType,
+/// A CA and a server certificate for `127.0.0.1`/`localhost` (or the faulty `variant`), as
+/// PEM: (ca, leaf + its issuer, key).
+fn throwaway_pki(variant: CertVariant) -> (String, String, String) {
+    use rcgen::{DnType, SanType};
+    let (ca, issuer) = throwaway_ca("mirror-test CA");
+    let (signer_pem, signer) = match variant {
+        CertVariant::UnknownCa => throwaway_ca("mirror-test other CA"),
+        _ => (ca.clone(), issuer),
     };
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "mirror-test CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = ca_params.self_signed(&ca_key).expect("self-sign ca");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("leaf key");
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let key = rcgen::KeyPair::generate().expect("leaf key");
+    let names = match variant {
+        CertVariant::WrongName => vec!["wrong.example".to_string()],
+        _ => vec!["localhost".to_string()],
+    };
+    let mut params = rcgen::CertificateParams::new(names).expect("leaf params");
+    if variant != CertVariant::WrongName {
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    }
+    if variant == CertVariant::Expired {
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
     params
         .distinguished_name
         .push(DnType::CommonName, "127.0.0.1");
-    let leaf = params.signed_by(&key, &issuer).expect("sign leaf");
+    let leaf = params.signed_by(&key, &signer).expect("sign leaf");
     (
-        ca.pem(),
-        format!("{}{}", leaf.pem(), ca.pem()),
+        ca,
+        format!("{}{signer_pem}", leaf.pem()),
         key.serialize_pem(),
     )
+}
+
+/// A self-signed CA: its PEM and the issuer that signs with it.
+fn throwaway_ca(cn: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.distinguished_name.push(DnType::CommonName, cn);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key).expect("self-sign ca");
+    (ca.pem(), rcgen::Issuer::new(ca_params, ca_key))
 }

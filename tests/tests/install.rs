@@ -167,6 +167,20 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
             "step {step} not done:\n{stderr}"
         );
     }
+    // The mirror step's progress without a terminal: a line per image as it completes, then
+    // the totals, before the step's own line.
+    let n = f.components.len() + 1;
+    let totals = stderr
+        .find(&format!("info: images {n}/{n}  "))
+        .unwrap_or_else(|| panic!("no closing progress line:\n{stderr}"));
+    let step_line = stderr.find("[        done] mirror").unwrap();
+    assert!(totals < step_line, "{stderr}");
+    for c in &f.components {
+        let line = stderr
+            .find(&format!("info: {}: copied\n", c.name))
+            .unwrap_or_else(|| panic!("no line for `{}`:\n{stderr}", c.name));
+        assert!(line < totals, "{stderr}");
+    }
     let registry = format!("localhost:{}", env.port);
     let mirror = format!("{registry}/ocp4/openshift4");
     assert!(

@@ -11,7 +11,7 @@ use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use mirror_testkit::fixture::{self, Fixture, FixtureSpec};
 use mirror_testkit::runtime as rt;
-use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};
+use mirror_testkit::{CertVariant, RegistryOptions, TestRegistry, skopeo};
 
 const TARGET_REPO: &str = "ocp4/openshift4";
 
@@ -314,6 +314,15 @@ fn release_in_another_repository_mounts_shared_layers() {
     assert!(
         report.blobs_mounted >= 2,
         "the CVO layers are shared with the release image: {report:?}"
+    );
+    // The plan foresaw those mounts.
+    assert_eq!(
+        (report.plan.blobs_to_mount, report.plan.bytes_to_mount),
+        (report.blobs_mounted, report.bytes_mounted)
+    );
+    assert_eq!(
+        (report.plan.blobs_to_upload, report.plan.bytes_to_upload),
+        (report.blobs_copied, report.bytes_copied)
     );
     assert_eq!(
         report.mirror_prefixes,
@@ -641,7 +650,7 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
             to: to.clone(),
             access: no_ca,
             code: 1,
-            error: "connection failed".into(),
+            error: "the server certificate is signed by an unknown CA".into(),
             hint: Some("--ca-file PEM".into()),
         },
         Case {
@@ -730,4 +739,343 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
             "release tag at a target after failures: {tags:?}"
         );
     }
+}
+
+/// A wrong host name, an expired certificate and an unknown CA are told apart (by the TLS
+/// library's error type), each with its own message and hint, and none is retried.
+#[test]
+fn certificate_problems_each_get_their_own_message_and_hint() {
+    struct Case {
+        variant: CertVariant,
+        error: &'static str,
+        hint: &'static str,
+    }
+    let cases = [
+        Case {
+            variant: CertVariant::WrongName,
+            error: "the server certificate is not valid for `127.0.0.1` (it names `wrong.example`)",
+            hint: "hint: use a host name the certificate names",
+        },
+        Case {
+            variant: CertVariant::Expired,
+            error: "the server certificate has expired (not after `Wed, 01 Jan 2020 00:00:00 GMT`)",
+            hint: "hint: renew the registry's certificate",
+        },
+        Case {
+            variant: CertVariant::UnknownCa,
+            error: "the server certificate is signed by an unknown CA",
+            hint: "pass that CA with `--ca-file PEM`",
+        },
+    ];
+    for c in cases {
+        let reg = TestRegistry::start_with(RegistryOptions {
+            tls: true,
+            cert: c.variant,
+            ..Default::default()
+        });
+        let image = format!("{}/ocp4/release:4.14.1-x86_64", reg.host);
+        let ca = reg.ca_file().unwrap();
+        let out = mirrorctl(["release", "info", &image, "--ca-file"])
+            .arg(&ca)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        let name = format!("{:?}", c.variant);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stdout.is_empty(), "{name}: {stdout}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{name}: one error and one hint:\n{stderr}");
+        assert!(
+            lines[0].starts_with(&format!("error: check manifest `{image}`: "))
+                || lines[0].starts_with(&format!("error: get manifest `{image}`: ")),
+            "{name}:\n{stderr}"
+        );
+        assert!(
+            lines[0].contains(c.error),
+            "{name}: lacks `{}`:\n{stderr}",
+            c.error
+        );
+        assert!(
+            lines[1].contains(c.hint),
+            "{name}: lacks `{}`:\n{stderr}",
+            c.hint
+        );
+        // Certificate problems are final: no retries, and only the unknown CA asks for
+        // `--ca-file`.
+        assert!(!lines[0].contains("tries"), "{name}:\n{stderr}");
+        assert_eq!(
+            lines[1].contains("`--ca-file"),
+            c.variant == CertVariant::UnknownCa,
+            "{name}:\n{stderr}"
+        );
+    }
+}
+
+/// A dry run into a second repository of a registry that already holds the release plans
+/// every blob as mounted from the first (read-only: only HEADs), and the real run does just
+/// that, the numbers matching.
+#[test]
+fn dry_run_into_a_second_repository_plans_mounts_and_the_copy_mounts_them() {
+    let rt = rt();
+    let s = setup(&rt);
+    let first = format!("{}/{TARGET_REPO}", s.target.host);
+    let second_path = "ocp4b/openshift4";
+    let second = format!("{}/{second_path}", s.target.host);
+    let run = |to: &str, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &s.fixture.release,
+            "--to",
+            to,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(cli_access(&s));
+        let out = mirrorctl(&args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        (stdout, stderr)
+    };
+    let (stdout, _) = run(&first, &["--output", "json"]);
+    let first_report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(first_report["blobsMounted"], 0, "{first_report}");
+
+    let log_before = s.target.log().len();
+    let (stdout, _) = run(&second, &["--dry-run", "--output", "json"]);
+    let dry: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plan = &dry["plan"];
+    let unique = s.fixture.unique_blobs as u64;
+    assert_eq!(
+        (
+            plan["blobsToCopy"].as_u64(),
+            plan["blobsToMount"].as_u64(),
+            plan["bytesToMount"].as_u64(),
+            plan["blobsToUpload"].as_u64(),
+            plan["bytesToUpload"].as_u64(),
+        ),
+        (
+            Some(unique),
+            Some(unique),
+            Some(s.fixture.unique_bytes),
+            Some(0),
+            Some(0)
+        ),
+        "{dry}"
+    );
+    assert_eq!(plan["mountSources"], serde_json::json!([first]));
+    // Read-only at the target: no tag, no upload session, no mount.
+    assert_eq!(
+        skopeo::list_tags(&s.target, second_path).unwrap_or_default(),
+        Vec::<String>::new()
+    );
+    let log = &s.target.log()[log_before..];
+    assert!(log.contains("HEAD"), "the registry logs requests:\n{log}");
+    assert!(
+        !log.contains("POST") && !log.contains("PUT"),
+        "the dry run wrote:\n{log}"
+    );
+
+    // The text plan says the same.
+    let (stdout, _) = run(&second, &["--dry-run"]);
+    assert!(
+        stdout.contains(&format!(
+            "  to mount:     {unique} ({}) from other repositories of the target registry (earlier mirror: {first})\n  to upload:    0 (0B) from the source\n",
+            human(s.fixture.unique_bytes)
+        )),
+        "{stdout}"
+    );
+
+    // The real run mounts exactly what was planned and uploads nothing.
+    let (stdout, _) = run(&second, &["--output", "json"]);
+    let real: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            real["blobsMounted"].as_u64(),
+            real["bytesMounted"].as_u64(),
+            real["blobsCopied"].as_u64(),
+            real["bytesCopied"].as_u64(),
+        ),
+        (
+            plan["blobsToMount"].as_u64(),
+            plan["bytesToMount"].as_u64(),
+            plan["blobsToUpload"].as_u64(),
+            plan["bytesToUpload"].as_u64(),
+        ),
+        "{real}"
+    );
+    skopeo::assert_digest(
+        &s.target,
+        &format!("{second}:{}-x86_64", s.fixture.version),
+        &s.fixture.release_digest,
+    );
+}
+
+/// `human_bytes` as the CLI prints it (binary units, 4 significant digits).
+fn human(n: u64) -> String {
+    let mut v = n as f64;
+    let mut u = 0;
+    let units = ["B", "KiB", "MiB", "GiB"];
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    match u {
+        0 => format!("{n}B"),
+        _ if v >= 100.0 => format!("{v:.1}{}", units[u]),
+        _ if v >= 10.0 => format!("{v:.2}{}", units[u]),
+        _ => format!("{v:.3}{}", units[u]),
+    }
+}
+
+/// Records the engine's events in order.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl mirror_core::Progress for Recorder {
+    fn event(&self, e: mirror_core::MirrorEvent<'_>) {
+        use mirror_core::MirrorEvent as E;
+        let line = match e {
+            E::Blob { action, .. } => format!("blob {action:?}"),
+            E::Image { name, action } => format!("image {name} {action:?}"),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// Each image is reported done as soon as its last blob and manifest are in, while other
+/// blobs are still being copied, and the release comes last.
+#[test]
+fn image_done_events_arrive_while_blobs_still_flow() {
+    let rt = rt();
+    let s = setup(&rt);
+    let client = RegistryClient::new(both(&s)).unwrap();
+    let from = ImageRef::parse(&s.fixture.release).unwrap();
+    let to = Repository::parse(&format!("{}/{TARGET_REPO}", s.target.host)).unwrap();
+    let opts = MirrorOptions {
+        max_per_registry: 2,
+        ..MirrorOptions::new(to)
+    };
+    let rec = std::sync::Arc::new(Recorder::default());
+    rt.block_on(mirror_core::mirror_release(
+        &client,
+        &from,
+        &opts,
+        rec.clone(),
+    ))
+    .unwrap();
+    let events = rec.0.lock().unwrap().clone();
+    let images: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i].starts_with("image "))
+        .collect();
+    let last_blob = events.iter().rposition(|e| e.starts_with("blob ")).unwrap();
+    assert_eq!(images.len(), s.fixture.components.len() + 1, "{events:#?}");
+    assert!(
+        images[0] < last_blob,
+        "the first image was reported only after every blob: {events:#?}"
+    );
+    let interleaved = images.iter().filter(|&&i| i < last_blob).count();
+    assert!(
+        interleaved >= s.fixture.components.len() / 2,
+        "most images are done before the last blob: {events:#?}"
+    );
+    assert_eq!(
+        events[*images.last().unwrap()],
+        "image release Copied",
+        "{events:#?}"
+    );
+    assert!(images.last().unwrap() > &last_blob);
+}
+
+/// Under a pseudo-terminal (`script`) the bar is drawn with percent, bytes, rate, ETA and the
+/// image count; without a terminal, progress is plain `info:` lines (one per image, a closing
+/// total), no bar and no escape sequences.
+#[test]
+fn progress_is_plain_lines_in_logs_and_a_bar_on_a_terminal() {
+    let rt = rt();
+    let s = setup(&rt);
+    let images = s.fixture.components.len() + 1;
+    let args = |to: &str| {
+        let mut v: Vec<String> = [
+            "release",
+            "mirror",
+            "--from",
+            &s.fixture.release,
+            "--to",
+            to,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        v.extend(cli_access(&s));
+        v
+    };
+    // Under a pseudo-terminal, into the empty registry (so bytes move: the run without a
+    // terminal, after it, mounts everything from this first mirror).
+    let quoted: Vec<String> =
+        std::iter::once(mirror_testkit::cli::mirrorctl_path().display().to_string())
+            .chain(args(&format!("{}/tty/openshift4", s.target.host)))
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
+    let mut script = std::process::Command::new(mirror_testkit::require_tool("script"));
+    script
+        .args(["-qec", &quoted.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .env("HOME", std::env::temp_dir().join("mirrorctl-test-home"))
+        .env("COLUMNS", "160")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_RUNTIME_DIR");
+    let out = script.output().unwrap();
+    let (tty, _) = text(&out);
+    assert!(out.status.success(), "{tty}");
+    let last_draw = tty
+        .rsplit(['\r', '\n'])
+        .find(|l| l.contains("ETA"))
+        .unwrap_or_else(|| panic!("no bar drawn:\n{tty:?}"));
+    assert!(
+        last_draw.contains("100%") && last_draw.contains(&format!("images {images}/{images}")),
+        "{last_draw:?}"
+    );
+    assert!(last_draw.contains("/s"), "a rate: {last_draw:?}");
+    assert!(
+        !last_draw.contains(" 0 B/0 B "),
+        "bytes moved: {last_draw:?}"
+    );
+    assert!(
+        tty.contains(&format!(
+            "images {images}/{images}\r\ninfo: Mirroring completed"
+        )),
+        "the bar stays, and what follows starts on a new line:\n{tty:?}"
+    );
+    assert!(
+        !tty.contains(&format!("info: {}: copied", s.fixture.components[0].name)),
+        "plain per-image lines on a terminal:\n{tty}"
+    );
+
+    // Without a terminal.
+    let out = mirrorctl(args(&format!("{}/plain/openshift4", s.target.host)))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+    for c in &s.fixture.components {
+        assert!(
+            stderr.contains(&format!("info: {}: copied\n", c.name)),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!("info: images {images}/{images}  ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ETA"), "{stderr}");
 }

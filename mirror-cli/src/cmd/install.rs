@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mirror_core::{
     AuthFile, Credential, ImageRef, InstallConfigFile, InstallProgress, InstallSettings,
@@ -13,6 +13,7 @@ use mirror_core::{
 use super::access;
 use crate::cli::{InstallArgs, OutputFormat, UninstallArgs};
 use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, hint_text, print_error};
+use crate::progress::CliProgress;
 
 /// A usage problem: the input it names, and the fix.
 struct Bad {
@@ -38,8 +39,13 @@ pub async fn run(args: InstallArgs, quiet: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let progress = StepPrinter { quiet };
-    match mirror_core::install(&settings, &progress).await {
+    let progress = StepPrinter {
+        quiet,
+        mirror: Mutex::new(None),
+    };
+    let result = mirror_core::install(&settings, &progress).await;
+    progress.finish_mirror();
+    match result {
         Ok(report) => {
             match args.output {
                 OutputFormat::Json => println!(
@@ -62,6 +68,17 @@ pub async fn run(args: InstallArgs, quiet: bool) -> u8 {
 
 struct StepPrinter {
     quiet: bool,
+    /// The mirror step's progress, finished (its bar left drawn) before the next line.
+    mirror: Mutex<Option<Arc<CliProgress>>>,
+}
+
+impl StepPrinter {
+    fn finish_mirror(&self) {
+        let taken = self.mirror.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(p) = taken {
+            p.finish();
+        }
+    }
 }
 
 impl InstallProgress for StepPrinter {
@@ -75,13 +92,8 @@ impl InstallProgress for StepPrinter {
             StepStatus::Skipped => "skipped",
             StepStatus::Planned => "planned",
         };
-        // Clear a progress line the mirror step may have left on a terminal.
-        let clear = if crate::output::stderr_is_tty() {
-            "\r\x1b[2K"
-        } else {
-            ""
-        };
-        eprintln!("{clear}[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
+        self.finish_mirror();
+        eprintln!("[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
     }
 
     fn warning(&self, w: &mirror_core::Warning) {
@@ -93,7 +105,9 @@ impl InstallProgress for StepPrinter {
     }
 
     fn mirror(&self) -> Arc<dyn Progress> {
-        Arc::new(super::release::CliProgress::new(self.quiet))
+        let p = Arc::new(CliProgress::new(self.quiet));
+        *self.mirror.lock().unwrap_or_else(|p| p.into_inner()) = Some(p.clone());
+        p
     }
 }
 
@@ -402,7 +416,10 @@ pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
     };
     match mirror_core::uninstall(&settings) {
         Ok(steps) => {
-            let printer = StepPrinter { quiet };
+            let printer = StepPrinter {
+                quiet,
+                mirror: Mutex::new(None),
+            };
             for s in &steps {
                 printer.step(s);
             }

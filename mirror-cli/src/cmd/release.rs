@@ -1,18 +1,14 @@
 //! `mirrorctl release mirror` and `mirrorctl release info`.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use mirror_core::{
-    ImageRef, InstructionKind, MirrorEvent, MirrorOptions, MirrorReport, Progress, Repository,
-};
+use mirror_core::{ImageRef, InstructionKind, MirrorOptions, MirrorReport, Repository};
 
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{
-    EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stderr_is_tty, stdout,
-};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stdout};
+use crate::progress::CliProgress;
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     let from = match ImageRef::parse(&args.from) {
@@ -124,9 +120,24 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
             human_bytes(p.unique_bytes)
         ));
         out.push_str(&format!(
-            "  to transfer:  {} blobs ({}) after subtracting what the target holds\n\n",
+            "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
             p.blobs_to_copy,
             human_bytes(p.bytes_to_copy)
+        ));
+        out.push_str(&format!(
+            "  to mount:     {} ({}) from other repositories of the target registry{}\n",
+            p.blobs_to_mount,
+            human_bytes(p.bytes_to_mount),
+            if p.mount_sources.is_empty() {
+                String::new()
+            } else {
+                format!(" (earlier mirror: {})", p.mount_sources.join(", "))
+            }
+        ));
+        out.push_str(&format!(
+            "  to upload:    {} ({}) from the source\n\n",
+            p.blobs_to_upload,
+            human_bytes(p.bytes_to_upload)
         ));
     }
     out.push_str("Success\n");
@@ -136,132 +147,6 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
     }
     out.push_str(&r.instructions.render(kind));
     out
-}
-
-/// Progress on stderr: one redrawn line on a terminal, plain lines otherwise.
-pub(crate) struct CliProgress {
-    quiet: bool,
-    tty: bool,
-    start: Instant,
-    bytes: AtomicU64,
-    total_bytes: AtomicU64,
-    images: AtomicUsize,
-    total_images: AtomicUsize,
-    last_draw: Mutex<Instant>,
-}
-
-impl CliProgress {
-    pub(crate) fn new(quiet: bool) -> Self {
-        Self {
-            quiet,
-            tty: stderr_is_tty(),
-            start: Instant::now(),
-            bytes: AtomicU64::new(0),
-            total_bytes: AtomicU64::new(0),
-            images: AtomicUsize::new(0),
-            total_images: AtomicUsize::new(0),
-            last_draw: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn line(&self) -> String {
-        let b = self.bytes.load(Ordering::Relaxed);
-        let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        format!(
-            "images {}/{}  {} / {}  {}/s",
-            self.images.load(Ordering::Relaxed),
-            self.total_images.load(Ordering::Relaxed),
-            human_bytes(b),
-            human_bytes(self.total_bytes.load(Ordering::Relaxed)),
-            human_bytes((b as f64 / secs) as u64)
-        )
-    }
-
-    fn draw(&self, force: bool) {
-        let mut last = self.last_draw.lock().unwrap_or_else(|p| p.into_inner());
-        let every = if self.tty { 150 } else { 5000 };
-        if !force && last.elapsed().as_millis() < every {
-            return;
-        }
-        *last = Instant::now();
-        if self.tty {
-            eprint!("\r\x1b[2K{}", self.line());
-        } else {
-            eprintln!("info: {}", self.line());
-        }
-    }
-
-    pub(crate) fn finish(&self) {
-        if !self.quiet && self.tty {
-            eprintln!();
-        }
-    }
-}
-
-impl Progress for CliProgress {
-    fn event(&self, e: MirrorEvent<'_>) {
-        if self.quiet {
-            return;
-        }
-        match e {
-            MirrorEvent::ReleaseRead {
-                version,
-                digest,
-                images,
-            } => {
-                self.total_images.store(images, Ordering::Relaxed);
-                eprintln!("info: Mirroring {images} images of release {version} ({digest})");
-            }
-            MirrorEvent::Planned(p) => {
-                self.total_bytes.store(p.bytes_to_copy, Ordering::Relaxed);
-                self.images.fetch_add(p.images_present, Ordering::Relaxed);
-                eprintln!(
-                    "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({})",
-                    p.images,
-                    p.images_present,
-                    p.images_to_tag,
-                    p.images_to_copy,
-                    p.blobs_to_copy,
-                    p.unique_blobs,
-                    human_bytes(p.bytes_to_copy)
-                );
-            }
-            MirrorEvent::Bytes(n) => {
-                self.bytes.fetch_add(n, Ordering::Relaxed);
-                self.draw(false);
-            }
-            MirrorEvent::Image { name, action } => {
-                if action != mirror_core::ImageAction::Present {
-                    self.images.fetch_add(1, Ordering::Relaxed);
-                }
-                if !self.tty {
-                    eprintln!(
-                        "info: {name}: {}",
-                        serde_json::to_value(action)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    );
-                }
-                self.draw(false);
-            }
-            MirrorEvent::Retrying {
-                what,
-                attempt,
-                delay,
-                reason,
-            } => {
-                if self.tty {
-                    eprintln!();
-                }
-                eprintln!(
-                    "warning: {what}: attempt {attempt} failed ({reason}); retrying in {:.1}s",
-                    delay.as_secs_f64()
-                );
-            }
-            _ => {}
-        }
-    }
 }
 
 pub async fn info(args: InfoArgs) -> u8 {

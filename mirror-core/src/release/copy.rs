@@ -7,7 +7,7 @@
 //! manifests (children of lists first); push the release tag strictly last, so its presence
 //! means the mirror is complete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,12 +17,15 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 use super::instructions::{InstructionKind, MirrorInstructions};
+use super::mount;
 use super::payload::{Release, read_release};
 use crate::digest::{Digest, DigestHasher};
 use crate::error::Error;
 use crate::manifest::{BlobRef, ManifestKind, parse_kind};
 use crate::reference::{ImageRef, Repository, Target};
 use crate::registry::{MountOutcome, RegistryClient};
+
+use super::mount::{How, Step};
 
 /// Requests in flight per registry when nothing is said. Measured: see docs/performance.md.
 pub const DEFAULT_MAX_PER_REGISTRY: usize = 8;
@@ -159,6 +162,19 @@ pub struct MirrorPlan {
     pub blobs_to_copy: usize,
     /// Bytes to transfer after deduplication and after subtracting what the target holds.
     pub bytes_to_copy: u64,
+    /// Blob transfers (one per blob and target repository) that will be mounted from another
+    /// repository of the same registry: one filled earlier in this run, the source itself, or
+    /// an earlier mirror of the release found in the registry's `_catalog`.
+    pub blobs_to_mount: usize,
+    /// Their bytes (nothing crosses the network for them).
+    pub bytes_to_mount: u64,
+    /// Blob transfers that will be streamed from the source.
+    pub blobs_to_upload: usize,
+    /// Their bytes: what the copy will move.
+    pub bytes_to_upload: u64,
+    /// The repository mounted from, per target registry, when an earlier mirror was found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mount_sources: Vec<String>,
 }
 
 /// The outcome of [`mirror_release`] (`--output json` prints it).
@@ -241,9 +257,13 @@ enum JobState {
 struct BlobTask {
     size: u64,
     src: Repository,
-    /// Target repositories that still need it (first: copy, others: mount).
+    /// Target repositories that still need it.
     missing: Vec<Repository>,
     used_by: String,
+    /// The jobs (indices) whose images reference it.
+    jobs: Vec<usize>,
+    /// How each repository of `missing` gets it, in order (decided when planning).
+    steps: Vec<Step>,
 }
 
 #[derive(Default)]
@@ -298,7 +318,7 @@ pub async fn mirror_release(
         images: jobs.len(),
         ..Default::default()
     };
-    for (job, state) in jobs.iter().zip(&states) {
+    for (j, (job, state)) in jobs.iter().zip(&states).enumerate() {
         match state {
             JobState::Present => plan.images_present += 1,
             JobState::Tag => plan.images_to_tag += 1,
@@ -312,9 +332,14 @@ pub async fn mirror_release(
                         src: job.src.clone(),
                         missing: Vec::new(),
                         used_by: job.label(),
+                        jobs: Vec::new(),
+                        steps: Vec::new(),
                     });
                     if !t.missing.contains(&job.dst) {
                         t.missing.push(job.dst.clone());
+                    }
+                    if !t.jobs.contains(&j) {
+                        t.jobs.push(j);
                     }
                 }
             }
@@ -354,6 +379,61 @@ pub async fn mirror_release(
     tasks.retain(|_, t| !t.missing.is_empty());
     plan.blobs_to_copy = tasks.len();
     plan.bytes_to_copy = tasks.values().map(|t| t.size).sum();
+
+    // 3b. Mount instead of upload where the target registry already has the blob elsewhere:
+    // an earlier mirror of this release (read-only checks: catalog and HEADs).
+    let sources = if tasks.is_empty() {
+        BTreeMap::new()
+    } else {
+        let mut targets: Vec<Repository> = Vec::new();
+        for j in &jobs {
+            if !targets.contains(&j.dst) {
+                targets.push(j.dst.clone());
+            }
+        }
+        mount::find_sources(client, &targets, &release.digest, n).await
+    };
+    plan.mount_sources = sources.values().map(|r| r.to_string()).collect();
+    let source_checks: Vec<(Digest, Repository)> = tasks
+        .iter()
+        .flat_map(|(d, t)| {
+            mount::registries_to_check(&t.missing, &t.src)
+                .into_iter()
+                .filter_map(|reg| sources.get(&reg).cloned())
+                .map(move |r| (d.clone(), r))
+        })
+        .collect();
+    let held: Vec<(Digest, String)> = futures_util::stream::iter(source_checks)
+        .map(|(d, r)| async move {
+            let there = client.blob_exists(&r, &d).await?.is_some();
+            Ok::<_, Error>(there.then_some((d, r.registry)))
+        })
+        .buffer_unordered(n)
+        .try_filter_map(|x| async move { Ok(x) })
+        .try_collect()
+        .await?;
+    let mut held_by: BTreeMap<Digest, BTreeSet<String>> = BTreeMap::new();
+    for (d, reg) in held {
+        held_by.entry(d).or_default().insert(reg);
+    }
+    let no_registry = BTreeSet::new();
+    for (d, t) in tasks.iter_mut() {
+        t.steps = mount::steps_for(
+            &t.missing,
+            &t.src,
+            &sources,
+            held_by.get(d).unwrap_or(&no_registry),
+        );
+        for s in &t.steps {
+            if s.how == How::Upload {
+                plan.blobs_to_upload += 1;
+                plan.bytes_to_upload += t.size;
+            } else {
+                plan.blobs_to_mount += 1;
+                plan.bytes_to_mount += t.size;
+            }
+        }
+    }
     progress.event(MirrorEvent::Planned(&plan));
 
     let release_target = jobs
@@ -362,37 +442,16 @@ pub async fn mirror_release(
         .unwrap_or_default();
     let counters = Arc::new(Counters::default());
     if !opts.dry_run {
-        // 4. Blobs.
-        futures_util::stream::iter(tasks.iter())
-            .map(|(digest, task)| {
-                let counters = counters.clone();
-                let progress = progress.clone();
-                async move {
-                    copy_blob_everywhere(client, digest, task, opts.blob_tries, &counters, progress)
-                        .await
-                }
-            })
-            .buffer_unordered(n)
-            .try_collect::<Vec<()>>()
-            .await?;
-        // 5. Component manifests, then 6. the release, strictly last.
-        let (comp, rel) = jobs.split_at(jobs.len() - 1);
-        let (comp_states, rel_state) = states.split_at(states.len() - 1);
-        futures_util::stream::iter(comp.iter().zip(comp_states))
-            .map(|(job, state)| {
-                let progress = progress.clone();
-                async move {
-                    finish_image(client, job, state, progress.as_ref())
-                        .await
-                        .map_err(|e| wrap(job, e))
-                }
-            })
-            .buffer_unordered(n)
-            .try_collect::<Vec<()>>()
-            .await?;
-        finish_image(client, &rel[0], &rel_state[0], progress.as_ref())
-            .await
-            .map_err(|e| wrap(&rel[0], e))?;
+        copy_and_push(
+            client,
+            &jobs,
+            &states,
+            &tasks,
+            opts,
+            &counters,
+            progress.clone(),
+        )
+        .await?;
     }
 
     let mut mirrors = vec![opts.to.to_string()];
@@ -429,6 +488,76 @@ pub async fn mirror_release(
         instructions,
         default_instructions: InstructionKind::default_for(&release.version),
     })
+}
+
+/// Steps 4 to 6: the blobs; each component's manifests as soon as its last blob is in (so
+/// progress counts images while blobs still flow); the release, strictly last.
+async fn copy_and_push(
+    client: &RegistryClient,
+    jobs: &[Job],
+    states: &[JobState],
+    tasks: &BTreeMap<Digest, BlobTask>,
+    opts: &MirrorOptions,
+    counters: &Arc<Counters>,
+    progress: Arc<dyn Progress>,
+) -> Result<(), Error> {
+    let n = opts.max_per_registry;
+    let release = jobs.len() - 1;
+    let mut pending = vec![0usize; jobs.len()];
+    for t in tasks.values() {
+        for &j in &t.jobs {
+            pending[j] += 1;
+        }
+    }
+    // Blobs in the order of the first image that needs them, so images complete one by one.
+    let mut order: Vec<(&Digest, &BlobTask)> = tasks.iter().collect();
+    order.sort_by_key(|(_, t)| t.jobs.iter().min().copied().unwrap_or(usize::MAX));
+    let mut blobs = futures_util::stream::iter(order)
+        .map(|(digest, task)| {
+            let progress = progress.clone();
+            async move {
+                copy_blob_everywhere(client, digest, task, opts.blob_tries, counters, progress)
+                    .await
+                    .map(|()| task)
+            }
+        })
+        .buffer_unordered(n);
+    let finish = |j: usize| {
+        let progress = progress.clone();
+        async move {
+            finish_image(client, &jobs[j], &states[j], progress.as_ref())
+                .await
+                .map_err(|e| wrap(&jobs[j], e))
+        }
+    };
+    let mut ready: VecDeque<usize> = (0..release).filter(|&j| pending[j] == 0).collect();
+    let mut pushing = futures_util::stream::FuturesUnordered::new();
+    let mut blobs_done = false;
+    loop {
+        while pushing.len() < n
+            && let Some(j) = ready.pop_front()
+        {
+            pushing.push(finish(j));
+        }
+        if blobs_done && pushing.is_empty() {
+            break;
+        }
+        tokio::select! {
+            next = blobs.next(), if !blobs_done => match next {
+                Some(task) => {
+                    for &j in &task?.jobs {
+                        pending[j] -= 1;
+                        if pending[j] == 0 && j != release {
+                            ready.push_back(j);
+                        }
+                    }
+                }
+                None => blobs_done = true,
+            },
+            Some(done) = pushing.next(), if !pushing.is_empty() => done?,
+        }
+    }
+    finish(release).await
 }
 
 /// Tag rules of the distribution spec: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -615,6 +744,7 @@ async fn finish_image(
     Ok(())
 }
 
+/// Brings one blob into every repository that lacks it, following the planned steps.
 async fn copy_blob_everywhere(
     client: &RegistryClient,
     digest: &Digest,
@@ -623,21 +753,54 @@ async fn copy_blob_everywhere(
     counters: &Counters,
     progress: Arc<dyn Progress>,
 ) -> Result<(), Error> {
-    let first = &task.missing[0];
+    for step in &task.steps {
+        let mounted = match &step.how {
+            How::Upload => false,
+            How::Mount(from) => matches!(
+                client.mount_blob(&step.dst, digest, from).await?,
+                MountOutcome::Mounted
+            ),
+        };
+        let (action, blobs, bytes) = if mounted {
+            (
+                BlobAction::Mounted,
+                &counters.blobs_mounted,
+                &counters.bytes_mounted,
+            )
+        } else {
+            upload_with_retries(client, digest, task, &step.dst, tries, progress.clone()).await?;
+            (
+                BlobAction::Copied,
+                &counters.blobs_copied,
+                &counters.bytes_copied,
+            )
+        };
+        blobs.fetch_add(1, Ordering::Relaxed);
+        bytes.fetch_add(task.size, Ordering::Relaxed);
+        progress.event(MirrorEvent::Blob {
+            digest,
+            size: task.size,
+            action,
+        });
+    }
+    Ok(())
+}
+
+/// Streams the blob from the source into `dst`, the whole copy tried again on transient
+/// failures.
+async fn upload_with_retries(
+    client: &RegistryClient,
+    digest: &Digest,
+    task: &BlobTask,
+    dst: &Repository,
+    tries: u32,
+    progress: Arc<dyn Progress>,
+) -> Result<(), Error> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match copy_one(
-            client,
-            &task.src,
-            first,
-            digest,
-            task.size,
-            progress.clone(),
-        )
-        .await
-        {
-            Ok(()) => break,
+        match copy_one(client, &task.src, dst, digest, task.size, progress.clone()).await {
+            Ok(()) => return Ok(()),
             Err(e) if e.is_transient() && attempt < tries.max(1) => {
                 let delay = Duration::from_millis(500 * u64::from(attempt));
                 progress.event(MirrorEvent::Retrying {
@@ -656,56 +819,6 @@ async fn copy_blob_everywhere(
             }
         }
     }
-    counters.blobs_copied.fetch_add(1, Ordering::Relaxed);
-    counters
-        .bytes_copied
-        .fetch_add(task.size, Ordering::Relaxed);
-    progress.event(MirrorEvent::Blob {
-        digest,
-        size: task.size,
-        action: BlobAction::Copied,
-    });
-    for other in &task.missing[1..] {
-        let same_registry = other.registry == first.registry;
-        let outcome = if same_registry {
-            client.mount_blob(other, digest, &first.path).await?
-        } else {
-            MountOutcome::Upload(client.begin_upload(other).await?)
-        };
-        match outcome {
-            MountOutcome::Mounted => {
-                counters.blobs_mounted.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes_mounted
-                    .fetch_add(task.size, Ordering::Relaxed);
-                progress.event(MirrorEvent::Blob {
-                    digest,
-                    size: task.size,
-                    action: BlobAction::Mounted,
-                });
-            }
-            MountOutcome::Upload(_) => {
-                copy_one(
-                    client,
-                    &task.src,
-                    other,
-                    digest,
-                    task.size,
-                    progress.clone(),
-                )
-                .await
-                .map_err(|e| Error::Image {
-                    image: task.used_by.clone(),
-                    source: Box::new(e),
-                })?;
-                counters.blobs_copied.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes_copied
-                    .fetch_add(task.size, Ordering::Relaxed);
-            }
-        }
-    }
-    Ok(())
 }
 
 fn with_tries(mut e: Error, attempts: u32) -> Error {

@@ -59,7 +59,7 @@ pub(crate) fn read_error(target: &str, e: std::io::Error) -> Error {
         target: target.to_string(),
         tries: 1,
         detail: e.to_string(),
-        unknown_ca: false,
+        cert: None,
     }
 }
 

@@ -5,4 +5,5 @@ pub(crate) mod extract;
 pub(crate) mod info;
 pub(crate) mod instructions;
 pub(crate) mod layer;
+pub(crate) mod mount;
 pub(crate) mod payload;
