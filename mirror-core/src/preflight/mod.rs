@@ -14,7 +14,7 @@ mod os;
 mod port;
 mod resources;
 mod size;
-mod tools;
+pub(crate) mod tools;
 mod upstream;
 
 use std::collections::BTreeSet;

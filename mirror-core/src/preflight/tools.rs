@@ -19,7 +19,7 @@ const REGISTRY_BINARIES: [&str; 2] = ["registry", "docker-registry"];
 /// name the command this host has: the same choice the install's `packages` step makes
 /// (`dnf`, `yum` on RHEL 7, `apt-get` on Debian and Ubuntu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Installer {
+pub(crate) enum Installer {
     Dnf,
     Yum,
     AptGet,
@@ -29,6 +29,14 @@ enum Installer {
 }
 
 impl Installer {
+    /// This host's, from `/etc/os-release` (or `/usr/lib/os-release`).
+    pub(crate) fn of_this_host() -> Self {
+        let text = std::fs::read_to_string("/etc/os-release")
+            .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+            .ok();
+        Self::for_os(text.map(|t| OsRelease::parse(&t)).as_ref())
+    }
+
     fn for_os(os: Option<&OsRelease>) -> Self {
         match os {
             // RHEL 7 and its rebuilds have only `yum`; Fedora and RHEL 8 on have `dnf`.
@@ -43,7 +51,7 @@ impl Installer {
     }
 
     /// `` `dnf install PKG` `` (or `yum`, `apt-get`, `zypper`).
-    fn command(self, package: &str) -> String {
+    pub(crate) fn command(self, package: &str) -> String {
         match self {
             Installer::Dnf => format!("`dnf install {package}`"),
             Installer::Yum => format!("`yum install {package}`"),
@@ -56,7 +64,7 @@ impl Installer {
     }
 
     /// How to get a distribution registry binary (`registry` or `docker-registry`) here.
-    fn registry_binary(self) -> String {
+    pub(crate) fn registry_binary(self) -> String {
         match self {
             Installer::Dnf | Installer::Yum => format!(
                 "{}, from EPEL; or the `registry` binary from github.com/distribution/distribution releases",

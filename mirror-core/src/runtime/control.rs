@@ -94,8 +94,10 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                                 process::BINARY_NAMES.join("` or `")
                             ),
                             install: format!(
-                                "install podman (`dnf install podman`), or {}",
-                                process::INSTALL_BINARY
+                                "install podman ({}), or {}",
+                                crate::preflight::tools::Installer::of_this_host()
+                                    .command("podman"),
+                                process::install_binary()
                             ),
                         }
                     } else {
@@ -190,7 +192,10 @@ fn podman_missing() -> Error {
     Error::ToolMissing {
         what: "podman".into(),
         looked_for: "`podman version` on PATH".into(),
-        install: "install podman (`dnf install podman` or `apt-get install podman`), or use `--runtime process`".into(),
+        install: format!(
+            "install podman ({}), or run the registry as a process (the process runtime)",
+            crate::preflight::tools::Installer::of_this_host().command("podman")
+        ),
     }
 }
 

@@ -17,8 +17,13 @@ use crate::fsutil::{CONFIG_MODE, write_atomic};
 /// `docker-distribution`'s `registry`.
 pub(crate) const BINARY_NAMES: [&str; 2] = ["docker-registry", "registry"];
 
-/// How to install a distribution binary.
-pub(crate) const INSTALL_BINARY: &str = "install the distribution registry: `apt-get install docker-registry` (Debian/Ubuntu) or `dnf install docker-distribution` (RHEL/Fedora, EPEL); or pass `--binary PATH`";
+/// How to install a distribution binary on this host (its package manager's command).
+pub(crate) fn install_binary() -> String {
+    format!(
+        "install the distribution registry: {}; or give the binary's path",
+        crate::preflight::tools::Installer::of_this_host().registry_binary()
+    )
+}
 
 /// Finds the binary: `explicit` (which must exist), else the first of [`BINARY_NAMES`] on
 /// `PATH`.
@@ -30,7 +35,7 @@ pub(crate) fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, Error> {
         return Err(Error::ToolMissing {
             what: "the registry binary".into(),
             looked_for: format!("`{}` does not exist", p.display()),
-            install: INSTALL_BINARY.into(),
+            install: install_binary(),
         });
     }
     for name in BINARY_NAMES {
@@ -41,7 +46,7 @@ pub(crate) fn find_binary(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     Err(Error::ToolMissing {
         what: "a distribution registry binary".into(),
         looked_for: format!("`{}` on PATH", BINARY_NAMES.join("` or `")),
-        install: INSTALL_BINARY.into(),
+        install: install_binary(),
     })
 }
 
