@@ -395,7 +395,6 @@ pub fn remove_trust(opts: &TrustOptions) -> Result<TrustReport> {
 /// `update-ca-certificates` reports a deleted local anchor to no hook, so without this the
 /// Java keystore (`/etc/ssl/certs/java/cacerts`) would keep trusting the removed CA.
 fn debian_removal_hooks(opts: &TrustOptions, pem: &Path) -> Result<Vec<TrustAction>> {
-    use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt as _;
     let dir = under(&opts.root, Path::new("/etc/ca-certificates/update.d"));
     let mut hooks = match std::fs::read_dir(&dir) {
@@ -417,29 +416,8 @@ fn debian_removal_hooks(opts: &TrustOptions, pem: &Path) -> Result<Vec<TrustActi
             actions.push(TrustAction::Refreshed { command });
             continue;
         }
-        let spawn_err = |source| Error::RefreshSpawn {
-            command: command.clone(),
-            source,
-        };
-        let mut child = Command::new(&hook)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(spawn_err)?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(format!("-{}\n", pem.display()).as_bytes())
-                .map_err(spawn_err)?;
-        }
-        let output = child.wait_with_output().map_err(spawn_err)?;
-        if !output.status.success() {
-            return Err(Error::RefreshFailed {
-                command,
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
+        let line = format!("-{}\n", pem.display());
+        run_command(Command::new(&hook), &command, Some(line.as_bytes()))?;
         actions.push(TrustAction::Refreshed { command });
     }
     Ok(actions)
@@ -518,17 +496,37 @@ fn refresh(opts: &TrustOptions) -> Result<TrustAction> {
 /// Runs `argv`; a failure to start or a non-zero exit is an error naming the command, with its
 /// standard error.
 fn run(argv: &[&str]) -> Result<()> {
-    let command = argv.join(" ");
-    let output = Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|source| Error::RefreshSpawn {
-            command: command.clone(),
-            source,
-        })?;
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..]);
+    run_command(cmd, &argv.join(" "), None)
+}
+
+/// Runs `cmd` (named `command` in errors) with `input` on its stdin (else none); a failure to
+/// start or a non-zero exit is an error with its standard error.
+fn run_command(mut cmd: Command, command: &str, input: Option<&[u8]>) -> Result<()> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let spawn_err = |source| Error::RefreshSpawn {
+        command: command.to_string(),
+        source,
+    };
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(bytes).map_err(spawn_err)?;
+    }
+    let output = child.wait_with_output().map_err(spawn_err)?;
     if !output.status.success() {
         return Err(Error::RefreshFailed {
-            command,
+            command: command.to_string(),
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         });
