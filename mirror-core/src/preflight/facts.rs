@@ -343,7 +343,7 @@ impl HostFacts {
     }
 }
 
-fn read_os_release() -> Probe<String> {
+pub(super) fn read_os_release() -> Probe<String> {
     // os-release(5): /etc/os-release, falling back to /usr/lib/os-release.
     let primary = Path::new("/etc/os-release");
     std::fs::read_to_string(primary)

@@ -31,10 +31,8 @@ pub(crate) enum Installer {
 impl Installer {
     /// This host's, from `/etc/os-release` (or `/usr/lib/os-release`).
     pub(crate) fn of_this_host() -> Self {
-        let text = std::fs::read_to_string("/etc/os-release")
-            .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-            .ok();
-        Self::for_os(text.map(|t| OsRelease::parse(&t)).as_ref())
+        let os = super::facts::read_os_release().ok();
+        Self::for_os(os.map(|t| OsRelease::parse(&t)).as_ref())
     }
 
     fn for_os(os: Option<&OsRelease>) -> Self {
