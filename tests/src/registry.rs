@@ -297,10 +297,30 @@ impl Drop for TestRegistry {
     }
 }
 
-/// A loopback port free at the time of the call.
+/// A port free on every interface at the time of the call, for a server a test starts.
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
+/// connection of a concurrent test can be holding it as its local port when the server binds
+/// (a port from `bind(":0")` is an ephemeral one and can be), and handed out once per process
+/// from a start that differs between processes, so two tests never get the same one.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("addr").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + (std::process::id() % u32::from(SPAN)) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 /// A CA and a server certificate for `127.0.0.1`/`localhost` (or the faulty `variant`), as

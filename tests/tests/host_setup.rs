@@ -859,6 +859,12 @@ fn trust_remove_on_the_real_debian_root_leaves_the_store_as_before_install() {
         "/usr/local/share/ca-certificates",
         "/etc/containers/certs.d",
     ];
+    // A machine image may ship CAs in /usr/local/share/ca-certificates that were never
+    // linked into /etc/ssl/certs; `trust install` refreshes the store, which links them too.
+    // Refresh once first, so that "before" is the store as the refresh tool leaves it and the
+    // comparison sees only what mirrorctl adds and removes.
+    let refresh = Command::new("update-ca-certificates").output().unwrap();
+    assert!(refresh.status.success(), "{refresh:?}");
     let before = trust_store_listing(&dirs);
     let run = |verb: &str| {
         let out = mirrorctl(["trust", verb, "--registry", "mirrorctl-test.invalid:5999"])
@@ -1081,10 +1087,10 @@ fn registry_up_bind_listens_on_that_address_only_and_bad_addresses_are_usage_err
         .env("MIRRORCTL_SUPERVISOR", "process")
         .output()
         .unwrap();
-    let (stdout, _) = text(&out);
+    let (stdout, stderr) = text(&out);
     assert!(
         stdout.starts_with("restarted (the configuration changed): "),
-        "{stdout}"
+        "{stdout}{stderr}"
     );
     assert!(
         stdout.contains(&format!("listening on every interface, port {port}")),
