@@ -11,6 +11,12 @@ pub struct Cli {
     /// Print no progress on stderr (errors are still printed)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Show each registry request on stderr (-v: requests and retries; -vv: everything)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log filter for stderr, e.g. `debug` or `mirror_core=trace` [default: off, or set by -v]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,6 +70,10 @@ pub struct Access {
     /// Registry to reach over plain HTTP (no TLS); repeatable
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
+    /// Retries of a failed request or blob copy after its first attempt (transient failures
+    /// only: connection errors, 408, 429, 5xx, corrupt bytes), with backoff and Retry-After
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retry_times: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod copy;
 mod digest;
 mod error;
 mod fsutil;
@@ -21,13 +22,16 @@ mod htpasswd;
 mod install;
 mod manifest;
 mod preflight;
+mod progress;
 mod pull_secret;
 mod reference;
 mod registry;
 mod release;
 mod runtime;
+pub mod verify;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
+pub use copy::DEFAULT_MAX_PER_REGISTRY;
 pub use digest::{Digest, DigestHasher};
 pub use error::{CertProblem, Error};
 pub use hint::Hint;
@@ -54,22 +58,23 @@ pub use preflight::{
     Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
     evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
 };
+pub use progress::{BlobAction, ImageAction, MirrorEvent, NoProgress, Progress};
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
     Warning, check_logins, merge_pull_secret, validate_registry_key,
 };
+pub use reference::valid_tag;
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{
-    BlobStream, ClientOptions, MountOutcome, RawManifest, RegistryClient, RetryPolicy,
-    UploadSession, media_type,
-};
-pub use release::copy::{
-    BlobAction, DEFAULT_MAX_PER_REGISTRY, ImageAction, MirrorEvent, MirrorOptions, MirrorPlan,
-    MirrorReport, NoProgress, Progress, mirror_release,
+    BlobStream, ClientOptions, HttpVersion, MountOutcome, RawManifest, RegistryClient, RetryHook,
+    RetryNotice, RetryPolicy, UploadSession, media_type,
 };
 pub use release::extract::{ExtractReport, extract_installer};
 pub use release::info::{ComponentInfo, ReleaseInfo, release_info};
 pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirror};
+pub use release::mirror::{
+    MirrorOptions, MirrorPlan, MirrorReport, ReleaseEntry, mirror_release, mirror_releases,
+};
 pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
     read_release, tag_arch,

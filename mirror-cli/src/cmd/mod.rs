@@ -18,8 +18,8 @@ pub async fn run(cli: Cli) -> u8 {
     let quiet = cli.quiet;
     match cli.command {
         Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
-        Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
-        Command::Release(ReleaseCommand::Extract(args)) => release::extract(args).await,
+        Command::Release(ReleaseCommand::Info(args)) => release::info(args, quiet).await,
+        Command::Release(ReleaseCommand::Extract(args)) => release::extract(args, quiet).await,
         Command::Preflight(args) => preflight::run(args, quiet).await,
         Command::Tls(cmd) => tls::run(cmd, quiet),
         Command::Trust(cmd) => trust::run(cmd),
