@@ -971,7 +971,7 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, Option<String>) {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
@@ -988,7 +988,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Why the server's certificate was refused, when that is the failure: the error's `source()`
 /// chain is walked for a `rustls::Error` (classified by type, never by its text). An
 /// `io::Error` hides its payload from `source()`, so its `get_ref()` is looked at too.
-fn cert_problem(e: &(dyn std::error::Error + 'static)) -> Option<CertProblem> {
+pub(crate) fn cert_problem(e: &(dyn std::error::Error + 'static)) -> Option<CertProblem> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
