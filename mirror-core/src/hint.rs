@@ -113,8 +113,6 @@ pub enum Hint {
     GraphFormat,
     /// A version is not in the channel: the versions it does hold.
     VersionsInChannel {
-        /// The channel.
-        channel: String,
         /// Its oldest release.
         oldest: String,
         /// Its newest release.
@@ -232,18 +230,17 @@ impl std::fmt::Display for Hint {
             ),
             Hint::GraphUnavailable { url } => write!(
                 f,
-                "rerun later, or save the graph where it can be reached (`curl -H 'Accept: application/json' '{url}' -o graph.json`) and read it from that file"
+                "check the URL and the proxy settings (HTTPS_PROXY, NO_PROXY), or rerun later; or save the graph where it can be reached (`curl -H 'Accept: application/json' '{url}' -o graph.json`) and read it from that file"
             ),
             Hint::GraphFormat => f.write_str(
                 "a graph is Cincinnati JSON (`nodes`, `edges`, `conditionalEdges`) as the graph API serves it with `Accept: application/json`; save the response body unchanged",
             ),
             Hint::VersionsInChannel {
-                channel,
                 oldest,
                 newest,
                 nearest,
             } => {
-                write!(f, "`{channel}` holds {oldest} to {newest}")?;
+                write!(f, "the channel holds {oldest} to {newest}")?;
                 if !nearest.is_empty() {
                     write!(f, "; the nearest are {}", nearest.join(", "))?;
                 }

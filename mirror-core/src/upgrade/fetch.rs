@@ -243,13 +243,7 @@ impl GraphClient {
                         tokio::time::sleep(self.retry.delay(tries, None)).await;
                         continue;
                     }
-                    return Err(Error::Connection {
-                        op: "get upgrade graph",
-                        target: url.to_string(),
-                        tries,
-                        detail: error_chain(&e),
-                        cert,
-                    });
+                    return Err(connection_error(url, tries, &e, cert));
                 }
             };
             let status = resp.status().as_u16();
@@ -301,16 +295,40 @@ async fn read_capped(mut resp: reqwest::Response, url: &url::Url) -> Result<Vec<
                 body.extend_from_slice(&c);
             }
             Ok(None) => return Ok(body),
-            Err(e) => {
-                return Err(Error::Connection {
-                    op: "get upgrade graph",
-                    target: url.to_string(),
-                    tries: 1,
-                    detail: error_chain(&e),
-                    cert: None,
-                });
-            }
+            Err(e) => return Err(connection_error(url, 1, &e, None)),
         }
+    }
+}
+
+/// A failed connection: a refused certificate keeps its own error (and its hint: trust the
+/// CA, fix the name); anything else says the graph could not be reached, and how to do
+/// without it.
+fn connection_error(
+    url: &url::Url,
+    tries: u32,
+    e: &reqwest::Error,
+    cert: Option<crate::error::CertProblem>,
+) -> Error {
+    if cert.is_some() {
+        return Error::Connection {
+            op: "get upgrade graph",
+            target: url.to_string(),
+            tries,
+            detail: error_chain(e),
+            cert,
+        };
+    }
+    Error::GraphFetch {
+        origin: url.to_string(),
+        status: None,
+        reason: format!(
+            "connection failed after {tries} {}: {}",
+            if tries == 1 { "try" } else { "tries" },
+            error_chain(e)
+        ),
+        hint: Box::new(Hint::GraphUnavailable {
+            url: url.to_string(),
+        }),
     }
 }
 

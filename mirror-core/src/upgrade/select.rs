@@ -402,7 +402,6 @@ fn not_in_channel(cg: &ChannelGraph, sorted: &[usize], v: &Version, what: &str) 
             cg.arch, cg.origin
         ),
         hint: Box::new(Hint::VersionsInChannel {
-            channel: cg.channel.clone(),
             oldest: versions.first().map(|x| x.to_string()).unwrap_or_default(),
             newest: versions.last().map(|x| x.to_string()).unwrap_or_default(),
             nearest: below.into_iter().chain(above).collect(),

@@ -259,7 +259,7 @@ fn refuses_bad_versions_and_missing_paths() {
             false,
             false,
             "channel `stable-4.14`: the minimum version `4.14.0` is not in the channel (architecture `amd64`, graph `g.json`)",
-            "`stable-4.14` holds 4.14.1 to 4.14.6; the nearest are 4.14.1",
+            "the channel holds 4.14.1 to 4.14.6; the nearest are 4.14.1",
         ),
         (
             "stable-4.14",
@@ -268,7 +268,7 @@ fn refuses_bad_versions_and_missing_paths() {
             false,
             false,
             "channel `stable-4.14`: the maximum version `4.14.99` is not in the channel (architecture `amd64`, graph `g.json`)",
-            "`stable-4.14` holds 4.14.1 to 4.14.6; the nearest are 4.14.6",
+            "the channel holds 4.14.1 to 4.14.6; the nearest are 4.14.6",
         ),
         (
             "fast-4.14",
