@@ -121,6 +121,30 @@ pub struct UpgradePlan {
 /// (see `docs/upgrades.md`). Refused before anything is copied: an unknown channel, a version
 /// not in its channel, a minimum above the maximum, no path where a path is asked for (or
 /// across several channels), a graph that does not parse, a request for nothing.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::semver::Version;
+/// use mirror_core::{ChannelRequest, GraphClient, GraphOptions, GraphSource, UpgradeRequest};
+/// let graphs = GraphClient::new(GraphSource::default(), GraphOptions::default())?;
+/// let req = UpgradeRequest {
+///     channels: vec![ChannelRequest {
+///         min_version: Some(Version::new(4, 14, 1)),
+///         shortest_path: true,
+///         ..ChannelRequest::new("stable-4.14")
+///     }],
+///     ..UpgradeRequest::default()
+/// };
+/// let plan = mirror_core::plan_upgrade(&req, &graphs).await?;
+/// for r in &plan.releases {
+///     println!("{:?} {} {:?}", r.version, r.image, r.channels);
+/// }
+/// for g in &plan.graphs {
+///     // Beside a mirror on disk: graph/<arch>-<channel>.json
+///     println!("{} ({} bytes)", g.file_name(), g.json.len());
+/// }
+/// # Ok(()) }
+/// ```
 pub async fn plan_upgrade(
     req: &UpgradeRequest,
     graphs: &GraphClient,
