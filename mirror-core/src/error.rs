@@ -241,6 +241,50 @@ pub enum Error {
         /// The log to read, when there is one.
         log: Option<PathBuf>,
     },
+    /// The upgrade graph could not be fetched: the graph server answered an error (its
+    /// `{kind, value}` quoted), or a saved graph is missing.
+    #[error("upgrade graph `{origin}`: {reason}")]
+    GraphFetch {
+        /// The URL (with its query) or the file.
+        origin: String,
+        /// The HTTP status, when a server answered.
+        status: Option<u16>,
+        /// What went wrong, quoting the server's error.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
+    /// An upgrade graph that is not Cincinnati JSON (or not consistent: edges out of range,
+    /// versions twice).
+    #[error("upgrade graph `{origin}`: {reason}")]
+    GraphInvalid {
+        /// The URL (with its query) or the file.
+        origin: String,
+        /// What is wrong, with the line and column or the offending node.
+        reason: String,
+    },
+    /// Releases could not be picked from a channel as asked: the channel is unknown or empty,
+    /// a version is not in it, the minimum is above the maximum, or no upgrade path joins them.
+    #[error("channel `{channel}`: {reason}")]
+    Channel {
+        /// The channel.
+        channel: String,
+        /// What is wrong, naming the versions and edges involved.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
+    /// An ImageSetConfiguration file that is malformed, or asks for what this version does
+    /// not do yet.
+    #[error("imageset config `{}`: {reason}", path.display())]
+    ImageSetConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong: the line and the field's path in the file (`mirror.operators`).
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
 }
 
 /// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
@@ -394,6 +438,10 @@ impl Error {
                 advice: install.clone(),
             },
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
+            Error::GraphFetch { hint, .. }
+            | Error::Channel { hint, .. }
+            | Error::ImageSetConfig { hint, .. } => (**hint).clone(),
+            Error::GraphInvalid { .. } => Hint::GraphFormat,
             _ => return None,
         })
     }

@@ -1,5 +1,6 @@
 //! mirrorctl's engine: the registry client, the OpenShift release payload, digest-exact
-//! release mirroring and host setup.
+//! release mirroring, the upgrade graph and the releases to mirror for upgrades, and host
+//! setup.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mirror_core::Error> {
@@ -28,6 +29,7 @@ mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod upgrade;
 pub mod verify;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
@@ -86,3 +88,24 @@ pub use runtime::{
     UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
     registry_status, registry_up,
 };
+/// Semantic versions (release versions in the upgrade graph), re-exported so callers share one
+/// version.
+pub use semver;
+pub use upgrade::cross::{CrossChannelPath, CrossStep};
+pub use upgrade::fetch::{
+    ChannelGraph, DEFAULT_ARCH, DEFAULT_GRAPH_URL, GraphClient, GraphOptions, GraphSource,
+    graph_arch, graph_file_name,
+};
+pub use upgrade::graph::{
+    ARCHITECTURE_KEY, CHANNELS_KEY, ConditionalEdges, EdgeVersions, Graph, MatchingRule, Node,
+    PromQlRule, Risk,
+};
+pub use upgrade::imageset::{AdditionalImage, IMAGESET_API_VERSION, IMAGESET_KIND, ImageSetConfig};
+pub use upgrade::output::{
+    AdditionalMirrors, ReleaseUpdate, additional_mirrors, render_release_updates,
+};
+pub use upgrade::select::{
+    ChannelRequest, ChannelSelection, ConditionalHop, Hop, PickedRelease, SelectionMode,
+    parse_version, select_channel,
+};
+pub use upgrade::{PlannedRelease, UpgradePlan, UpgradeRequest, plan_upgrade};

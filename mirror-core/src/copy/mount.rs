@@ -209,6 +209,9 @@ mod tests {
             Vec::<String>::new()
         );
         // A source that is no registry (a bundle) is never mounted from.
-        assert_eq!(steps_for(std::slice::from_ref(&a), None, &sources, &none), vec![up(&a)]);
+        assert_eq!(
+            steps_for(std::slice::from_ref(&a), None, &sources, &none),
+            vec![up(&a)]
+        );
     }
 }

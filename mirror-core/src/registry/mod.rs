@@ -24,6 +24,8 @@ pub use blobs::{BlobStream, MountOutcome, UploadSession};
 pub use manifests::RawManifest;
 pub use retry::{RetryHook, RetryNotice, RetryPolicy};
 pub(crate) use retry::{run as retrying, transient_status};
+pub(crate) use tls::cert_problem;
+pub(crate) use transport::error_chain;
 
 use crate::auth::{AuthFile, FoundCredential};
 use crate::error::Error;
