@@ -492,8 +492,20 @@ async fn plan_sources<S: Source, K: Sink>(
                     targets.push(j.dst.clone());
                 }
             }
-            // An earlier mirror holds the last image of the run (a release image).
-            let marker = digests.iter().rev().flatten().next();
+            // An earlier mirror holds the last release image of the run (else its last image).
+            let marker = jobs
+                .iter()
+                .zip(digests)
+                .rev()
+                .filter(|(j, _)| j.role != Role::Signature)
+                .find_map(|(j, d)| d.as_ref().filter(|_| j.role == Role::Release))
+                .or_else(|| {
+                    jobs.iter()
+                        .zip(digests)
+                        .rev()
+                        .filter(|(j, _)| j.role != Role::Signature)
+                        .find_map(|(_, d)| d.as_ref())
+                });
             let sources = match marker {
                 Some(m) => mount::find_sources(client, &targets, m, n).await,
                 None => BTreeMap::new(),
