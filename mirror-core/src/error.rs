@@ -417,6 +417,16 @@ impl Error {
     }
 }
 
+impl From<mirror_tls::fsutil::FileError> for Error {
+    fn from(e: mirror_tls::fsutil::FileError) -> Self {
+        Error::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// ` and rewrite `a` and `b``, or nothing without files.
 fn and_rewrite(paths: &[PathBuf]) -> String {
     if paths.is_empty() {

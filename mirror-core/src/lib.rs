@@ -15,7 +15,6 @@
 mod auth;
 mod digest;
 mod error;
-mod fsutil;
 mod hint;
 mod htpasswd;
 mod install;

@@ -259,6 +259,23 @@ impl fmt::Display for File<'_> {
     }
 }
 
+impl From<crate::fsutil::FileError> for Error {
+    /// A failed read or `stat` is [`Error::Read`]; anything else (write, create, sync, chmod)
+    /// is [`Error::Write`].
+    fn from(e: crate::fsutil::FileError) -> Self {
+        match e.action {
+            "read" | "stat" => Error::Read {
+                path: e.path,
+                source: e.source,
+            },
+            _ => Error::Write {
+                path: e.path,
+                source: e.source,
+            },
+        }
+    }
+}
+
 pub(crate) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Read {
         path: path.to_path_buf(),

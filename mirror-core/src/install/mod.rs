@@ -19,7 +19,6 @@ use serde::Serialize;
 use crate::auth::{AuthFile, Credential};
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::fsutil;
 use crate::hint::Hint;
 use crate::htpasswd::UserState;
 use crate::preflight::{PreflightOptions, Status};
@@ -31,6 +30,7 @@ use crate::release::extract::extract_installer;
 use crate::release::instructions::InstructionKind;
 use crate::runtime::{UpAction, UpOptions};
 use mirror_tls::OsFamily;
+use mirror_tls::fsutil;
 
 /// The steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -550,7 +550,7 @@ pub async fn install(
                     let snippet = outputs::install_config_snippet(&ps, &ca, instr, kind);
                     let mut changed = false;
                     // The snippet holds the pull secret: 0600.
-                    for (name, text, mode) in [("install-config-snippet.yaml", snippet, fsutil::SECRET_MODE), (policy_name, policy, fsutil::CONFIG_MODE)] {
+                    for (name, text, mode) in [("install-config-snippet.yaml", snippet, fsutil::SECRET_MODE), (policy_name, policy, fsutil::PUBLIC_MODE)] {
                         let path = s.output_dir.join(name);
                         changed |= write_if_changed(&path, text.as_bytes(), mode)?;
                         outputs.push(path);
@@ -591,7 +591,7 @@ pub async fn install(
             "caFile": ca_file, "outputs": report.outputs,
         });
         let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
-        write_if_changed(&path, text.as_bytes(), fsutil::CONFIG_MODE)
+        write_if_changed(&path, text.as_bytes(), fsutil::PUBLIC_MODE)
             .map_err(|e| run.fail(Step::Outputs, e))?;
     }
     Ok(report)

@@ -13,7 +13,7 @@ use super::{
     UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
+use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
@@ -152,7 +152,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             let _ = stop(&layout, &target);
             let restore_files = || -> Result<(), Error> {
                 match &old_config {
-                    Some(bytes) => write_atomic(&layout.config(), bytes, CONFIG_MODE)?,
+                    Some(bytes) => write_atomic(&layout.config(), bytes, PUBLIC_MODE)?,
                     None => remove_if_present(&layout.config())?,
                 }
                 match &previous {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
+use mirror_tls::fsutil::{PUBLIC_MODE, read_optional, write_atomic};
 
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
 pub use start::is_running;
@@ -224,7 +224,8 @@ impl RuntimeState {
     fn save(&self, layout: &RegistryLayout) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        write_atomic(&layout.state_file(), text.as_bytes(), CONFIG_MODE)
+        write_atomic(&layout.state_file(), text.as_bytes(), PUBLIC_MODE)?;
+        Ok(())
     }
 }
 
