@@ -25,6 +25,7 @@ mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod size;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
@@ -50,8 +51,8 @@ pub use preflight::{
     DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
     InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
     PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
-    Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
-    evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
+    Problem, ProcessInfo, ReleaseSize, Status, Summary, Tools, UpstreamFacts, checks, evaluate,
+    parse_cidr_arg, run_preflight,
 };
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
@@ -80,3 +81,4 @@ pub use runtime::{
     UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
     registry_status, registry_up,
 };
+pub use size::{SizeError, format_size, parse_size};

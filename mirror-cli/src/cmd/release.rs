@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mirror_core::{ImageRef, InstructionKind, MirrorOptions, MirrorReport, Repository};
+use mirror_core::{
+    ImageRef, InstructionKind, MirrorOptions, MirrorReport, Repository, format_size,
+};
 
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stdout};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, json_report, stdout};
 use crate::progress::CliProgress;
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
@@ -117,17 +119,17 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
         out.push_str(&format!(
             "  unique blobs: {} ({}) in the images to copy\n",
             p.unique_blobs,
-            human_bytes(p.unique_bytes)
+            format_size(p.unique_bytes)
         ));
         out.push_str(&format!(
             "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
             p.blobs_to_copy,
-            human_bytes(p.bytes_to_copy)
+            format_size(p.bytes_to_copy)
         ));
         out.push_str(&format!(
             "  to mount:     {} ({}) from other repositories of the target registry{}\n",
             p.blobs_to_mount,
-            human_bytes(p.bytes_to_mount),
+            format_size(p.bytes_to_mount),
             if p.mount_sources.is_empty() {
                 String::new()
             } else {
@@ -137,7 +139,7 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
         out.push_str(&format!(
             "  to upload:    {} ({}) from the source\n\n",
             p.blobs_to_upload,
-            human_bytes(p.bytes_to_upload)
+            format_size(p.bytes_to_upload)
         ));
     }
     out.push_str("Success\n");
@@ -178,7 +180,7 @@ pub async fn info(args: InfoArgs) -> u8 {
                 info.media_type,
                 info.components.len(),
                 info.unique_blobs,
-                human_bytes(info.unique_bytes)
+                format_size(info.unique_bytes)
             );
             if let Some(url) = &info.metadata_url {
                 s.push_str(&format!("Metadata URL:  {url}\n"));

@@ -1,7 +1,7 @@
 //! `disk`: free space for the registry's data directory.
 
-use super::size::format_size;
 use super::{HostFacts, Outcome, PreflightOptions, Status};
+use crate::size::format_size;
 
 pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     let disk = match &facts.disk {

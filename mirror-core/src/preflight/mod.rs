@@ -13,7 +13,6 @@ mod network;
 mod os;
 mod port;
 mod resources;
-mod size;
 pub(crate) mod tools;
 mod upstream;
 
@@ -35,7 +34,6 @@ pub use facts::{
 pub use network::{InstallConfig, parse_cidr_arg};
 pub use os::OsRelease;
 pub use resources::{MIN_CPUS, MIN_MEMORY_BYTES};
-pub use size::{SizeError, format_size, parse_size};
 
 /// The data directory the registry stores blobs in, unless `--data-dir` says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/opt/registry/data";

@@ -3,8 +3,8 @@
 //! The registry itself needs little; the minimums leave room for podman, for mirroring a release
 //! (several concurrent transfers, each hashing as it streams) and for the OS.
 
-use super::size::format_size;
 use super::{HostFacts, Outcome, PreflightOptions};
+use crate::size::format_size;
 
 /// Total memory below this warns: 4 GiB (less 10%: kernels report RAM below the installed size).
 pub const MIN_MEMORY_BYTES: u64 = 4 << 30;
