@@ -12,9 +12,9 @@ pub const EXIT_PROBLEM: u8 = 1;
 /// Usage error or unexpected failure.
 pub const EXIT_USAGE: u8 = 2;
 
-/// Prints `error: ...` and any `hint: ...` to stderr.
-pub fn print_error(err: &dyn std::error::Error, hint: Option<String>) {
-    eprintln!("error: {err}");
+/// Prints `error: ...` with the error's causes (`a: b: c`) and any `hint: ...` to stderr.
+pub fn print_error(err: &(dyn std::error::Error + 'static), hint: Option<String>) {
+    eprintln!("error: {}", mirror_core::ErrorChain(err));
     if let Some(h) = hint {
         eprintln!("hint: {h}");
     }
@@ -25,15 +25,16 @@ pub fn hint_text(hint: Option<mirror_core::Hint>) -> Option<String> {
     hint.as_ref().map(crate::hints::render)
 }
 
-/// Prints a core error with its hint; returns the exit code it maps to.
+/// Prints a core error with its causes and hint; returns its exit code: usage (2) for a bad
+/// input, problem (1) otherwise ([`mirror_core::Error::is_usage`]).
 pub fn core_error(err: &mirror_core::Error) -> u8 {
     print_error(err, hint_text(err.hint()));
-    match err {
-        mirror_core::Error::InvalidReference { .. } | mirror_core::Error::InvalidSetting { .. } => {
-            EXIT_USAGE
-        }
-        _ => EXIT_PROBLEM,
-    }
+    exit_code(err.is_usage())
+}
+
+/// The exit code of a failure: [`EXIT_USAGE`] for a bad input, else [`EXIT_PROBLEM`].
+pub fn exit_code(usage: bool) -> u8 {
+    if usage { EXIT_USAGE } else { EXIT_PROBLEM }
 }
 
 /// Writes data to stdout. A reader that went away (`mirrorctl ... | head -1`) ends the process

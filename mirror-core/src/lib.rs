@@ -29,7 +29,7 @@ mod size;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
-pub use error::{CertProblem, Error};
+pub use error::{CertProblem, Error, ErrorChain};
 pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
@@ -49,10 +49,9 @@ pub use mirror_tls as tls;
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
     DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
-    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
-    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
-    Problem, ProcessInfo, ReleaseSize, Status, Summary, Tools, UpstreamFacts, checks, evaluate,
-    parse_cidr_arg, run_preflight,
+    InterfaceNetwork, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease, PREFLIGHT_API_VERSION,
+    PortStatus, PreflightOptions, PreflightReport, Probe, Problem, ProcessInfo, ReleaseSize,
+    Status, Summary, Tools, UpstreamFacts, checks, evaluate, parse_cidr_arg, run_preflight,
 };
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
@@ -79,6 +78,6 @@ pub use runtime::{
     DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
     RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
     UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
-    registry_status, registry_up,
+    registry_status, registry_up, validate_port,
 };
-pub use size::{SizeError, format_size, parse_size};
+pub use size::{format_size, parse_size};

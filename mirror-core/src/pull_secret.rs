@@ -466,7 +466,7 @@ pub async fn check_logins(
             Err(e) => LoginCheck {
                 key,
                 ok: false,
-                detail: e.to_string(),
+                detail: crate::error::ErrorChain(&e).to_string(),
                 hint: e.hint().map(String::from),
             },
         };

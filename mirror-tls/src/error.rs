@@ -185,6 +185,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the input was at fault (the certificate subject file, a generation option): a
+    /// program exits with its usage code. False when the command ran and found a problem.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::SubjectSyntax { .. }
+                | Error::SubjectUnknownKey { .. }
+                | Error::SubjectDuplicateKey { .. }
+                | Error::SubjectEmptyValue { .. }
+                | Error::SubjectUnbalancedQuote { .. }
+                | Error::SubjectBadCountry { .. }
+                | Error::SubjectMissingKey { .. }
+                | Error::InvalidOption { .. }
+        )
+    }
+
     /// A likely fix for this error, if there is one, for the CLI to print as a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {

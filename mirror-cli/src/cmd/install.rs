@@ -139,9 +139,8 @@ fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
 /// before any change.
 fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
     let file = match &a.config {
-        Some(p) => {
-            InstallConfigFile::load(p).map_err(|e| bad(e.to_string(), hint_text(e.hint())))?
-        }
+        Some(p) => InstallConfigFile::load(p)
+            .map_err(|e| bad(mirror_core::ErrorChain(&e).to_string(), hint_text(e.hint())))?,
         None => InstallConfigFile::default(),
     };
     let need = |v: Option<String>, flag: &str, key: &str| {
@@ -158,11 +157,19 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         "--username",
         "username",
     )?;
-    mirror_core::validate_username(&username)
-        .map_err(|e| bad(format!("--username: {e}"), hint_text(e.hint())))?;
+    mirror_core::validate_username(&username).map_err(|e| {
+        bad(
+            format!("--username: {}", mirror_core::ErrorChain(&e)),
+            hint_text(e.hint()),
+        )
+    })?;
     let password = read_password(a, file.password_file.as_deref())?;
-    mirror_core::validate_password(&password)
-        .map_err(|e| bad(format!("registry password: {e}"), hint_text(e.hint())))?;
+    mirror_core::validate_password(&password).map_err(|e| {
+        bad(
+            format!("registry password: {}", mirror_core::ErrorChain(&e)),
+            hint_text(e.hint()),
+        )
+    })?;
     let credential = Credential { username, password };
     let rh_account = read_rh_account(a, &file)?;
 
@@ -185,22 +192,34 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
             ));
         }
     };
-    let release = ImageRef::parse(&release_text)
-        .map_err(|e| bad(format!("release: {e}"), hint_text(e.hint())))?;
+    let release = ImageRef::parse(&release_text).map_err(|e| {
+        bad(
+            format!("release: {}", mirror_core::ErrorChain(&e)),
+            hint_text(e.hint()),
+        )
+    })?;
 
     let pull_secret = a.pull_secret.clone().or(file.pull_secret.clone()).ok_or_else(|| {
         bad("missing `--pull-secret`", Some("download it from console.redhat.com/openshift/install/pull-secret and give `--pull-secret FILE`".into()))
     })?;
-    AuthFile::load(&pull_secret)
-        .map_err(|e| bad(format!("--pull-secret: {e}"), hint_text(e.hint())))?;
+    AuthFile::load(&pull_secret).map_err(|e| {
+        bad(
+            format!("--pull-secret: {}", mirror_core::ErrorChain(&e)),
+            hint_text(e.hint()),
+        )
+    })?;
 
     let certificate_file = a
         .certificate_file
         .clone()
         .or(file.certificate_file.clone())
         .unwrap_or_else(|| PathBuf::from("certificate"));
-    mirror_core::tls::Subject::from_file(&certificate_file)
-        .map_err(|e| bad(format!("--certificate-file: {e}"), e.hint()))?;
+    mirror_core::tls::Subject::from_file(&certificate_file).map_err(|e| {
+        bad(
+            format!("--certificate-file: {}", mirror_core::ErrorChain(&e)),
+            e.hint(),
+        )
+    })?;
 
     let hostname = match a.hostname.clone().or(file.hostname.clone()) {
         Some(h) => h,
@@ -236,12 +255,24 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         .clone()
         .or(file.repository.clone())
         .unwrap_or_else(|| "ocp4/openshift4".into());
-    Repository::parse(&format!("{hostname}:{port}/{repository}"))
-        .map_err(|e| bad(format!("--hostname/--port/--repository: {e}"), None))?;
+    Repository::parse(&format!("{hostname}:{port}/{repository}")).map_err(|e| {
+        bad(
+            format!(
+                "--hostname/--port/--repository: {}",
+                mirror_core::ErrorChain(&e)
+            ),
+            None,
+        )
+    })?;
 
     let mut skip = BTreeSet::new();
     for name in a.skip.iter().chain(&file.skip) {
-        skip.insert(Step::parse(name).map_err(|e| bad(format!("--skip: {e}"), None))?);
+        skip.insert(Step::parse(name).map_err(|e| {
+            bad(
+                format!("--skip: {}", mirror_core::ErrorChain(&e)),
+                hint_text(e.hint()),
+            )
+        })?);
     }
     let runtime_name = a
         .runtime
@@ -272,7 +303,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         insecure_registries: insecure.clone(),
     };
     let client = access::client_options(&access_flags)
-        .map_err(|e| bad(e.to_string(), hint_text(e.hint())))?;
+        .map_err(|e| bad(mirror_core::ErrorChain(&e).to_string(), hint_text(e.hint())))?;
 
     let mut preflight = PreflightOptions {
         data_dir: root.join("data"),
@@ -286,11 +317,16 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         ..Default::default()
     };
     if let Some(size) = a.min_free.clone().or(file.min_free.clone()) {
-        preflight.min_free =
-            mirror_core::parse_size(&size).map_err(|e| bad(format!("--min-free: {e}"), None))?;
+        preflight.min_free = mirror_core::parse_size(&size)
+            .map_err(|e| bad(format!("--min-free: {}", mirror_core::ErrorChain(&e)), None))?;
     }
     for name in a.skip_check.iter().chain(&file.skip_checks) {
-        preflight.skip(name).map_err(|e| bad(e.to_string(), None))?;
+        preflight.skip(name).map_err(|e| {
+            bad(
+                format!("--skip-check: {}", mirror_core::ErrorChain(&e)),
+                hint_text(e.hint()),
+            )
+        })?;
     }
     let ip_addresses = mirror_core::net::host_addresses().unwrap_or_default();
     let short = hostname.split('.').next().unwrap_or_default().to_string();

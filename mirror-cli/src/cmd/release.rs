@@ -15,11 +15,11 @@ use crate::progress::CliProgress;
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     let from = match ImageRef::parse(&args.from) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--from"),
+        Err(e) => return usage(e, "--from"),
     };
     let to = match Repository::parse(&args.to) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
     };
     let to_release_image = match args
         .to_release_image
@@ -28,7 +28,7 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to-release-image"),
+        Err(e) => return usage(e, "--to-release-image"),
     };
     let client = match access::client(&args.access) {
         Ok(c) => c,
@@ -79,12 +79,12 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     EXIT_OK
 }
 
-fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
-    eprintln!("error: {flag}: {e}");
-    if let Some(h) = crate::output::hint_text(e.hint()) {
-        eprintln!("hint: {h}");
-    }
-    EXIT_USAGE
+/// `e` as the value of `flag`: printed naming the flag, a usage error.
+fn usage(e: mirror_core::Error, flag: &str) -> u8 {
+    core_error(&mirror_core::Error::Setting {
+        name: flag.to_string(),
+        source: Box::new(e),
+    })
 }
 
 async fn interrupted() {
@@ -154,7 +154,7 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
 pub async fn info(args: InfoArgs) -> u8 {
     let image = match ImageRef::parse(&args.image) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "REF"),
+        Err(e) => return usage(e, "REF"),
     };
     let client = match access::client(&args.access) {
         Ok(c) => c,
@@ -213,7 +213,7 @@ pub async fn extract(args: ExtractArgs) -> u8 {
     }
     let from = match ImageRef::parse(&args.from) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--from"),
+        Err(e) => return usage(e, "--from"),
     };
     let client = match access::client(&args.access) {
         Ok(c) => c,

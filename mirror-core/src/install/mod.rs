@@ -97,21 +97,16 @@ impl Step {
         }
     }
 
-    /// Parses a `--skip` value; an unknown name lists the known ones.
+    /// Parses a step name; an unknown one is [`Error::UnknownName`], whose hint lists the
+    /// known ones.
     pub fn parse(name: &str) -> Result<Step, Error> {
         Step::ALL
             .into_iter()
             .find(|s| s.name() == name.trim())
-            .ok_or_else(|| Error::InvalidSetting {
-                name: "skip".into(),
-                reason: format!(
-                    "unknown step `{name}` (steps: {})",
-                    Step::ALL
-                        .iter()
-                        .map(|s| s.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+            .ok_or_else(|| Error::UnknownName {
+                kind: "step",
+                name: name.to_string(),
+                known: Step::ALL.iter().map(|s| s.name()).collect(),
             })
     }
 }
@@ -156,7 +151,7 @@ pub trait InstallProgress: Send + Sync {
 
 /// A failed install: the step and why.
 #[derive(Debug, thiserror::Error)]
-#[error("step `{}` failed: {source}", step.name())]
+#[error("step `{}` failed", step.name())]
 pub struct InstallError {
     /// The step that failed.
     pub step: Step,
@@ -171,6 +166,12 @@ impl InstallError {
     /// The likely fix.
     pub fn hint(&self) -> Option<Hint> {
         self.source.hint()
+    }
+
+    /// Always false: an install that started has checked its input ([`InstallOptions::build`]);
+    /// a step that fails found a problem.
+    pub fn is_usage(&self) -> bool {
+        false
     }
 }
 
@@ -367,15 +368,12 @@ pub async fn install(
                     let report = crate::preflight::run_preflight(&s.preflight).await;
                     let failed = blocking_failures(&report, s.preflight.strict, !s.skip.contains(&Step::Packages));
                     if !failed.is_empty() {
-                        return Err(Error::InvalidSetting {
-                            name: "preflight".into(),
-                            reason: format!("{} (run `mirrorctl preflight` for details and hints; `--skip-check NAME` to waive one)", failed.join("; ")),
-                        });
+                        return Err(Error::PreflightFailed { failures: failed });
                     }
                     Ok((StepStatus::AlreadyDone, format!("{} passed, {} warned, {} skipped", report.summary.pass, report.summary.warn, report.summary.skipped)))
                 }
                 Step::Packages => {
-                    let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
+                    let family = mirror_tls::read_os_family(&s.trust_root)?;
                     let host = rhsm::Host::system();
                     let (pkgs, cmd) = packages::plan(family, s.registry.runtime, packages::HostTools::probe(&host, family));
                     if pkgs.is_empty() {
@@ -406,7 +404,7 @@ pub async fn install(
                     if s.dry_run {
                         return Ok(planned(format!("ensure CA and server certificate for `{}` in {}", s.hostname, certs.display())));
                     }
-                    let subject = mirror_tls::Subject::from_file(&s.certificate_file).map_err(tls_err)?;
+                    let subject = mirror_tls::Subject::from_file(&s.certificate_file)?;
                     let opts = mirror_tls::GenerateOptions {
                         subject,
                         email: Some(s.email.clone()),
@@ -415,7 +413,7 @@ pub async fn install(
                         ip_addresses: s.ip_addresses.clone(),
                         ..Default::default()
                     };
-                    let out = mirror_tls::ensure_certificates(&certs, &opts, false, std::time::SystemTime::now()).map_err(tls_err)?;
+                    let out = mirror_tls::ensure_certificates(&certs, &opts, false, std::time::SystemTime::now())?;
                     let changed = !matches!(out.action, mirror_tls::CertAction::Kept);
                     let action = serde_json::to_value(out.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                     Ok((status(changed), format!("{action}: {}", out.paths.cert.display())))
@@ -446,10 +444,10 @@ pub async fn install(
                         return Ok(planned(format!("trust {} for {registry}", ca_file.display())));
                     }
                     let ca_pem = std::fs::read_to_string(&ca_file).map_err(|e| Error::io("read", &ca_file, e))?;
-                    let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
+                    let family = mirror_tls::read_os_family(&s.trust_root)?;
                     let mut opts = mirror_tls::TrustOptions::new(s.trust_root.clone(), ca_pem, registry.clone(), family);
                     opts.dry_run = s.dry_run;
-                    let report = mirror_tls::install_trust(&opts).map_err(tls_err)?;
+                    let report = mirror_tls::install_trust(&opts)?;
                     if s.dry_run {
                         return Ok(planned(format!("trust the CA for {registry} ({} actions)", report.actions.len())));
                     }
@@ -614,18 +612,6 @@ fn blocking_failures(
         .filter(|r| !(packages_step && r.name == "tools" && r.status == Status::Fail))
         .map(|r| format!("{}: {}", r.name, r.detail))
         .collect()
-}
-
-fn tls_err(e: mirror_tls::Error) -> Error {
-    Error::InvalidSetting {
-        name: "tls".into(),
-        reason: format!(
-            "{e}{}",
-            e.hint()
-                .map(|h| format!(" (hint: {h})"))
-                .unwrap_or_default()
-        ),
-    }
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, Error> {

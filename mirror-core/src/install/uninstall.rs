@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Step, StepReport, StepStatus, tls_err};
+use super::{Step, StepReport, StepStatus};
 use crate::error::Error;
 
 /// Settings for [`uninstall`].
@@ -96,7 +96,7 @@ pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
     });
     match registry {
         Some(reg) => {
-            let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
+            let family = mirror_tls::read_os_family(&s.trust_root)?;
             let mut opts = mirror_tls::TrustOptions::new(
                 s.trust_root.clone(),
                 String::new(),
@@ -104,7 +104,7 @@ pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
                 family,
             );
             opts.dry_run = s.dry_run;
-            let report = mirror_tls::remove_trust(&opts).map_err(tls_err)?;
+            let report = mirror_tls::remove_trust(&opts)?;
             push(
                 Step::Trust,
                 report.changed(),

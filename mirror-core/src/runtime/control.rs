@@ -12,7 +12,7 @@ use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
     UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
@@ -126,8 +126,9 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         // Prove the new registry can start before the running one is stopped.
         probe.run().map_err(|e| Error::KeptRunning {
             reason: format!(
-                "cannot restart the registry as {}: {e}; the registry that runs was left alone ({})",
+                "cannot restart the registry as {}: {}; the registry that runs was left alone ({})",
                 target.run.describe(&layout),
+                ErrorChain(&e),
                 prev.run.describe(&layout)
             ),
             hint: crate::Hint::Run {
@@ -168,8 +169,9 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
                 Ok(_) => Err(Error::KeptRunning {
                     reason: format!(
-                        "the registry did not start as {}: {e}; the registry that ran before was started again ({})",
+                        "the registry did not start as {}: {}; the registry that ran before was started again ({})",
                         target.run.describe(&layout),
+                        ErrorChain(&e),
                         prev.run.describe(&layout)
                     ),
                     hint: hint.unwrap_or_else(|| crate::Hint::Run {
@@ -178,8 +180,10 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 }),
                 Err(e2) => Err(Error::Runtime {
                     reason: format!(
-                        "the registry did not start as {}: {e}; starting the registry that ran before again failed too: {e2}",
-                        target.run.describe(&layout)
+                        "the registry did not start as {}: {}; starting the registry that ran before again failed too: {}",
+                        target.run.describe(&layout),
+                        ErrorChain(&e),
+                        ErrorChain(&e2)
                     ),
                     log: Some(layout.log_file()),
                 }),
@@ -236,10 +240,7 @@ fn check_inputs(layout: &RegistryLayout) -> Result<(), Error> {
 /// Refuses a server certificate that clients would reject (no SANs, a key that does not
 /// match, a broken chain, expired): the registry would start and then fail every client.
 fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
-    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())
-        .map_err(|e| Error::TlsSetup {
-            reason: e.to_string(),
-        })?;
+    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())?;
     if report.ok {
         return Ok(());
     }

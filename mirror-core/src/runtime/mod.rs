@@ -35,6 +35,14 @@ pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
 /// Default image for the podman runtime.
 pub const DEFAULT_REGISTRY_IMAGE: &str = "docker.io/library/registry:2";
 
+/// `port`, when a registry can listen on it (not 0); else [`Error::InvalidPort`].
+pub fn validate_port(port: u16) -> Result<u16, Error> {
+    match port {
+        0 => Err(Error::InvalidPort { port }),
+        p => Ok(p),
+    }
+}
+
 /// The files under a registry root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryLayout {

@@ -9,7 +9,7 @@ use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeState, connect_addr, host, process,
     service_name, units,
 };
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, write_atomic};
 
 /// What proves a new registry can start while the old one still holds the port.
@@ -78,7 +78,7 @@ fn ensure_port_free(bind: Option<IpAddr>, port: u16) -> Result<(), Error> {
             })
         }
         Err(e) => Err(Error::Runtime {
-            reason: format!("cannot check port {port}: {e}"),
+            reason: format!("cannot check port {port}: {}", ErrorChain(&e)),
             log: None,
         }),
     }
