@@ -110,6 +110,27 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
         ),
+        Hint::ReplaceCa { .. } if has("force") => {
+            "rerun with `--force` to replace the CA and every certificate; clients that trust the old CA must then trust the new one"
+                .to_string()
+        }
+        Hint::ReplaceCa { certs_dir } => format!(
+            "replace the CA and every certificate on purpose with `mirrorctl tls generate --dir {} --hostname HOST --force`, or move them away; clients that trust the old CA must then trust the new one",
+            certs_dir.display()
+        ),
+        Hint::ForeignCertificate { .. } if has("force") => {
+            "put its CA in `ca.crt` and `ca.key` beside it, or rerun with `--force` to replace it with a certificate from a new CA"
+                .to_string()
+        }
+        Hint::ForeignCertificate { certs_dir } => format!(
+            "put its CA in `ca.crt` and `ca.key` in `{dir}`, or replace it with a certificate from a new CA: `mirrorctl tls generate --dir {dir} --hostname HOST --force`",
+            dir = certs_dir.display()
+        ),
+        Hint::RunPreflight if has("skip-check") => {
+            "run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply"
+                .to_string()
+        }
+        Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
         _ => generic,
     }
 }
@@ -160,6 +181,23 @@ mod tests {
             Hint::RegenerateCertificate {
                 certs_dir: "/opt/registry/certs".into(),
             },
+            Hint::Worded {
+                advice: "did you mean `10.0.0.0/16`".into(),
+            },
+            Hint::SizeFormat,
+            Hint::PortRange,
+            Hint::KnownNames {
+                kind: "check",
+                known: vec!["os", "disk"],
+            },
+            Hint::InstallConfigFormat,
+            Hint::ReplaceCa {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::ForeignCertificate {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::RunPreflight,
         ]
     }
 
