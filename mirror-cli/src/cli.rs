@@ -267,8 +267,8 @@ pub struct InstallArgs {
     #[arg(long, value_name = "STEP")]
     pub skip: Vec<String>,
     /// Skip a preflight check; repeatable
-    #[arg(long, value_name = "NAME")]
-    pub skip_check: Vec<String>,
+    #[arg(long = "skip-check", value_name = "NAME")]
+    pub skip_checks: Vec<String>,
     /// Preflight free-space minimum [default: 1000GiB]
     #[arg(long, value_name = "SIZE")]
     pub min_free: Option<String>,

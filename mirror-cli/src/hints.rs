@@ -131,6 +131,10 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
                 .to_string()
         }
         Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
+        Hint::BindAddress if has("port") => {
+            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave it out to listen on every interface"
+                .to_string()
+        }
         _ => generic,
     }
 }
@@ -198,6 +202,7 @@ mod tests {
                 certs_dir: "/opt/registry/certs".into(),
             },
             Hint::RunPreflight,
+            Hint::BindAddress,
         ]
     }
 

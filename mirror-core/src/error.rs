@@ -258,6 +258,30 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A password file with more than one line (never quoted: it holds a secret).
+    #[error(
+        "password file `{}` has more than one line: a password is one line (a final newline is dropped)",
+        path.display()
+    )]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An address to listen on that is not an IP address.
+    #[error("`{text}` is not an IP address")]
+    InvalidAddress {
+        /// The text given.
+        text: String,
+    },
+    /// A setting that must be given is missing (or given without another it needs), worded
+    /// with the names of the program that takes it.
+    #[error("{message}")]
+    SettingMissing {
+        /// What is missing.
+        message: String,
+        /// How to give it.
+        hint: Hint,
+    },
     /// A port number no registry can listen on (0).
     #[error("`{port}` is not a port")]
     InvalidPort {
@@ -472,6 +496,8 @@ impl Error {
             }
             Error::InvalidSize { .. } => Hint::SizeFormat,
             Error::InvalidPort { .. } => Hint::PortRange,
+            Error::InvalidAddress { .. } => Hint::BindAddress,
+            Error::SettingMissing { hint, .. } => hint.clone(),
             Error::Setting { source, .. } => return source.hint(),
             Error::UnknownName { kind, known, .. } => Hint::KnownNames {
                 kind,
@@ -493,6 +519,9 @@ impl Error {
                 | Error::InvalidSetting { .. }
                 | Error::InvalidSize { .. }
                 | Error::InvalidPort { .. }
+                | Error::InvalidAddress { .. }
+                | Error::SecretFile { .. }
+                | Error::SettingMissing { .. }
                 | Error::Setting { .. }
                 | Error::UnknownName { .. }
                 | Error::ConfigFile { .. }

@@ -102,6 +102,8 @@ pub enum Hint {
     SizeFormat,
     /// A port is a number from 1 to 65535.
     PortRange,
+    /// An address to listen on is one of this host's IP addresses, without a port.
+    BindAddress,
     /// The name is not one of these.
     KnownNames {
         /// What they name (`check`, `step`).
@@ -205,6 +207,9 @@ impl std::fmt::Display for Hint {
                 "write a number and a unit, like `1000GiB`, `500G` or `1.5TiB` (binary units KiB..PiB, decimal units K..P or KB..PB; no unit means bytes)",
             ),
             Hint::PortRange => f.write_str("pass a port from 1 to 65535"),
+            Hint::BindAddress => f.write_str(
+                "give one of this host's addresses, e.g. `127.0.0.1` or `::1`, without a port; leave it out to listen on every interface",
+            ),
             Hint::KnownNames { kind, known } => write!(f, "known {kind}s: {}", known.join(", ")),
             Hint::InstallConfigFormat => f.write_str(
                 "install-config.yaml is YAML with a `networking` mapping; `openshift-install create install-config` writes one",

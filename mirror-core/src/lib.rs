@@ -25,6 +25,7 @@ mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod secret;
 mod size;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
@@ -36,6 +37,10 @@ pub use htpasswd::{
     htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
 pub use install::config::InstallConfigFile;
+pub use install::settings::{
+    DEFAULT_ARCHITECTURE, DEFAULT_CERTIFICATE_FILE, DEFAULT_MIRROR_REPOSITORY, DEFAULT_OUTPUT_DIR,
+    DEFAULT_RELEASE_REPOSITORY, InstallOptions, SettingNames,
+};
 pub use install::uninstall::{UninstallSettings, uninstall};
 pub use install::{
     InstallError, InstallProgress, InstallReport, InstallSettings, Step, StepReport, StepStatus,
@@ -75,9 +80,10 @@ pub use release::payload::{
 };
 pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
-    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
-    UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
-    registry_status, registry_up, validate_port,
+    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RunOptions,
+    RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice,
+    UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running, parse_bind,
+    registry_down, registry_logs, registry_status, registry_up, validate_port,
 };
+pub use secret::{read_secret_file, secret_line};
 pub use size::{format_size, parse_size};

@@ -591,6 +591,11 @@ fn an_empty_pull_secret_is_named_and_stops_the_install_at_preflight() {
         )),
         "{stderr}"
     );
+    // The failure is a problem found (exit 1), with a hint naming only flags `install` has.
+    assert!(
+        stderr.contains("\nhint: run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply\n"),
+        "{stderr}"
+    );
     assert!(
         !env.p("registry").exists() && !env.p("out").exists(),
         "something was created:\n{stderr}"

@@ -7,21 +7,20 @@ pub(crate) mod config;
 pub(crate) mod outputs;
 pub(crate) mod packages;
 pub(crate) mod rhsm;
+pub(crate) mod settings;
 pub(crate) mod uninstall;
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::auth::{AuthFile, Credential};
+use crate::auth::AuthFile;
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::hint::Hint;
 use crate::htpasswd::UserState;
-use crate::preflight::{PreflightOptions, Status};
+use crate::preflight::Status;
 use crate::pull_secret::Warning;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
@@ -31,6 +30,7 @@ use crate::release::instructions::InstructionKind;
 use crate::runtime::{UpAction, UpOptions};
 use mirror_tls::OsFamily;
 use mirror_tls::fsutil;
+pub use settings::InstallSettings;
 
 /// The steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -168,65 +168,12 @@ impl InstallError {
         self.source.hint()
     }
 
-    /// Always false: an install that started has checked its input ([`InstallOptions::build`]);
-    /// a step that fails found a problem.
+    /// Always false: an install runs on settings checked before it starts
+    /// ([`InstallOptions::build`](settings::InstallOptions::build)); a step that fails found a
+    /// problem.
     pub fn is_usage(&self) -> bool {
         false
     }
-}
-
-/// Validated settings for [`install`].
-#[derive(Clone, Debug)]
-pub struct InstallSettings {
-    /// The registry user and password.
-    pub credential: Credential,
-    /// The Red Hat account (the script's first two arguments), used only on RHEL when
-    /// installing packages fails because the host is not registered.
-    pub rh_account: Option<Credential>,
-    /// Email for the pull-secret entry and the certificate.
-    pub email: String,
-    /// The release to mirror.
-    pub release: ImageRef,
-    /// The Red Hat pull secret (read, never modified).
-    pub pull_secret: PathBuf,
-    /// The registry's host name (certificate CN and SAN, mirror address).
-    pub hostname: String,
-    /// Extra names and addresses for the certificate (the host's own addresses by default).
-    pub extra_sans: Vec<String>,
-    /// The host's addresses, added to the certificate.
-    pub ip_addresses: Vec<IpAddr>,
-    /// Registry port (5000).
-    pub port: u16,
-    /// Registry root (`/opt/registry`).
-    pub root: PathBuf,
-    /// The script's `certificate` file.
-    pub certificate_file: PathBuf,
-    /// Output directory.
-    pub output_dir: PathBuf,
-    /// Mirror repository (`ocp4/openshift4`).
-    pub repository: String,
-    /// Extra CA files (PEM) for reaching the source.
-    pub ca_pems: Vec<Vec<u8>>,
-    /// Plain-HTTP source registries.
-    pub insecure_registries: Vec<String>,
-    /// Steps to skip.
-    pub skip: BTreeSet<Step>,
-    /// Preflight settings (checks to skip, minimum free space, runtime, ...).
-    pub preflight: PreflightOptions,
-    /// Prefix for the host trust store (`/`; a temp dir in tests).
-    pub trust_root: PathBuf,
-    /// Transfers in flight per registry.
-    pub max_per_registry: usize,
-    /// Replace the user's password when the htpasswd file holds another one, and with it the
-    /// pull secret and the install-config snippet. Without it such a run is refused
-    /// ([`Error::PasswordChange`]) before anything changes: nodes holding the old pull secret
-    /// would lose access.
-    pub rotate_password: bool,
-    /// Plan only.
-    pub dry_run: bool,
-    /// How the registry runs (runtime, supervisor, image, binary, bind address); its `root`
-    /// and `port` are taken from the fields above.
-    pub registry: UpOptions,
 }
 
 /// What `install` did and where things are (also written as `install-summary.json`).
@@ -375,7 +322,7 @@ pub async fn install(
                 Step::Packages => {
                     let family = mirror_tls::read_os_family(&s.trust_root)?;
                     let host = rhsm::Host::system();
-                    let (pkgs, cmd) = packages::plan(family, s.registry.runtime, packages::HostTools::probe(&host, family));
+                    let (pkgs, cmd) = packages::plan(family, s.run.runtime, packages::HostTools::probe(&host, family));
                     if pkgs.is_empty() {
                         return Ok((StepStatus::AlreadyDone, "the registry runtime and the trust-store tool are installed".to_string()));
                     }
@@ -428,10 +375,10 @@ pub async fn install(
                 }
                 Step::Registry => {
                     if s.dry_run {
-                        let runtime = format!("{:?}", s.registry.runtime).to_lowercase();
-                        return Ok(planned(format!("start the registry ({runtime} runtime) on {} under {}", crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
+                        let runtime = format!("{:?}", s.run.runtime).to_lowercase();
+                        return Ok(planned(format!("start the registry ({runtime} runtime) on {} under {}", crate::runtime::describe_listen(s.bind, s.port), s.root.display())));
                     }
-                    let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
+                    let up = UpOptions { root: s.root.clone(), port: s.port, bind: s.bind, run: s.run.clone() };
                     let report = crate::runtime::registry_up(&up)?;
                     let mut detail = format!("{} on {} ({})", serde_json::to_value(report.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), crate::runtime::describe_listen(report.bind, report.port), report.run.describe(&crate::runtime::RegistryLayout::new(&s.root)));
                     if report.runtime_kept {

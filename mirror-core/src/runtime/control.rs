@@ -37,7 +37,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
-    let use_systemd = match opts.supervisor {
+    let use_systemd = match opts.run.supervisor {
         SupervisorChoice::Process => false,
         SupervisorChoice::Systemd => {
             if !host::systemd_usable() {
@@ -51,7 +51,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
     let mut runtime_kept = false;
-    let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
+    let podman = match (opts.run.runtime, running.map(|r| r.run.runtime())) {
         (RuntimeChoice::Process, _) => None,
         (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
         // A rerun keeps the runtime that runs: switching is asked for, never implied.
@@ -69,7 +69,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 target,
                 Probe::Image {
                     podman,
-                    image: opts.image.clone(),
+                    image: opts.run.image.clone(),
                 },
             )
         }
@@ -77,7 +77,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             // The binary that runs is kept unless another is asked for.
             let recorded = running.and_then(|r| match &r.run {
                 RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
-                    if opts.binary.is_none() && binary.is_file() =>
+                    if opts.run.binary.is_none() && binary.is_file() =>
                 {
                     Some(binary.clone())
                 }
@@ -85,8 +85,8 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             });
             let binary = match recorded {
                 Some(b) => b,
-                None => process::find_binary(opts.binary.as_deref()).map_err(|e| {
-                    if opts.runtime == RuntimeChoice::Auto {
+                None => process::find_binary(opts.run.binary.as_deref()).map_err(|e| {
+                    if opts.run.runtime == RuntimeChoice::Auto {
                         Error::ToolMissing {
                             what: "a registry runtime".into(),
                             looked_for: format!(
@@ -138,7 +138,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         stop(&layout, prev)?;
     }
     let old_config = read_optional(&layout.config())?;
-    match start(&layout, &target, opts.wait) {
+    match start(&layout, &target, opts.run.wait) {
         Ok(pid) => {
             target.save(&layout)?;
             let action = if running.is_some() {
@@ -166,7 +166,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 return Err(e);
             };
             let hint = e.hint();
-            match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
+            match restore_files().and_then(|()| start(&layout, prev, opts.run.wait)) {
                 Ok(_) => Err(Error::KeptRunning {
                     reason: format!(
                         "the registry did not start as {}: {}; the registry that ran before was started again ({})",
@@ -307,13 +307,13 @@ fn podman_state(
         };
         RunMode::ContainerUnit {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: opts.run.image.clone(),
             unit,
         }
     } else {
         RunMode::Container {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: opts.run.image.clone(),
         }
     };
     RuntimeState {
@@ -411,15 +411,18 @@ pub fn registry_logs(root: &Path) -> Result<LogSource, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::DEFAULT_REGISTRY_IMAGE;
+    use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions};
 
     #[test]
     fn up_names_missing_inputs_with_the_command_that_makes_them() {
         let dir = tempfile::tempdir().unwrap();
         let opts = UpOptions {
             root: dir.path().to_path_buf(),
-            runtime: RuntimeChoice::Process,
-            supervisor: SupervisorChoice::Process,
+            run: RunOptions {
+                runtime: RuntimeChoice::Process,
+                supervisor: SupervisorChoice::Process,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = registry_up(&opts).unwrap_err().to_string();
