@@ -138,6 +138,8 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, mirror_core::Error> {
         names: Some(install_flag),
         ..Default::default()
     };
+    // A bad command line is refused before a prompt asks for anything.
+    opts.check_user()?;
     // Flags, stdin and the environment win over the config's `passwordFile`; with none of
     // them, a prompt on a terminal.
     let from_terminal = a.password.password_file.is_some()

@@ -15,7 +15,7 @@ pub struct PasswordArgs {
     /// Read the password from this file (one line; a final newline is dropped, more lines are refused)
     #[arg(long, value_name = "FILE", conflicts_with = "password_stdin")]
     pub password_file: Option<PathBuf>,
-    /// Read the password from standard input (a final newline is dropped)
+    /// Read the password from standard input (one line; a final newline is dropped, more lines are refused)
     #[arg(long)]
     pub password_stdin: bool,
 }

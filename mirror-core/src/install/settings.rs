@@ -194,6 +194,23 @@ impl InstallOptions {
         self.build_on(HostIdentity::system())
     }
 
+    /// Checks what comes before any secret (the email and the user), so a program can refuse a
+    /// bad command line before it prompts for a password; [`InstallOptions::build`] checks it
+    /// too.
+    pub fn check_user(&self) -> Result<(), Error> {
+        self.email_and_user().map(drop)
+    }
+
+    fn email_and_user(&self) -> Result<(String, String), Error> {
+        let (g, f) = (&self.given, &self.file);
+        let (email, _) =
+            Self::pick(&g.email, &f.email).ok_or_else(|| self.missing("email", None, ""))?;
+        let (username, from_file) = Self::pick(&g.username, &f.username)
+            .ok_or_else(|| self.missing("username", None, ""))?;
+        crate::htpasswd::validate_username(&username).map_err(self.bad("username", from_file))?;
+        Ok((email, username))
+    }
+
     /// Whether no registry password comes from anywhere yet: a program asks for one (a
     /// prompt) before [`InstallOptions::build`].
     pub fn needs_password(&self) -> bool {
@@ -265,11 +282,7 @@ impl InstallOptions {
 
     fn build_on(self, host: HostIdentity) -> Result<InstallSettings, Error> {
         let (g, f) = (&self.given, &self.file);
-        let (email, _) =
-            Self::pick(&g.email, &f.email).ok_or_else(|| self.missing("email", None, ""))?;
-        let (username, from_file) = Self::pick(&g.username, &f.username)
-            .ok_or_else(|| self.missing("username", None, ""))?;
-        crate::htpasswd::validate_username(&username).map_err(self.bad("username", from_file))?;
+        let (email, username) = self.email_and_user()?;
         let password = self.registry_password()?;
         let credential = Credential { username, password };
         let rh_account = self.rh_account()?;
