@@ -287,19 +287,7 @@ impl InstallOptions {
         let credential = Credential { username, password };
         let rh_account = self.rh_account()?;
         let release = self.release()?;
-
-        let (pull_secret, from_file) = match (&g.pull_secret, &f.pull_secret) {
-            (Some(p), _) => (p.clone(), false),
-            (None, Some(p)) => (p.clone(), true),
-            (None, None) => {
-                return Err(self.missing(
-                    "pullSecret",
-                    Some("FILE"),
-                    "download it from console.redhat.com/openshift/install/pull-secret and ",
-                ));
-            }
-        };
-        let auth = AuthFile::load(&pull_secret).map_err(self.bad("pullSecret", from_file))?;
+        let (pull_secret, auth) = self.pull_secret()?;
         let (certificate_file, from_file) = path_or(
             &g.certificate_file,
             &f.certificate_file,
@@ -307,95 +295,14 @@ impl InstallOptions {
         );
         mirror_tls::Subject::from_file(&certificate_file)
             .map_err(|e| self.bad("certificateFile", from_file)(e.into()))?;
-
-        let hostname = match Self::pick(&g.hostname, &f.hostname) {
-            Some((h, _)) => h,
-            None => host.name.map_err(|e| Error::SettingMissing {
-                message: format!("cannot tell this host's name ({})", crate::ErrorChain(&e)),
-                hint: Hint::Worded {
-                    advice: format!("give `{} FQDN`", self.given_name("hostname")),
-                },
-            })?,
-        };
-        let (port, from_file) = match (g.port, f.port) {
-            (Some(p), _) => (p, false),
-            (None, Some(p)) => (p, true),
-            (None, None) => (DEFAULT_REGISTRY_PORT, false),
-        };
-        validate_port(port).map_err(self.bad("port", from_file))?;
-        let bind = match Self::pick(&g.bind, &f.bind) {
-            Some((b, from_file)) => Some(parse_bind(&b).map_err(self.bad("bind", from_file))?),
-            None => None,
-        };
-        let (root, _) = path_or(&g.root, &f.root, DEFAULT_REGISTRY_ROOT);
-        let (output_dir, _) = path_or(&g.output_dir, &f.output_dir, DEFAULT_OUTPUT_DIR);
-        let (repository, _) = Self::pick(&g.repository, &f.repository)
-            .unwrap_or_else(|| (DEFAULT_MIRROR_REPOSITORY.to_string(), false));
-        Repository::parse(&format!("{hostname}:{port}/{repository}")).map_err(|e| {
-            Error::Setting {
-                name: ["hostname", "port", "repository"]
-                    .map(|k| self.given_name(k))
-                    .join("/"),
-                source: Box::new(e),
-            }
-        })?;
-
+        let place = self.place(host.name)?;
         let skip = self.skip()?;
         let runtime = self.runtime()?;
-        let mut ca_pems = Vec::new();
-        for (path, from_file) in both(&g.ca_files, &f.ca_files) {
-            let pem = std::fs::read(path)
-                .map_err(|e| self.bad("caFiles", from_file)(Error::io("read CA file", path, e)))?;
-            ca_pems.push(pem);
-        }
-        let insecure_registries: Vec<String> = both(&g.insecure_registries, &f.insecure_registries)
-            .map(|(r, _)| r.clone())
-            .collect();
-        let client = ClientOptions {
-            auth: Some(auth),
-            ca_pems: ca_pems.clone(),
-            insecure_registries: insecure_registries.clone(),
-            ..Default::default()
-        };
-        // A CA file that is not PEM fails here, not at the mirror step.
-        RegistryClient::new(client.clone()).map_err(self.bad("caFiles", g.ca_files.is_empty()))?;
-
-        let mut preflight = PreflightOptions {
-            data_dir: root.join("data"),
-            release: Some(release.clone()),
-            to: None,
-            client,
-            port,
-            root: root.clone(),
-            hostname: Some(hostname.clone()),
-            runtime,
-            ..Default::default()
-        };
-        if let Some((size, from_file)) = Self::pick(&g.min_free, &f.min_free) {
-            preflight.min_free =
-                crate::parse_size(&size).map_err(self.bad("minFree", from_file))?;
-        }
-        for (name, from_file) in both(&g.skip_checks, &f.skip_checks) {
-            preflight
-                .skip(name)
-                .map_err(self.bad("skipChecks", from_file))?;
-        }
-        let (max_per_registry, from_file) = match (g.max_per_registry, f.max_per_registry) {
-            (Some(n), _) => (n, false),
-            (None, Some(n)) => (n, true),
-            (None, None) => (crate::DEFAULT_MAX_PER_REGISTRY, false),
-        };
-        if max_per_registry == 0 {
-            return Err(self.bad("maxPerRegistry", from_file)(
-                Error::InvalidSetting {
-                    name: "max-per-registry".into(),
-                    reason: "must be at least 1".into(),
-                },
-            ));
-        }
-        let short = hostname.split('.').next().unwrap_or_default().to_string();
-        let extra_sans = if short != hostname && !short.is_empty() {
-            vec![short]
+        let client = self.client(auth)?;
+        let preflight = self.preflight(&place, &release, client.clone(), runtime)?;
+        let short = place.hostname.split('.').next().unwrap_or_default();
+        let extra_sans = if short != place.hostname && !short.is_empty() {
+            vec![short.to_string()]
         } else {
             vec![]
         };
@@ -408,24 +315,24 @@ impl InstallOptions {
             email,
             release,
             pull_secret,
-            hostname,
             extra_sans,
             ip_addresses: host.addresses,
-            port,
-            bind,
-            root,
+            hostname: place.hostname,
+            port: place.port,
+            bind: place.bind,
+            root: place.root,
             certificate_file,
-            output_dir,
-            repository,
-            ca_pems,
-            insecure_registries,
+            output_dir: place.output_dir,
+            repository: place.repository,
+            ca_pems: client.ca_pems,
+            insecure_registries: client.insecure_registries,
             skip,
             preflight,
             trust_root: self
                 .trust_root
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/")),
-            max_per_registry,
+            max_per_registry: self.max_per_registry()?,
             rotate_password: self.rotate_password,
             dry_run: self.dry_run,
             run: RunOptions {
@@ -437,149 +344,146 @@ impl InstallOptions {
         })
     }
 
-    /// The registry password: the program's `passwordFile`, else the one it read, else the
-    /// config file's `passwordFile`.
-    fn registry_password(&self) -> Result<String, Error> {
-        let password = match (&self.given.password_file, &self.password) {
-            (Some(p), _) => crate::read_secret_file(p).map_err(self.bad("passwordFile", false))?,
-            (None, Some(p)) => p.clone(),
-            (None, None) => match &self.file.password_file {
-                Some(p) => crate::read_secret_file(p).map_err(self.bad("passwordFile", true))?,
-                None => return Err(self.missing("passwordFile", Some("FILE"), "")),
-            },
-        };
-        crate::htpasswd::validate_password(&password).map_err(self.bad("password", false))?;
-        Ok(password)
-    }
-
-    /// The Red Hat account, when a user is given; a password without a user is refused.
-    fn rh_account(&self) -> Result<Option<Credential>, Error> {
-        let (g, f) = (&self.given, &self.file);
-        let Some(username) = self.rh_username() else {
-            if self.rh_password.is_some()
-                || g.rh_password_file.is_some()
-                || f.rh_password_file.is_some()
-            {
-                let user = self.given_name("rhUsername");
-                return Err(Error::SettingMissing {
-                    message: format!("a Red Hat account password was given without `{user}`"),
-                    hint: Hint::Worded {
-                        advice: format!(
-                            "give `{user} USER` (or `rhUsername:`) with it, or leave both out"
-                        ),
-                    },
-                });
-            }
-            return Ok(None);
-        };
-        let password = match (&g.rh_password_file, &self.rh_password, &f.rh_password_file) {
-            (Some(p), _, _) => {
-                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", false))?
-            }
-            (None, Some(p), _) => p.clone(),
-            (None, None, Some(p)) => {
-                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", true))?
-            }
-            (None, None, None) => {
-                return Err(Error::SettingMissing {
-                    message: format!("no password for the Red Hat account `{username}`"),
-                    hint: Hint::Worded {
-                        advice: format!(
-                            "give `{} FILE` (or `rhPasswordFile:` in the config file)",
-                            self.given_name("rhPasswordFile")
-                        ),
-                    },
-                });
-            }
-        };
-        if password.is_empty() {
-            return Err(Error::SettingMissing {
-                message: "the Red Hat account password is empty".into(),
-                hint: Hint::Worded {
-                    advice: format!(
-                        "put the password in the file given as `{}`",
-                        self.given_name("rhPasswordFile")
-                    ),
-                },
-            });
-        }
-        Ok(Some(Credential { username, password }))
-    }
-
-    /// `release`, else `version` (and `architecture`) in the OpenShift release repository.
-    fn release(&self) -> Result<ImageRef, Error> {
-        let (g, f) = (&self.given, &self.file);
-        let (text, key, from_file) = match (
-            Self::pick(&g.release, &f.release),
-            Self::pick(&g.version, &f.version),
-        ) {
-            (Some((r, from_file)), _) => (r, "release", from_file),
-            (None, Some((v, from_file))) => {
-                let arch = Self::pick(&g.architecture, &f.architecture)
-                    .map(|(a, _)| a)
-                    .unwrap_or_else(|| DEFAULT_ARCHITECTURE.to_string());
-                (
-                    format!("{DEFAULT_RELEASE_REPOSITORY}:{v}-{arch}"),
-                    "version",
-                    from_file,
-                )
-            }
+    /// The Red Hat pull secret's path, and the file read.
+    fn pull_secret(&self) -> Result<(PathBuf, AuthFile), Error> {
+        let (path, from_file) = match (&self.given.pull_secret, &self.file.pull_secret) {
+            (Some(p), _) => (p.clone(), false),
+            (None, Some(p)) => (p.clone(), true),
             (None, None) => {
-                let (version, release) = (self.given_name("version"), self.given_name("release"));
-                return Err(Error::SettingMissing {
-                    message: format!("missing `{version}` or `{release}`"),
-                    hint: Hint::Worded {
-                        advice: format!(
-                            "give `{version} 4.14.1`, or `version:` in the config file"
-                        ),
-                    },
-                });
+                return Err(self.missing(
+                    "pullSecret",
+                    Some("FILE"),
+                    "download it from console.redhat.com/openshift/install/pull-secret and ",
+                ));
             }
         };
-        ImageRef::parse(&text).map_err(self.bad(key, from_file))
+        let auth = AuthFile::load(&path).map_err(self.bad("pullSecret", from_file))?;
+        Ok((path, auth))
     }
 
-    /// The steps to skip; skipping `mirror` needs `extract` and `outputs` skipped too, as
-    /// both use what it made.
-    fn skip(&self) -> Result<BTreeSet<Step>, Error> {
-        let mut skip = BTreeSet::new();
-        for (name, from_file) in both(&self.given.skip, &self.file.skip) {
-            skip.insert(Step::parse(name).map_err(self.bad("skip", from_file))?);
+    /// Where the registry lives and answers, and where outputs go.
+    fn place(&self, host_name: Result<String, Error>) -> Result<Place, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let hostname = match Self::pick(&g.hostname, &f.hostname) {
+            Some((h, _)) => h,
+            None => host_name.map_err(|e| Error::SettingMissing {
+                message: format!("cannot tell this host's name ({})", crate::ErrorChain(&e)),
+                hint: Hint::Worded {
+                    advice: format!("give `{} FQDN`", self.given_name("hostname")),
+                },
+            })?,
+        };
+        let (port, from_file) =
+            pick_value(g.port, f.port).unwrap_or((DEFAULT_REGISTRY_PORT, false));
+        validate_port(port).map_err(self.bad("port", from_file))?;
+        let bind = match Self::pick(&g.bind, &f.bind) {
+            Some((b, from_file)) => Some(parse_bind(&b).map_err(self.bad("bind", from_file))?),
+            None => None,
+        };
+        let (repository, _) = Self::pick(&g.repository, &f.repository)
+            .unwrap_or_else(|| (DEFAULT_MIRROR_REPOSITORY.to_string(), false));
+        Repository::parse(&format!("{hostname}:{port}/{repository}")).map_err(|e| {
+            Error::Setting {
+                name: ["hostname", "port", "repository"]
+                    .map(|k| self.given_name(k))
+                    .join("/"),
+                source: Box::new(e),
+            }
+        })?;
+        Ok(Place {
+            hostname,
+            port,
+            bind,
+            root: path_or(&g.root, &f.root, DEFAULT_REGISTRY_ROOT).0,
+            output_dir: path_or(&g.output_dir, &f.output_dir, DEFAULT_OUTPUT_DIR).0,
+            repository,
+        })
+    }
+
+    /// How to reach the source: the pull secret, extra CAs (read and parsed now, so a bad one
+    /// fails before any step), plain-HTTP registries.
+    fn client(&self, auth: AuthFile) -> Result<ClientOptions, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let mut ca_pems = Vec::new();
+        for (path, from_file) in both(&g.ca_files, &f.ca_files) {
+            let pem = std::fs::read(path)
+                .map_err(|e| self.bad("caFiles", from_file)(Error::io("read CA file", path, e)))?;
+            ca_pems.push(pem);
         }
-        let needs_mirror: Vec<&str> = [Step::Extract, Step::Outputs]
-            .into_iter()
-            .filter(|s| !skip.contains(s))
-            .map(Step::name)
-            .collect();
-        if skip.contains(&Step::Mirror) && !needs_mirror.is_empty() {
-            return Err(self.bad("skip", self.given.skip.is_empty())(
+        let client = ClientOptions {
+            auth: Some(auth),
+            ca_pems,
+            insecure_registries: both(&g.insecure_registries, &f.insecure_registries)
+                .map(|(r, _)| r.clone())
+                .collect(),
+            ..Default::default()
+        };
+        RegistryClient::new(client.clone()).map_err(self.bad("caFiles", g.ca_files.is_empty()))?;
+        Ok(client)
+    }
+
+    /// The preflight run's settings: the registry's place, the release, free space, checks
+    /// waived.
+    fn preflight(
+        &self,
+        place: &Place,
+        release: &ImageRef,
+        client: ClientOptions,
+        runtime: RuntimeChoice,
+    ) -> Result<PreflightOptions, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let mut preflight = PreflightOptions {
+            data_dir: place.root.join("data"),
+            release: Some(release.clone()),
+            to: None,
+            client,
+            port: place.port,
+            root: place.root.clone(),
+            hostname: Some(place.hostname.clone()),
+            runtime,
+            ..Default::default()
+        };
+        if let Some((size, from_file)) = Self::pick(&g.min_free, &f.min_free) {
+            preflight.min_free =
+                crate::parse_size(&size).map_err(self.bad("minFree", from_file))?;
+        }
+        for (name, from_file) in both(&g.skip_checks, &f.skip_checks) {
+            preflight
+                .skip(name)
+                .map_err(self.bad("skipChecks", from_file))?;
+        }
+        Ok(preflight)
+    }
+
+    /// Transfers in flight per registry: at least one.
+    fn max_per_registry(&self) -> Result<usize, Error> {
+        let (n, from_file) = pick_value(self.given.max_per_registry, self.file.max_per_registry)
+            .unwrap_or((crate::DEFAULT_MAX_PER_REGISTRY, false));
+        if n == 0 {
+            return Err(self.bad("maxPerRegistry", from_file)(
                 Error::InvalidSetting {
-                    name: "skip".into(),
-                    reason: format!(
-                        "`{}` needs the `mirror` step: skip it too",
-                        needs_mirror.join("` and `")
-                    ),
+                    name: "max-per-registry".into(),
+                    reason: "must be at least 1".into(),
                 },
             ));
         }
-        Ok(skip)
+        Ok(n)
     }
+}
 
-    fn runtime(&self) -> Result<RuntimeChoice, Error> {
-        let Some((name, from_file)) = Self::pick(&self.given.runtime, &self.file.runtime) else {
-            return Ok(RuntimeChoice::Auto);
-        };
-        match name.as_str() {
-            "podman" => Ok(RuntimeChoice::Podman),
-            "process" => Ok(RuntimeChoice::Process),
-            "auto" => Ok(RuntimeChoice::Auto),
-            _ => Err(self.bad("runtime", from_file)(Error::UnknownName {
-                kind: "runtime",
-                name,
-                known: vec!["podman", "process", "auto"],
-            })),
-        }
-    }
+/// Where the registry lives and answers, and where outputs go.
+struct Place {
+    hostname: String,
+    port: u16,
+    bind: Option<IpAddr>,
+    root: PathBuf,
+    output_dir: PathBuf,
+    repository: String,
+}
+
+/// A plain setting: the program's, else the file's; with whether it came from the file.
+fn pick_value<T>(given: Option<T>, file: Option<T>) -> Option<(T, bool)> {
+    given.map(|v| (v, false)).or(file.map(|v| (v, true)))
 }
 
 /// A path setting: the program's, else the file's, else `default`; with whether it came from
@@ -600,6 +504,8 @@ fn both<'a, T>(given: &'a [T], file: &'a [T]) -> impl Iterator<Item = (&'a T, bo
         .map(|v| (v, false))
         .chain(file.iter().map(|v| (v, true)))
 }
+
+mod values;
 
 #[cfg(test)]
 mod tests;
