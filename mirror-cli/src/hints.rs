@@ -131,8 +131,8 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
                 .to_string()
         }
         Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
-        Hint::BindAddress if has("port") => {
-            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave it out to listen on every interface"
+        Hint::BindAddress if has("port") && has("bind") => {
+            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface"
                 .to_string()
         }
         _ => generic,
