@@ -373,8 +373,8 @@ pub struct InstallArgs {
     #[arg(long, value_name = "STEP")]
     pub skip: Vec<String>,
     /// Skip a preflight check; repeatable
-    #[arg(long, value_name = "NAME")]
-    pub skip_check: Vec<String>,
+    #[arg(long = "skip-check", value_name = "NAME")]
+    pub skip_checks: Vec<String>,
     /// Preflight free-space minimum [default: 1000GiB]
     #[arg(long, value_name = "SIZE")]
     pub min_free: Option<String>,
@@ -477,7 +477,10 @@ mod tests {
         assert!(leaves.len() > 10, "{leaves:?}");
         assert!(leaves.iter().any(|l| l[1..] == ["tls", "generate"]));
         for argv in leaves {
-            if let Err(e) = Cli::command().try_get_matches_from(&argv) {
+            let parsed = Cli::command()
+                .try_get_matches_from(&argv)
+                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+            if let Err(e) = parsed {
                 panic!("`{}`: {e}", argv.join(" "));
             }
         }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::auth::Credential;
 use crate::error::Error;
-use crate::fsutil::{SECRET_MODE, create_dirs, read_optional, tighten_mode, write_atomic};
+use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, tighten_mode, write_atomic};
 
 /// bcrypt cost of new hashes: Go's `bcrypt.DefaultCost`. The registry checks the hash on every
 /// request, so each step up doubles its CPU cost per request.

@@ -522,6 +522,43 @@ fn htpasswd_users_are_added_kept_and_refused() {
         assert!(stderr.contains(want), "{stderr}");
         assert_eq!(std::fs::read(&file).unwrap(), before, "{user} {pw:?}");
     }
+    // The same rule on stdin: one line, exactly one newline dropped.
+    for (stdin, want) in [
+        (
+            "one\ntwo\n",
+            Err("the password on stdin has more than one line"),
+        ),
+        ("stdin-pw\n", Ok(())),
+    ] {
+        let mut child = mirrorctl(["registry", "user", "add", "--username", "carol"])
+            .arg("--htpasswd")
+            .arg(&file)
+            .arg("--password-stdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out).1;
+        match want {
+            Err(message) => {
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains(message), "{stderr}");
+            }
+            Ok(()) => assert!(out.status.success(), "{stderr}"),
+        }
+    }
+    let carol =
+        mirror_core::Htpasswd::parse(&std::fs::read_to_string(&file).unwrap(), &file).unwrap();
+    assert!(carol.verify("carol", "stdin-pw"));
     // No password source and no terminal: refused, saying where a password comes from.
     let out = mirrorctl(["registry", "user", "add", "--username", "x", "--htpasswd"])
         .arg(&file)
