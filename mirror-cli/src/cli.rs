@@ -381,6 +381,9 @@ pub struct InstallArgs {
     /// Transfers in flight per registry
     #[arg(long, value_name = "N")]
     pub max_per_registry: Option<usize>,
+    /// bcrypt cost of the registry user's hash (4-31); the registry checks it on every request, so each step up doubles its CPU per request [default: 5]
+    #[arg(long, value_name = "N")]
+    pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,

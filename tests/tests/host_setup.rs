@@ -480,10 +480,11 @@ fn htpasswd_users_are_added_kept_and_refused() {
         format!("user `admin` in {}: added\n", file.display())
     );
     assert_eq!(mode(&file), 0o600);
+    // The default cost is 5 (the registry checks the hash on every request).
     assert!(
         std::fs::read_to_string(&file)
             .unwrap()
-            .starts_with("admin:$2y$10$")
+            .starts_with("admin:$2y$05$")
     );
     assert_eq!(
         text(&add("bob", "two")).0,
@@ -495,6 +496,28 @@ fn htpasswd_users_are_added_kept_and_refused() {
         format!("user `admin` in {}: kept (already right)\n", file.display())
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
+    // Another cost keeps the password and hashes it again.
+    let pwf = write(&tmp.path().join("pw"), "one");
+    let out = mirrorctl(["registry", "user", "add", "--username", "admin"])
+        .arg("--password-file")
+        .arg(&pwf)
+        .arg("--htpasswd")
+        .arg(&file)
+        .args(["--bcrypt-cost", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out).0,
+        format!(
+            "user `admin` in {}: kept its password, hashed again at the bcrypt cost asked for\n",
+            file.display()
+        )
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("admin:$2y$06$")
+    );
     assert_eq!(
         text(&add("admin", "three")).0,
         format!("user `admin` in {}: password replaced\n", file.display())

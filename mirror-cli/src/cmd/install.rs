@@ -216,6 +216,7 @@ fn given(a: &InstallArgs) -> InstallConfigFile {
         skip_checks: a.skip_checks.clone(),
         min_free: a.min_free.clone(),
         max_per_registry: a.max_per_registry,
+        bcrypt_cost: a.bcrypt_cost,
         image: a.image.clone(),
     }
 }
@@ -306,6 +307,7 @@ mod tests {
                 "--skip-check",
                 "--min-free",
                 "--max-per-registry",
+                "--bcrypt-cost",
                 "--image",
             ]
         );

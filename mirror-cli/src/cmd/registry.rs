@@ -51,8 +51,9 @@ pub struct UserAddArgs {
     pub username: String,
     #[command(flatten)]
     pub password: PasswordArgs,
-    /// bcrypt cost (4-31); each step doubles the registry's work per request
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST, hide = true)]
+    /// bcrypt cost of the hash (4-31). The registry checks it on every request, so each step
+    /// up doubles its CPU per request; see docs/security.md before raising it
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST)]
     pub bcrypt_cost: u32,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
@@ -173,6 +174,9 @@ fn user_add(args: UserAddArgs) -> u8 {
                 UserAction::Added => "added",
                 UserAction::Replaced => "password replaced",
                 UserAction::Unchanged => "kept (already right)",
+                UserAction::Rehashed => {
+                    "kept its password, hashed again at the bcrypt cost asked for"
+                }
             };
             stdout(&match args.output {
                 OutputFormat::Json => json_report(

@@ -66,13 +66,15 @@ pub struct InstallConfigFile {
     pub min_free: Option<String>,
     /// Transfers in flight per registry.
     pub max_per_registry: Option<usize>,
+    /// bcrypt cost of the registry user's hash (default 5; see docs/security.md).
+    pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
     pub image: Option<String>,
 }
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 24] = [
+    pub const KEYS: [&'static str; 25] = [
         "email",
         "username",
         "passwordFile",
@@ -96,6 +98,7 @@ impl InstallConfigFile {
         "skipChecks",
         "minFree",
         "maxPerRegistry",
+        "bcryptCost",
         "image",
     ];
 

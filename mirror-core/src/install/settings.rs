@@ -149,6 +149,8 @@ pub struct InstallSettings {
     pub trust_root: PathBuf,
     /// Transfers in flight per registry.
     pub max_per_registry: usize,
+    /// bcrypt cost of the registry user's hash ([`crate::DEFAULT_BCRYPT_COST`]).
+    pub bcrypt_cost: u32,
     /// Replace the user's password when the htpasswd file holds another one, and with it the
     /// pull secret and the install-config snippet. Without it such a run is refused
     /// ([`Error::PasswordChange`]) before anything changes: nodes holding the old pull secret
@@ -333,6 +335,7 @@ impl InstallOptions {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/")),
             max_per_registry: self.max_per_registry()?,
+            bcrypt_cost: self.bcrypt_cost()?,
             rotate_password: self.rotate_password,
             dry_run: self.dry_run,
             run: RunOptions {
@@ -467,6 +470,14 @@ impl InstallOptions {
                 },
             ));
         }
+        Ok(n)
+    }
+
+    /// The bcrypt cost of the user's hash: 4 to 31.
+    fn bcrypt_cost(&self) -> Result<u32, Error> {
+        let (n, from_file) = pick_value(self.given.bcrypt_cost, self.file.bcrypt_cost)
+            .unwrap_or((crate::DEFAULT_BCRYPT_COST, false));
+        crate::htpasswd::validate_cost(n).map_err(self.bad("bcryptCost", from_file))?;
         Ok(n)
     }
 }

@@ -338,6 +338,11 @@ fn every_bad_value_is_refused_naming_it_where_it_came_from() {
             change(|_, o| o.given.max_per_registry = Some(0)),
             "--max-per-registry: invalid setting `max-per-registry`: must be at least 1 | -",
         ),
+        (
+            "a bcrypt cost bcrypt does not have",
+            change(|_, o| o.file.bcrypt_cost = Some(3)),
+            "bcryptCost: invalid setting `bcrypt-cost`: `3` is not a bcrypt cost (4 to 31) | -",
+        ),
     ];
     for (name, f, want) in cases {
         let files = Files::new();

@@ -134,11 +134,7 @@ pub(super) fn user(cx: &Ctx<'_>) -> Result<StepReport, Error> {
             ),
         ));
     }
-    let action = crate::htpasswd::set_htpasswd_user(
-        &cx.htpasswd,
-        &s.credential,
-        crate::htpasswd::DEFAULT_BCRYPT_COST,
-    )?;
+    let action = crate::htpasswd::set_htpasswd_user(&cx.htpasswd, &s.credential, s.bcrypt_cost)?;
     Ok(changed(
         Step::User,
         action != crate::htpasswd::UserAction::Unchanged,
