@@ -470,6 +470,15 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
 
 /// Gathers the facts from this host (and from the release source unless offline) and evaluates
 /// every check not skipped.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let report = mirror_core::run_preflight(&mirror_core::PreflightOptions::default()).await;
+/// for check in &report.checks {
+///     println!("{}: {:?}", check.name, check.status);
+/// }
+/// # }
+/// ```
 pub async fn run_preflight(opts: &PreflightOptions) -> PreflightReport {
     let facts = HostFacts::gather(opts).await;
     evaluate(&facts, opts)
