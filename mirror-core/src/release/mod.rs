@@ -6,3 +6,4 @@ pub(crate) mod instructions;
 pub(crate) mod layer;
 pub(crate) mod mirror;
 pub(crate) mod payload;
+pub(crate) mod report;

@@ -223,26 +223,7 @@ pub async fn read_release<S: Source>(
             auth_entry: None,
             retry_after: None,
         })?;
-    let (single, multi) = if is_list(&manifest.media_type) {
-        let kind = parse_kind(&manifest.media_type, &manifest.bytes).map_err(payload_err)?;
-        let ManifestKind::List { children } = kind else {
-            unreachable!("lists parse to lists")
-        };
-        let pick = children
-            .iter()
-            .find(|c| c.platform.as_deref() == Some("linux/amd64"))
-            .or_else(|| children.first())
-            .ok_or_else(|| payload_err("the release manifest list is empty".into()))?;
-        let child = source
-            .manifest(&image.repo, pick.digest.as_str())
-            .await?
-            .ok_or_else(|| {
-                payload_err(format!("manifest list child `{}` is missing", pick.digest))
-            })?;
-        (child, true)
-    } else {
-        (manifest.clone(), false)
-    };
+    let (single, multi) = pick_image(source, image, &manifest).await?;
     let ManifestKind::Image { config, layers } =
         parse_kind(&single.media_type, &single.bytes).map_err(payload_err)?
     else {
@@ -261,23 +242,7 @@ pub async fn read_release<S: Source>(
         tag_arch(cfg.architecture.as_deref().unwrap_or("amd64"))
     };
 
-    let mut refs = None;
-    let mut meta = None;
-    for layer in layers.iter().rev() {
-        let mut found = read_files(
-            source,
-            &image.repo,
-            &layer.digest,
-            &[IMAGE_REFERENCES, RELEASE_METADATA],
-            retry,
-        )
-        .await?;
-        if let Some(r) = found[0].take() {
-            refs = Some(r);
-            meta = found[1].take();
-            break;
-        }
-    }
+    let (refs, meta) = payload_files(source, &image.repo, &layers, retry).await?;
     let refs = refs.ok_or_else(|| {
         payload_err(
             "release image did not contain an image-references file (is this a release image?)"
@@ -309,6 +274,59 @@ pub async fn read_release<S: Source>(
         metadata,
         components,
     })
+}
+
+/// The single image of a release: the manifest itself, or the linux/amd64 child of a list
+/// (then the release is `multi`).
+async fn pick_image<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    manifest: &RawManifest,
+) -> Result<(RawManifest, bool), Error> {
+    let payload_err = |reason: String| Error::Payload {
+        image: image.to_string(),
+        reason,
+    };
+    if !is_list(&manifest.media_type) {
+        return Ok((manifest.clone(), false));
+    }
+    let kind = parse_kind(&manifest.media_type, &manifest.bytes).map_err(payload_err)?;
+    let ManifestKind::List { children } = kind else {
+        unreachable!("lists parse to lists")
+    };
+    let pick = children
+        .iter()
+        .find(|c| c.platform.as_deref() == Some("linux/amd64"))
+        .or_else(|| children.first())
+        .ok_or_else(|| payload_err("the release manifest list is empty".into()))?;
+    let child = source
+        .manifest(&image.repo, pick.digest.as_str())
+        .await?
+        .ok_or_else(|| payload_err(format!("manifest list child `{}` is missing", pick.digest)))?;
+    Ok((child, true))
+}
+
+/// `image-references` and `release-metadata` from the top-most layer holding them.
+async fn payload_files<S: Source>(
+    source: &S,
+    repo: &Repository,
+    layers: &[crate::manifest::BlobRef],
+    retry: &RetryPolicy,
+) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), Error> {
+    for layer in layers.iter().rev() {
+        let mut found = read_files(
+            source,
+            repo,
+            &layer.digest,
+            &[IMAGE_REFERENCES, RELEASE_METADATA],
+            retry,
+        )
+        .await?;
+        if let Some(r) = found[0].take() {
+            return Ok((Some(r), found[1].take()));
+        }
+    }
+    Ok((None, None))
 }
 
 /// [`read_files_once`], the whole read tried again on transient failures (a cut connection,
