@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::instructions::{InstructionKind, MirrorInstructions};
 use super::mount;
 use super::payload::{Release, read_release};
+use super::signature::{SignatureOptions, SignatureReport};
 use crate::digest::{Digest, DigestHasher};
 use crate::error::Error;
 use crate::manifest::{BlobRef, ManifestKind, parse_kind};
@@ -43,6 +44,9 @@ pub struct MirrorOptions {
     pub max_per_registry: usize,
     /// Attempts per blob copy (each a fresh download and upload). Default 4.
     pub blob_tries: u32,
+    /// Release signatures: checked before anything is copied. Default: verify with the
+    /// payload's keys and stores; an unsigned release is a warning.
+    pub signatures: SignatureOptions,
 }
 
 impl MirrorOptions {
@@ -54,6 +58,7 @@ impl MirrorOptions {
             dry_run: false,
             max_per_registry: DEFAULT_MAX_PER_REGISTRY,
             blob_tries: 4,
+            signatures: SignatureOptions::default(),
         }
     }
 }
@@ -95,6 +100,8 @@ pub enum MirrorEvent<'a> {
         /// Number of images (components + the release).
         images: usize,
     },
+    /// The release signatures were checked (before anything is copied).
+    Signatures(&'a SignatureReport),
     /// The plan is known.
     Planned(&'a MirrorPlan),
     /// Bytes moved (called often, per chunk).
@@ -219,6 +226,8 @@ pub struct MirrorReport {
     pub instructions: MirrorInstructions,
     /// Which instructions fit this release (ICSP before 4.14, IDMS from 4.14).
     pub default_instructions: InstructionKind,
+    /// The release signature check.
+    pub signatures: SignatureReport,
 }
 
 /// A manifest to push, with its children.
@@ -297,6 +306,13 @@ pub async fn mirror_release(
         });
     }
     let release = read_release(client, from).await?;
+    let signatures = super::signature::check_release(
+        &release,
+        &opts.signatures,
+        opts.dry_run,
+        progress.as_ref(),
+    )
+    .await?;
     let jobs = jobs_for(&release, opts)?;
     progress.event(MirrorEvent::ReleaseRead {
         version: &release.version,
@@ -487,6 +503,7 @@ pub async fn mirror_release(
         duration_seconds: start.elapsed().as_secs_f64(),
         instructions,
         default_instructions: InstructionKind::default_for(&release.version),
+        signatures,
     })
 }
 

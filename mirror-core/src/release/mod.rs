@@ -7,3 +7,4 @@ pub(crate) mod instructions;
 pub(crate) mod layer;
 pub(crate) mod mount;
 pub(crate) mod payload;
+pub(crate) mod signature;

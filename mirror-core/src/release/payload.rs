@@ -13,6 +13,10 @@ use crate::registry::{RawManifest, RegistryClient};
 
 const IMAGE_REFERENCES: &str = "release-manifests/image-references";
 const RELEASE_METADATA: &str = "release-manifests/release-metadata";
+/// The payload's verification ConfigMap (keys and signature stores), as cluster-update-keys
+/// ships it; read with the same cap as the other metadata files.
+const VERIFICATION_CONFIG_MAP: &str =
+    "release-manifests/0000_90_cluster-update-keys_configmap.yaml";
 /// Largest payload metadata file we read (real image-references are ~150 KiB).
 const MAX_METADATA_FILE: u64 = 16 << 20;
 /// Largest image config we read.
@@ -61,6 +65,9 @@ pub struct Release {
     pub metadata: Option<ReleaseMetadata>,
     /// Components, in image-references order (sorted by name).
     pub components: Vec<Component>,
+    /// The bytes of `release-manifests/0000_90_cluster-update-keys_configmap.yaml` (the
+    /// verification ConfigMap: keys and signature stores), when the payload has it.
+    pub verification_config_map: Option<Vec<u8>>,
 }
 
 impl Release {
@@ -257,17 +264,19 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
 
     let mut refs = None;
     let mut meta = None;
+    let mut keys = None;
     for layer in layers.iter().rev() {
         let mut found = read_files(
             client,
             &image.repo,
             &layer.digest,
-            &[IMAGE_REFERENCES, RELEASE_METADATA],
+            &[IMAGE_REFERENCES, RELEASE_METADATA, VERIFICATION_CONFIG_MAP],
         )
         .await?;
         if let Some(r) = found[0].take() {
             refs = Some(r);
             meta = found[1].take();
+            keys = found[2].take();
             break;
         }
     }
@@ -301,6 +310,7 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
         architecture,
         metadata,
         components,
+        verification_config_map: keys,
     })
 }
 
