@@ -28,7 +28,15 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         Ok(r) => r,
         Err(e) => return usage(&e, "--to-release-image"),
     };
-    let client = match access::client(&args.access) {
+    let client_opts = match access::client_options(&args.access) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
+    };
+    let signatures = match super::signatures::options(&args.signatures, &client_opts.ca_pems) {
+        Ok(s) => s,
+        Err(e) => return usage(&e.1, e.0),
+    };
+    let client = match mirror_core::RegistryClient::new(client_opts) {
         Ok(c) => c,
         Err(e) => return core_error(&e),
     };
@@ -36,6 +44,7 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         to_release_image,
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
+        signatures,
         ..MirrorOptions::new(to)
     };
     let progress = Arc::new(CliProgress::new(quiet));
@@ -146,6 +155,7 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
         out.push_str(&format!("Mirror prefix: {p}\n"));
     }
     out.push_str(&r.instructions.render(kind));
+    out.push_str(&super::signatures::render(&r.signatures, r.dry_run));
     out
 }
 
