@@ -5,6 +5,8 @@
 //!   and htpasswd auth; killed and cleaned up on drop, also when a test panics.
 //! - [`skopeo`]: an independent client to check what landed.
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
+//! - [`signing`] and [`SignatureServer`]: release signatures made with a generated OpenPGP
+//!   key, and a loopback signature store serving them.
 //!
 //! A missing `docker-registry` or `skopeo` fails the test with the install command.
 #![deny(missing_docs)]
@@ -13,11 +15,14 @@ pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
 mod registry;
+pub mod signature_server;
+pub mod signing;
 pub mod skopeo;
 pub mod token_server;
 mod tools;
 
 pub use registry::{CertVariant, RegistryOptions, TestRegistry, free_port};
+pub use signature_server::SignatureServer;
 
 /// The tokio runtime the tests drive library calls with (two workers, all drivers). Make one
 /// per test and keep it: a client's pooled connections belong to the runtime that made them.
