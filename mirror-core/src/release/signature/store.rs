@@ -149,7 +149,7 @@ enum Got {
 async fn get_http(http: &reqwest::Client, url: &str) -> Got {
     let resp = match http.get(url).send().await {
         Ok(r) => r,
-        Err(e) => return Got::Unreachable(chain(&e)),
+        Err(e) => return Got::Unreachable(chain(&e.without_url())),
     };
     match resp.status().as_u16() {
         200 => {}
@@ -172,7 +172,7 @@ async fn get_http(http: &reqwest::Client, url: &str) -> Got {
                     return Got::TooLarge;
                 }
             }
-            Err(e) => return Got::Unreachable(chain(&e)),
+            Err(e) => return Got::Unreachable(chain(&e.without_url())),
         }
     }
     Got::Body(body)
@@ -205,6 +205,18 @@ pub(crate) async fn fetch(
     let mut found = Vec::new();
     let mut errors = Vec::new();
     let mut unreachable = false;
+    if let Store::File(dir) = store
+        && !dir.is_dir()
+    {
+        // A mistyped directory is not "nothing published".
+        let report = StoreReport {
+            url: store.url(),
+            result: StoreResult::Unreachable,
+            signatures: 0,
+            detail: Some(format!("`{}` is not a directory", dir.display())),
+        };
+        return (found, report);
+    }
     for n in 1..=MAX_SIGNATURES {
         let location = store.location(digest, n);
         let got = match store {

@@ -132,6 +132,15 @@ fn nothing_published_is_unsigned_or_an_error_when_required() {
         e.to_string().contains("no signature store had a signature"),
         "{e}"
     );
+    // A directory that is not there is named as such, not as "nothing published".
+    let missing = store.path().join("typo");
+    let opts = SignatureOptions {
+        stores: vec![SignatureStore::parse(&format!("file://{}", missing.display())).unwrap()],
+        ..Default::default()
+    };
+    let rep = run(&r, &opts, false).unwrap();
+    assert_eq!(rep.stores[0].result, StoreResult::Unreachable);
+    assert!(rep.warning.unwrap().contains("is not a directory"));
 }
 
 #[test]
