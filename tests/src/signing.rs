@@ -98,9 +98,17 @@ impl SigningKey {
 
     /// `content` as a ZIP-compressed, one-pass signed binary OpenPGP message.
     pub fn sign(&self, content: &[u8]) -> Vec<u8> {
+        self.sign_with(content, true)
+    }
+
+    /// `content` as a one-pass signed binary OpenPGP message, ZIP-compressed or not (not:
+    /// the signed JSON sits in the clear, so a test can alter it).
+    pub fn sign_with(&self, content: &[u8], compress: bool) -> Vec<u8> {
         let mut rng = ChaCha8Rng::seed_from_u64(content.len() as u64);
         let mut builder = MessageBuilder::from_bytes("", content.to_vec());
-        builder.compression(CompressionAlgorithm::ZIP);
+        if compress {
+            builder.compression(CompressionAlgorithm::ZIP);
+        }
         match self.secret.secret_subkeys.first() {
             Some(s) if self.subkey => {
                 builder.sign(&s.key, Password::empty(), HashAlgorithm::Sha256);
