@@ -61,6 +61,9 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         Err(e) => return core_error(&e),
     };
     if !quiet {
+        if let Some(a) = super::signatures::advice(&report.signatures) {
+            eprintln!("{a}");
+        }
         let secs = started.elapsed().as_secs_f64();
         let rate = report.bytes_copied as f64 / secs.max(0.001) / 1e6;
         if report.dry_run {

@@ -82,53 +82,42 @@ fn who(r: &SignatureReport) -> String {
         .join("; ")
 }
 
-/// The signature part of the text report (after the mirror instructions), with oc's lines for
-/// the ConfigMap and how to give the cluster the signature.
-pub fn render(r: &SignatureReport, dry_run: bool) -> String {
-    let mut out = String::from("\n");
+/// What to do next, for stderr after the mirror: how to get the signature to the cluster.
+pub fn advice(r: &SignatureReport) -> Option<String> {
     match r.status {
-        SignatureStatus::Verified => {
-            out.push_str(&format!("Release signature: verified ({})\n", who(r)));
+        SignatureStatus::Verified if r.files.is_none() => Some(
+            "info: to give a disconnected cluster this release's signature for upgrades, add --release-image-signature-to-dir DIR".into(),
+        ),
+        SignatureStatus::Unsigned
+            if r.stores.iter().any(|s| s.result != StoreResult::NotTried) =>
+        {
+            Some("hint: a disconnected cluster refuses to upgrade to a release whose signature it cannot find: copy `sha256=<hex>/signature-N` from the store on a connected host and mirror again with --signature-store file://DIR --release-image-signature-to-dir DIR".into())
         }
-        SignatureStatus::Skipped => {
-            out.push_str("Release signature: not checked (--skip-signatures)\n");
-            return out;
-        }
-        SignatureStatus::Unsigned | SignatureStatus::NotConfigured => {
-            let tried: Vec<String> = r
-                .stores
-                .iter()
-                .filter(|s| s.result != StoreResult::NotTried)
-                .map(|s| s.url.clone())
-                .collect();
-            out.push_str(&format!(
-                "Release signature: unverified: {}\n",
-                r.warning.as_deref().unwrap_or("no signature")
-            ));
-            if !tried.is_empty() {
-                out.push_str(
-                    "A disconnected cluster refuses to upgrade to a release whose signature it cannot find: copy the signatures from a connected host and mirror again with --signature-store file://DIR\n",
-                );
-            }
-            return out;
-        }
+        _ => None,
     }
-    let Some(files) = &r.files else {
-        out.push_str("To give a disconnected cluster this signature for upgrades, mirror again with --release-image-signature-to-dir DIR\n");
-        return out;
+}
+
+/// The signature part of the text report on stdout, after the mirror instructions: only when
+/// signature files are written, with oc's lines for the ConfigMap, then the store tree and how
+/// a cluster uses either. Otherwise nothing, so stdout keeps oc's shape (the outcome is on
+/// stderr and in the JSON report).
+pub fn render(r: &SignatureReport, dry_run: bool) -> String {
+    let Some(files) = r
+        .files
+        .as_ref()
+        .filter(|_| r.status == SignatureStatus::Verified)
+    else {
+        return String::new();
     };
     let dir = files.dir.display();
     if dry_run {
-        out.push_str(&format!(
-            "Dry run: would write {} and the signature store tree under {dir}\n",
+        return format!(
+            "\nDry run: the signature ConfigMap {} and the signature store tree under {dir} are not written\n",
             files.config_map.display()
-        ));
-        return out;
+        );
     }
-    // oc's words, then where the store tree is and how a cluster uses it.
-    out.push_str(&format!(
-        "\nTo apply signature configmaps use 'oc apply' on files found in {dir}\n\n"
-    ));
+    let mut out =
+        format!("\n\nTo apply signature configmaps use 'oc apply' on files found in {dir}\n\n");
     out.push_str(&format!(
         "Configmap signature file {} created\n",
         files.config_map.display()

@@ -289,3 +289,10 @@ fn the_configmap_is_found_by_its_annotation() {
         "{e}"
     );
 }
+
+#[test]
+fn the_sigstore_tag_is_named_as_containers_image_names_it() {
+    let hex = "0da6316466d60a3a4535d5fed3589feb0391989982fba59d47d4c729912d6363";
+    let d = Digest::parse(&format!("sha256:{hex}")).unwrap();
+    assert_eq!(sigstore_tag(&d), format!("sha256-{hex}.sig"));
+}
