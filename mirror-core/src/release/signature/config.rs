@@ -13,6 +13,8 @@ use super::store::Store;
 pub const VERIFICATION_ANNOTATION: &str = "release.openshift.io/verification-config-map";
 const KEY_PREFIX: &str = "verifier-public-key-";
 const STORE_PREFIX: &str = "store-";
+/// The real ConfigMap is a few KiB; this bounds the YAML parse of what the payload carries.
+const MAX_CONFIG_MAP: usize = 1 << 20;
 
 #[derive(Deserialize)]
 struct ConfigMap {
@@ -72,6 +74,12 @@ impl VerificationConfig {
 /// in key order, so stores are tried in a stable order; entries that are neither keys nor
 /// stores are ignored, as the cluster version operator does.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Option<VerificationConfig>, String> {
+    if bytes.len() > MAX_CONFIG_MAP {
+        return Err(format!(
+            "the manifest is {} bytes, over the {MAX_CONFIG_MAP}-byte limit",
+            bytes.len()
+        ));
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| "the manifest is not UTF-8".to_string())?;
     let docs: Vec<ConfigMap> = serde_saphyr::from_multiple(text)
         .map_err(|e| format!("the manifest does not parse: {e}"))?;
