@@ -273,6 +273,12 @@ fn the_configmap_is_found_by_its_annotation() {
         vec![a.fingerprint()]
     );
     assert_eq!(c.stores().unwrap()[0].url(), "file:///srv/sigs");
+    let huge = vec![b'#'; (1 << 20) + 1];
+    assert!(
+        config::parse(&huge)
+            .unwrap_err()
+            .contains("over the 1048576-byte limit")
+    );
     let unannotated =
         b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  store-a: https://x\n";
     assert!(config::parse(unannotated).unwrap().is_none());
