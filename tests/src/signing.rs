@@ -4,6 +4,7 @@
 //! Store files go to `<dir>/sha256=<hex>/signature-N`, which [`crate::SignatureServer`] serves.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use mirror_core::Digest;
 use pgp::composed::{
@@ -156,4 +157,60 @@ pub fn write_signature(dir: &Path, digest: &Digest, n: u32, bytes: &[u8]) -> Pat
     std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create store dir");
     std::fs::write(&path, bytes).expect("write signature");
     path
+}
+
+/// GnuPG in a throwaway home (under /tmp: its socket paths must be short); its agent is
+/// stopped on drop. Fails with the install command when `gpg` is missing.
+#[derive(Debug)]
+pub struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    /// A fresh, empty GnuPG home.
+    pub fn new() -> Self {
+        crate::require_tool("gpg");
+        crate::require_tool("gpgconf");
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in("/tmp")
+            .expect("gnupg home");
+        Gpg { home }
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs `gpg --batch ARGS` in this home and asserts it succeeds.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", self.home.path())
+            .arg("--batch")
+            .args(args)
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+impl Default for Gpg {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "all"])
+            .status();
+    }
 }

@@ -4,14 +4,14 @@
 //! GnuPG signs and verifies too, so what the real tools write is what we read.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 use mirror_core::{Digest, RegistryClient};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, Fixture, FixtureSpec, FixtureVerification};
-use mirror_testkit::signing::{SigningKey, atomic_payload, signature_path, write_signature};
-use mirror_testkit::{SignatureServer, TestRegistry, require_tool, runtime, skopeo};
+use mirror_testkit::signing::{Gpg, SigningKey, atomic_payload, signature_path, write_signature};
+use mirror_testkit::{SignatureServer, TestRegistry, runtime, skopeo};
 
 const TARGET_REPO: &str = "ocp4/openshift4";
 const IDENTITY: &str = "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64";
@@ -542,54 +542,10 @@ fn bad_signature_flags_are_usage_errors() {
     s.assert_nothing_copied();
 }
 
-/// GnuPG in a throwaway home; its agent is stopped on drop.
-struct Gpg {
-    home: tempfile::TempDir,
-}
-
-impl Gpg {
-    fn new() -> Self {
-        require_tool("gpg");
-        require_tool("gpgconf");
-        let home = tempfile::Builder::new()
-            .prefix("gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        Gpg { home }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("gpg");
-        c.env("GNUPGHOME", self.home.path())
-            .arg("--batch")
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.cmd(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "all"])
-            .status();
-    }
-}
-
 #[test]
 fn signatures_made_by_gnupg_verify_and_gnupg_verifies_ours() {
     let gpg = Gpg::new();
-    let params = gpg.home.path().join("params");
+    let params = gpg.home().join("params");
     std::fs::write(
         &params,
         "%no-protection\nKey-Type: RSA\nKey-Length: 3072\nKey-Usage: sign,cert\nName-Real: mirrorctl gpg test key\nName-Email: gpg@example.invalid\nExpire-Date: 0\n%commit\n",
