@@ -6,21 +6,23 @@ need_sudo() {
 }
 
 # ensure_packages: docker-registry (the distribution registry, the program in the registry:2
-# image), skopeo (an independent registry client) and openssl.
+# image), skopeo (an independent registry client), openssl, and gnupg (the tests check that
+# release signatures made by `gpg --sign` verify, and that gpg verifies ours).
 ensure_packages() {
   local missing=()
   command -v docker-registry >/dev/null 2>&1 || command -v registry >/dev/null 2>&1 || missing+=(registry)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "info: installing ${missing[*]}" >&2
   if command -v apt-get >/dev/null 2>&1; then
     need_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo openssl >/dev/null
+    need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo openssl gnupg >/dev/null
   elif command -v dnf >/dev/null 2>&1; then
-    need_sudo dnf install -y docker-distribution skopeo openssl
+    need_sudo dnf install -y docker-distribution skopeo openssl gnupg2
   elif command -v yum >/dev/null 2>&1; then
-    need_sudo yum install -y docker-distribution skopeo openssl
+    need_sudo yum install -y docker-distribution skopeo openssl gnupg2
   else
     echo "error: cannot install ${missing[*]}: no apt-get, dnf or yum; install them by hand" >&2
     return 1

@@ -62,6 +62,8 @@ pub struct ConfigMirrorArgs {
     #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
     pub graph_url: String,
     #[command(flatten)]
+    pub signatures: SignatureArgs,
+    #[command(flatten)]
     pub access: Access,
     /// Print the plan (images, unique blobs, bytes per release) and write nothing
     #[arg(long)]
@@ -163,6 +165,8 @@ pub struct MirrorArgs {
     /// Which mirror instructions to print [default: icsp before 4.14, idms from 4.14]
     #[arg(long, value_enum, value_name = "KIND")]
     pub print_mirror_instructions: Option<Instructions>,
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -226,6 +230,26 @@ pub struct GraphArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// Release signatures: checked before anything is copied (see docs/release-mirror.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SignatureArgs {
+    /// Write the signature ConfigMap (for `oc apply -f`) and the signature store tree (sha256=<hex>/signature-N) to DIR once the release signature verifies
+    #[arg(long, value_name = "DIR")]
+    pub release_image_signature_to_dir: Option<PathBuf>,
+    /// OpenPGP public key (armored or binary) to verify with instead of the release payload's keys; repeatable, and each file is a keyring that must have signed
+    #[arg(long = "signature-key", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+    /// Signature store to read instead of the release payload's: http://, https:// or file://DIR; repeatable, tried in order
+    #[arg(long = "signature-store", value_name = "URL")]
+    pub stores: Vec<String>,
+    /// Fail (copying nothing) when the release has no verified signature: none published, no store reachable, no keys
+    #[arg(long)]
+    pub require_signatures: bool,
+    /// Neither fetch nor verify the release signature, nor copy sigstore signature tags
+    #[arg(long, conflicts_with_all = ["require_signatures", "keys", "stores", "release_image_signature_to_dir"])]
+    pub skip_signatures: bool,
 }
 
 #[derive(Args, Debug)]

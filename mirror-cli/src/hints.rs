@@ -106,6 +106,14 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
             certs_dir.display()
         ),
+        Hint::SignatureUnavailable if has("signature-store") => {
+            "copy the signatures from a connected host (`<store>/sha256=<hex>/signature-N`) and pass `--signature-store file://DIR` or an internal `--signature-store https://...`; or drop `--require-signatures` to mirror it unsigned"
+                .to_string()
+        }
+        Hint::SignatureRejected if has("signature-key") => {
+            "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the files given with `--signature-key`"
+                .to_string()
+        }
         Hint::ReadLog { log } => format!(
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
@@ -254,6 +262,9 @@ mod tests {
             },
             Hint::RunPreflight,
             Hint::BindAddress,
+            Hint::SignatureRejected,
+            Hint::SignatureUnavailable,
+            Hint::SignatureKeyFormat,
         ]
     }
 

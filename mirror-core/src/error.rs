@@ -335,6 +335,38 @@ pub enum Error {
         /// Each blocking check as `name: detail`.
         failures: Vec<String>,
     },
+    /// Release signatures were found but do not verify (wrong key, altered content, another
+    /// release's digest): the release is not mirrored.
+    #[error("release `{release}` (`{digest}`): its signatures do not verify: {reason}")]
+    SignatureRejected {
+        /// The release image as given.
+        release: String,
+        /// The release digest the signatures must name.
+        digest: String,
+        /// Why, per keyring and signature (the key fingerprints included).
+        reason: String,
+        /// Fingerprints of the keys the signatures were checked against.
+        fingerprints: Vec<String>,
+    },
+    /// Signatures were required but none could be verified (none published, no store
+    /// answered, or no keys configured).
+    #[error("release `{release}` (`{digest}`) has no verified signature: {reason}")]
+    SignatureRequired {
+        /// The release image as given.
+        release: String,
+        /// The release digest.
+        digest: String,
+        /// Why (the stores tried, or what configuration is missing).
+        reason: String,
+    },
+    /// A signature key (keyring) cannot be used.
+    #[error("signature key `{source_name}`: {reason}")]
+    SignatureKey {
+        /// The file given, or the payload ConfigMap entry.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -559,6 +591,9 @@ impl Error {
             },
             Error::InstallConfigSyntax { .. } => Hint::InstallConfigFormat,
             Error::PreflightFailed { .. } => Hint::RunPreflight,
+            Error::SignatureRejected { .. } => Hint::SignatureRejected,
+            Error::SignatureRequired { .. } => Hint::SignatureUnavailable,
+            Error::SignatureKey { .. } => Hint::SignatureKeyFormat,
             _ => return None,
         })
     }

@@ -87,6 +87,14 @@ pub enum Hint {
         /// The whole advice, naming only other programs' commands.
         advice: String,
     },
+    /// The release's signatures do not verify with its keys: the content or the keys are not
+    /// what they should be.
+    SignatureRejected,
+    /// No verified signature could be had: reach or copy a signature store, or accept an
+    /// unsigned release.
+    SignatureUnavailable,
+    /// A signature key is not an OpenPGP public key.
+    SignatureKeyFormat,
     /// Read the registry's log.
     ReadLog {
         /// The log file.
@@ -248,6 +256,15 @@ impl std::fmt::Display for Hint {
                 f,
                 "make a new certificate in `{}` with subjectAltNames for every name clients use",
                 certs_dir.display()
+            ),
+            Hint::SignatureRejected => f.write_str(
+                "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the keys given",
+            ),
+            Hint::SignatureUnavailable => f.write_str(
+                "make a signature store reachable (an internal HTTP server or a directory holding `sha256=<hex>/signature-N`), or accept an unsigned release",
+            ),
+            Hint::SignatureKeyFormat => f.write_str(
+                "give an OpenPGP public key file, armored or binary, as gpg exports it (not a private key, not a signature)",
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),

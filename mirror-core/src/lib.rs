@@ -86,6 +86,12 @@ pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
     read_release, tag_arch,
 };
+pub use release::signature::{
+    KeyMatch, Keyring, KeyringInfo, MAX_SIGNATURE_BYTES, MAX_SIGNATURES, SIGNATURE_LABEL,
+    SIGNATURE_NAMESPACE, SignatureFiles, SignatureOptions, SignatureReport, SignatureStatus,
+    SignatureStore, StoreReport, StoreResult, VERIFICATION_ANNOTATION, VerifiedSignature,
+    configmap_file_name, signature_configmap, sigstore_tag,
+};
 pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
     DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RunOptions,

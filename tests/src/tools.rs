@@ -16,6 +16,7 @@ pub fn require_tool(name: &str) -> PathBuf {
         "docker-registry" => ("docker-registry", "docker-distribution"),
         "update-ca-certificates" => ("ca-certificates", "ca-certificates"),
         "keytool" => ("default-jre-headless", "java-17-openjdk-headless"),
+        "gpg" | "gpgconf" => ("gnupg", "gnupg2"),
         other => (other, other),
     };
     panic!(

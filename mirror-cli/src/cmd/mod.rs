@@ -10,6 +10,7 @@ pub(crate) mod pull_secret;
 pub(crate) mod registry;
 mod release;
 pub(crate) mod secret_input;
+pub(crate) mod signatures;
 pub(crate) mod tls;
 pub(crate) mod trust;
 

@@ -412,6 +412,8 @@ async fn release_size(client: &RegistryClient, opts: &PreflightOptions) -> Probe
         let mirror = MirrorOptions {
             dry_run: true,
             max_per_registry: opts.concurrency.max(1),
+            // Sizing only: signatures are the mirror's business.
+            signatures: crate::release::signature::SignatureOptions::skipped(),
             ..MirrorOptions::new(to.clone())
         };
         match mirror_release(client, image, &mirror, Arc::new(NoProgress)).await {

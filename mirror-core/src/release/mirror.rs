@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::payload::{Release, read_release};
 pub use super::report::{ImageEntry, MirrorReport, ReleaseEntry};
+use super::signature::{SignatureOptions, check_release};
 use crate::AdditionalImage;
 use crate::copy::{
     self, CopyJob, CopyOptions, CopyPlan, DEFAULT_MAX_PER_REGISTRY, Role, Sink, Source,
@@ -41,6 +42,9 @@ pub struct MirrorOptions {
     /// Where additional images go: `<registry of to>/<namespace>/<their repository path>`.
     /// Default: no namespace.
     pub namespace: String,
+    /// Release signatures: checked before anything is copied. Default: verify with the
+    /// payload's keys and stores; an unsigned release is a warning.
+    pub signatures: SignatureOptions,
 }
 
 impl MirrorOptions {
@@ -54,6 +58,7 @@ impl MirrorOptions {
             retry: RetryPolicy::default(),
             sigstore: true,
             namespace: String::new(),
+            signatures: SignatureOptions::default(),
         }
     }
 }
@@ -107,8 +112,14 @@ pub async fn mirror_releases<S: Source, K: Sink>(
     let start = Instant::now();
     check_options(request, opts)?;
     let mut releases = Vec::with_capacity(request.releases.len());
+    let mut signatures = Vec::with_capacity(request.releases.len());
     for from in &request.releases {
         let release = read_release(source, from, &opts.retry).await?;
+        // Before anything is planned or copied: a release whose signature does not verify
+        // is not mirrored.
+        signatures.push(
+            check_release(&release, &opts.signatures, opts.dry_run, progress.as_ref()).await?,
+        );
         progress.event(MirrorEvent::ReleaseRead {
             version: &release.version,
             digest: &release.digest,
@@ -132,6 +143,7 @@ pub async fn mirror_releases<S: Source, K: Sink>(
         request,
         opts,
         releases: &releases,
+        signatures,
         groups: &groups,
         planned: &planned,
         outcome,

@@ -7,3 +7,4 @@ pub(crate) mod layer;
 pub(crate) mod mirror;
 pub(crate) mod payload;
 pub(crate) mod report;
+pub(crate) mod signature;

@@ -14,6 +14,10 @@ use crate::registry::{RawManifest, RetryPolicy, retrying};
 
 const IMAGE_REFERENCES: &str = "release-manifests/image-references";
 const RELEASE_METADATA: &str = "release-manifests/release-metadata";
+/// The payload's verification ConfigMap (keys and signature stores), as cluster-update-keys
+/// ships it; read with the same cap as the other metadata files.
+const VERIFICATION_CONFIG_MAP: &str =
+    "release-manifests/0000_90_cluster-update-keys_configmap.yaml";
 /// Largest payload metadata file we read (real image-references are ~150 KiB).
 const MAX_METADATA_FILE: u64 = 16 << 20;
 /// Largest image config we read.
@@ -62,6 +66,9 @@ pub struct Release {
     pub metadata: Option<ReleaseMetadata>,
     /// Components, in image-references order (sorted by name).
     pub components: Vec<Component>,
+    /// The bytes of `release-manifests/0000_90_cluster-update-keys_configmap.yaml` (the
+    /// verification ConfigMap: keys and signature stores), when the payload has it.
+    pub verification_config_map: Option<Vec<u8>>,
 }
 
 impl Release {
@@ -242,7 +249,7 @@ pub async fn read_release<S: Source>(
         tag_arch(cfg.architecture.as_deref().unwrap_or("amd64"))
     };
 
-    let (refs, meta) = payload_files(source, &image.repo, &layers, retry).await?;
+    let (refs, meta, keys) = payload_files(source, &image.repo, &layers, retry).await?;
     let refs = refs.ok_or_else(|| {
         payload_err(
             "release image did not contain an image-references file (is this a release image?)"
@@ -273,6 +280,7 @@ pub async fn read_release<S: Source>(
         architecture,
         metadata,
         components,
+        verification_config_map: keys,
     })
 }
 
@@ -306,27 +314,32 @@ async fn pick_image<S: Source>(
     Ok((child, true))
 }
 
-/// `image-references` and `release-metadata` from the top-most layer holding them.
+/// The payload's files (`image-references`, `release-metadata`, the verification ConfigMap)
+/// from the top-most layer holding `image-references`.
+type PayloadFiles = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// `image-references`, `release-metadata` and the verification ConfigMap from the top-most
+/// layer holding `image-references`.
 async fn payload_files<S: Source>(
     source: &S,
     repo: &Repository,
     layers: &[crate::manifest::BlobRef],
     retry: &RetryPolicy,
-) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), Error> {
+) -> Result<PayloadFiles, Error> {
     for layer in layers.iter().rev() {
         let mut found = read_files(
             source,
             repo,
             &layer.digest,
-            &[IMAGE_REFERENCES, RELEASE_METADATA],
+            &[IMAGE_REFERENCES, RELEASE_METADATA, VERIFICATION_CONFIG_MAP],
             retry,
         )
         .await?;
         if let Some(r) = found[0].take() {
-            return Ok((Some(r), found[1].take()));
+            return Ok((Some(r), found[1].take(), found[2].take()));
         }
     }
-    Ok((None, None))
+    Ok((None, None, None))
 }
 
 /// [`read_files_once`], the whole read tried again on transient failures (a cut connection,

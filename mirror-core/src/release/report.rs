@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::instructions::{InstructionKind, MirrorInstructions};
 use super::mirror::{MirrorOptions, MirrorPlan, MirrorRequest};
 use super::payload::Release;
+use super::signature::SignatureReport;
 use crate::AdditionalMirrors;
 use crate::copy::{CopyOutcome, Planned, Role};
 use crate::digest::Digest;
@@ -64,6 +65,8 @@ pub struct ReleaseEntry {
     pub new_blobs: usize,
     /// Their bytes.
     pub new_bytes: u64,
+    /// Its release signature check.
+    pub signatures: SignatureReport,
 }
 
 /// The outcome of [`mirror_release`] (`--output json` prints it).
@@ -85,6 +88,9 @@ pub struct MirrorReport {
     pub architecture: String,
     /// Where the (first) release image is now (`Update image:`).
     pub update_image: String,
+    /// The (first) release's signature check; each release has its own in `releases`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<SignatureReport>,
     /// Every release of the run, in order.
     pub releases: Vec<ReleaseEntry>,
     /// `Mirror prefix:` lines.
@@ -124,6 +130,7 @@ pub(super) struct Run<'a> {
     pub(super) request: &'a MirrorRequest,
     pub(super) opts: &'a MirrorOptions,
     pub(super) releases: &'a [Release],
+    pub(super) signatures: Vec<SignatureReport>,
     pub(super) groups: &'a [Vec<usize>],
     pub(super) planned: &'a Planned,
     pub(super) outcome: CopyOutcome,
@@ -136,12 +143,13 @@ pub(super) fn build(run: Run<'_>) -> MirrorReport {
         request,
         opts,
         releases,
+        signatures,
         groups,
         planned,
         outcome,
         duration,
     } = run;
-    let entries = release_entries(releases, groups, planned);
+    let entries = release_entries(releases, signatures, groups, planned);
     let (mirrors, prefixes) = mirrors_and_prefixes(opts);
     let instructions = MirrorInstructions::new(
         releases
@@ -170,6 +178,7 @@ pub(super) fn build(run: Run<'_>) -> MirrorReport {
         version: first.map(|e| e.version.clone()).unwrap_or_default(),
         architecture: first.map(|e| e.architecture.clone()).unwrap_or_default(),
         update_image: first.map(|e| e.update_image.clone()).unwrap_or_default(),
+        signatures: first.map(|e| e.signatures.clone()),
         mirror_prefixes: if releases.is_empty() {
             Vec::new()
         } else {
@@ -194,15 +203,17 @@ pub(super) fn build(run: Run<'_>) -> MirrorReport {
 
 fn release_entries(
     releases: &[Release],
+    signatures: Vec<SignatureReport>,
     groups: &[Vec<usize>],
     planned: &Planned,
 ) -> Vec<ReleaseEntry> {
     let jobs = planned.jobs();
     releases
         .iter()
+        .zip(signatures)
         .zip(groups)
         .zip(planned.added_by(groups))
-        .map(|((r, g), (new_blobs, new_bytes))| {
+        .map(|(((r, signatures), g), (new_blobs, new_bytes))| {
             let job = &jobs[*g.last().expect("a release has its own job")];
             ReleaseEntry {
                 release: r.image.to_string(),
@@ -214,6 +225,7 @@ fn release_entries(
                 components: r.components.len(),
                 new_blobs,
                 new_bytes,
+                signatures,
             }
         })
         .collect()
