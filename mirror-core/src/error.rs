@@ -228,6 +228,33 @@ pub enum Error {
         /// The fix.
         hint: Hint,
     },
+    /// The object store's credentials file is unreadable or not in a known format (the
+    /// message never quotes its lines).
+    #[error("S3 credentials file `{}`: {reason}", path.display())]
+    StorageCredentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The registry's object storage refused or failed a request (or could not be reached).
+    #[error("object storage `{endpoint}`, bucket `{bucket}`: {op}: {}", storage_message(*status, code.as_deref(), detail))]
+    ObjectStorage {
+        /// What was tried (`list the bucket`, `write a test object`, ...).
+        op: &'static str,
+        /// The endpoint URL.
+        endpoint: String,
+        /// The bucket.
+        bucket: String,
+        /// The HTTP status, when the store answered.
+        status: Option<u16>,
+        /// The store's error code (`NoSuchBucket`, `InvalidAccessKeyId`, ...).
+        code: Option<String>,
+        /// The store's message, or the transport's error chain.
+        detail: String,
+        /// The credentials file in use, for the hint.
+        credentials: PathBuf,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -297,6 +324,15 @@ impl std::fmt::Display for CertProblem {
                 write!(f, "the server certificate was refused: {reason}")
             }
         }
+    }
+}
+
+fn storage_message(status: Option<u16>, code: Option<&str>, detail: &str) -> String {
+    match (status, code) {
+        (None, _) => format!("cannot connect: {detail}"),
+        (Some(st), Some(c)) => format!("answered {st} {c}: {detail}"),
+        (Some(st), None) if detail.is_empty() => format!("answered {st}"),
+        (Some(st), None) => format!("answered {st}: {detail}"),
     }
 }
 
@@ -387,6 +423,17 @@ impl Error {
             Error::ToolMissing { install, .. } => Hint::Run {
                 advice: install.clone(),
             },
+            Error::StorageCredentials { path, .. } => {
+                Hint::StorageCredentials { file: path.clone() }
+            }
+            Error::ObjectStorage {
+                status,
+                code,
+                endpoint,
+                bucket,
+                credentials,
+                ..
+            } => crate::storage::hint_for(*status, code.as_deref(), endpoint, bucket, credentials),
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
             _ => return None,
         })

@@ -26,6 +26,7 @@ mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod storage;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
@@ -80,4 +81,8 @@ pub use runtime::{
     RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
     UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
     registry_status, registry_up,
+};
+pub use storage::{
+    DEFAULT_S3_REGION, S3CheckReport, S3Credentials, S3Storage, SecretAction, StorageSettings,
+    check_s3, default_http_secret_file, ensure_http_secret, read_http_secret,
 };
