@@ -189,6 +189,8 @@ pub struct PreflightArgs {
     /// How the registry will run, which decides the programs `tools` looks for
     #[arg(long, value_enum, default_value = "auto")]
     pub runtime: PreflightRuntime,
+    #[command(flatten)]
+    pub storage: crate::cmd::storage::StorageArgs,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

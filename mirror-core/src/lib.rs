@@ -77,10 +77,10 @@ pub use release::payload::{
 };
 pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
-    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
-    UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
-    registry_status, registry_up,
+    DEFAULT_REGISTRY_ROOT, DetectedVersion, DownReport, LogSource, RegistryLayout, RegistryVersion,
+    RunMode, RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport,
+    SupervisorChoice, UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running,
+    registry_down, registry_logs, registry_status, registry_up,
 };
 pub use storage::{
     DEFAULT_S3_REGION, S3CheckReport, S3Credentials, S3Storage, SecretAction, StorageSettings,

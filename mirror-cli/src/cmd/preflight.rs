@@ -128,6 +128,10 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
             PreflightRuntime::Process => RuntimeChoice::Process,
             PreflightRuntime::Auto => RuntimeChoice::Auto,
         },
+        storage: args.storage.resolve().map_err(|(message, hint)| Usage {
+            message,
+            hint: Some(hint),
+        })?,
         ..Default::default()
     };
     for name in &args.skip {

@@ -23,7 +23,7 @@ pub enum RegistryCommand {
     User(UserCommand),
     /// Start the registry (idempotent: a running registry with this configuration is left alone)
     Up(UpArgs),
-    /// Check the registry: running, TLS with our CA, login, _catalog (exit 1 when a check fails)
+    /// Check the registry: running, storage, TLS with our CA, login, _catalog (exit 1 when a check fails)
     Status(StatusArgs),
     /// Stop the registry and remove what `up` installed to run it (the data is kept)
     Down(DownArgs),
@@ -111,6 +111,11 @@ pub struct UpArgs {
     /// The distribution binary for the process runtime [default: docker-registry or registry on PATH]
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub storage: super::storage::StorageArgs,
+    /// The file holding the secret replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3, none otherwise]
+    #[arg(long, value_name = "FILE")]
+    pub http_secret_file: Option<PathBuf>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -213,6 +218,13 @@ pub fn parse_bind(text: &str, name: &str) -> Result<std::net::IpAddr, (String, S
 }
 
 fn up(args: UpArgs) -> u8 {
+    let storage = match args.storage.resolve() {
+        Ok(s) => s,
+        Err((message, hint)) => {
+            eprintln!("error: {message}\nhint: {hint}");
+            return EXIT_USAGE;
+        }
+    };
     let bind = match args
         .bind
         .as_deref()
@@ -241,6 +253,8 @@ fn up(args: UpArgs) -> u8 {
         },
         image: args.image,
         binary: args.binary,
+        storage,
+        http_secret_file: args.http_secret_file,
         ..Default::default()
     };
     let report = match mirror_core::registry_up(&opts) {
@@ -279,6 +293,21 @@ fn up(args: UpArgs) -> u8 {
                 mirror_core::describe_listen(report.bind, report.port),
                 report.config.display()
             );
+            match &report.version {
+                Some(v) => println!(
+                    "storage: {} (config for registry {}, from {})",
+                    report.storage, v.version, v.source
+                ),
+                None => println!("storage: {}", report.storage),
+            }
+            if let Some(f) = &report.http_secret_file {
+                let how = if report.http_secret_created {
+                    "created; give every replica this file"
+                } else {
+                    "kept"
+                };
+                println!("http secret: {} ({how})", f.display());
+            }
         }
     }
     EXIT_OK
@@ -319,6 +348,9 @@ async fn status(args: StatusArgs) -> u8 {
         }
         OutputFormat::Text => {
             println!("registry:  {}", report.registry);
+            if let Some(s) = &report.storage {
+                println!("storage:   {s}");
+            }
             for c in &report.checks {
                 let mark = match c.state {
                     CheckState::Pass => "ok  ",

@@ -187,6 +187,8 @@ pub struct HostFacts {
     /// The release source's answer, when `--release` is given, `upstream` runs and not
     /// offline.
     pub upstream: Option<Probe<UpstreamFacts>>,
+    /// The S3 check, with S3 storage when `storage` runs.
+    pub storage: Option<Probe<crate::storage::S3CheckReport>>,
 }
 
 fn not_gathered<T>() -> Probe<T> {
@@ -221,9 +223,13 @@ impl HostFacts {
                     tools: Tools::default(),
                     release_size: None,
                     upstream: None,
+                    storage: None,
                 }
             }
         };
+        if let Some(s3) = opts.storage.s3().filter(|_| opts.runs("storage")) {
+            facts.storage = Some(crate::storage::check_s3(s3).await.map_err(ProbeError::from));
+        }
         let Some(image) = opts.release.as_ref().filter(|_| !opts.offline) else {
             return facts;
         };
@@ -339,6 +345,7 @@ impl HostFacts {
             tools,
             release_size: None,
             upstream: None,
+            storage: None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod os;
 mod port;
 mod resources;
 mod size;
+mod storage;
 pub(crate) mod tools;
 mod upstream;
 
@@ -29,6 +30,7 @@ use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
 use crate::runtime::RuntimeChoice;
 
+pub(crate) use facts::disk_space;
 pub use facts::{
     DiskSpace, HostFacts, HostnameFacts, Probe, ProbeError, ReleaseSize, Tools, UpstreamFacts,
 };
@@ -147,6 +149,12 @@ const REGISTRY: &[Check] = &[
         CheckSeverity::Fatal,
         "the runtime's programs (podman, or a distribution registry binary) and the OS trust-store tool",
         tools::check,
+    ),
+    check(
+        "storage",
+        CheckSeverity::Fatal,
+        "with S3 storage: the bucket answers, the access key works, a small object can be written and removed",
+        storage::check,
     ),
     check(
         "upstream",
@@ -395,6 +403,10 @@ pub struct PreflightOptions {
     pub skip: BTreeSet<&'static str>,
     /// Warnings count as failures.
     pub strict: bool,
+    /// Where the registry will store content (default filesystem); with S3 the `storage`
+    /// check proves the bucket (also with `offline`: the store is part of the mirror, not the
+    /// release source) and `disk` does not count the release against local space.
+    pub storage: crate::storage::StorageSettings,
 }
 
 impl Default for PreflightOptions {
@@ -416,6 +428,7 @@ impl Default for PreflightOptions {
             offline: false,
             skip: BTreeSet::new(),
             strict: false,
+            storage: crate::storage::StorageSettings::Filesystem,
         }
     }
 }
@@ -532,6 +545,7 @@ pub(crate) mod test_support {
             tools: Tools::found(&["podman", "update-ca-trust"]),
             release_size: None,
             upstream: None,
+            storage: None,
         }
     }
 
@@ -568,7 +582,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "upstream"
+                "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "storage",
+                "upstream"
             ]
         );
         for c in checks() {
@@ -599,6 +614,7 @@ mod tests {
                 "port pass",
                 "hostname pass",
                 "tools pass",
+                "storage skipped",
                 "upstream skipped"
             ]
         );
@@ -607,7 +623,7 @@ mod tests {
             report.summary,
             Summary {
                 pass: 7,
-                skipped: 2,
+                skipped: 3,
                 ..Default::default()
             }
         );
@@ -621,7 +637,7 @@ mod tests {
             (err.to_string(), err.hint.unwrap()),
             (
                 "--skip: unknown check `nosuch`".to_string(),
-                "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, upstream"
+                "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, storage, upstream"
                     .to_string()
             )
         );

@@ -13,6 +13,7 @@ pub(crate) mod process;
 mod start;
 mod status;
 mod units;
+mod version;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
+use crate::fsutil::{CONFIG_MODE, SECRET_MODE, read_optional, write_atomic};
+use crate::storage::StorageSettings;
 
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
 pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
+pub use version::{DetectedVersion, RegistryVersion};
 
 /// Default `<root>`, as `createMirrorRegistry.sh` used it.
 pub const DEFAULT_REGISTRY_ROOT: &str = "/opt/registry";
@@ -189,8 +192,9 @@ impl RunMode {
     }
 }
 
-/// The state file's content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The state file's content. `Debug` leaves out the configuration text (it may hold the S3
+/// secret key and `http.secret`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeState {
     /// How it runs.
     pub run: RunMode,
@@ -201,6 +205,17 @@ pub struct RuntimeState {
     pub bind: Option<IpAddr>,
     /// The `config.yml` it was started with.
     pub config: String,
+}
+
+impl std::fmt::Debug for RuntimeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeState")
+            .field("run", &self.run)
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("config", &format_args!("<{} bytes>", self.config.len()))
+            .finish()
+    }
 }
 
 impl RuntimeState {
@@ -221,10 +236,21 @@ impl RuntimeState {
             })
     }
 
+    /// Writes the state file: 0600 when the configuration it records holds secrets.
     fn save(&self, layout: &RegistryLayout) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        write_atomic(&layout.state_file(), text.as_bytes(), CONFIG_MODE)
+        write_atomic(&layout.state_file(), text.as_bytes(), self.file_mode())
+    }
+
+    /// The mode of `config.yml` and of the state file: 0600 when the configuration holds a
+    /// secret key or `http.secret`, else 0644.
+    pub(crate) fn file_mode(&self) -> u32 {
+        if config::holds_secrets(&self.config) {
+            SECRET_MODE
+        } else {
+            CONFIG_MODE
+        }
     }
 }
 
@@ -279,6 +305,13 @@ pub struct UpOptions {
     pub binary: Option<PathBuf>,
     /// How long to wait for the port to answer. Default 30 s.
     pub wait: Duration,
+    /// Where content is stored. Default [`StorageSettings::Filesystem`] (`<root>/data`).
+    /// With S3 the bucket is checked before anything starts.
+    pub storage: StorageSettings,
+    /// The file holding `http.secret` (created, random and 0600, when missing). Default:
+    /// none with filesystem storage (the registry makes one per start, as before);
+    /// [`crate::default_http_secret_file`] with S3, so replicas can share it.
+    pub http_secret_file: Option<PathBuf>,
 }
 
 impl Default for UpOptions {
@@ -292,6 +325,8 @@ impl Default for UpOptions {
             image: DEFAULT_REGISTRY_IMAGE.into(),
             binary: None,
             wait: Duration::from_secs(30),
+            storage: StorageSettings::Filesystem,
+            http_secret_file: None,
         }
     }
 }
@@ -327,6 +362,14 @@ pub struct UpReport {
     /// pick another now (podman installed after a process registry was started): a switch
     /// is asked for with an explicit runtime.
     pub runtime_kept: bool,
+    /// Where content is stored, for humans (`filesystem`, `s3 bucket ...`).
+    pub storage: String,
+    /// The registry's version, when the configuration depends on it (S3 storage).
+    pub version: Option<DetectedVersion>,
+    /// The `http.secret` file, when one is used.
+    pub http_secret_file: Option<PathBuf>,
+    /// Whether that file was created now.
+    pub http_secret_created: bool,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use credentials::FORMATS as CREDENTIAL_FORMATS;
 pub use credentials::S3Credentials;
+pub(crate) use s3::check_s3_blocking;
 pub use s3::{S3CheckReport, check_s3};
 pub use secret::{SecretAction, ensure_http_secret, read_http_secret};
 

@@ -92,6 +92,23 @@ pub async fn check_s3(s: &S3Storage) -> Result<S3CheckReport, Error> {
     })
 }
 
+/// [`check_s3`] from synchronous code, also from inside an async runtime: on a thread of its
+/// own with a runtime of its own.
+pub(crate) fn check_s3_blocking(s: &S3Storage) -> Result<S3CheckReport, Error> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| fail(s, "start the check", None, None, e.to_string()))?
+                    .block_on(check_s3(s))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(fail(s, "check", None, None, "the check panicked".into())))
+    })
+}
+
 fn bucket_url(s: &S3Storage) -> url::Url {
     let mut u = s.endpoint.clone();
     u.set_path(&format!("/{}", s.bucket));
