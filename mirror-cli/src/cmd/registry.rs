@@ -300,6 +300,18 @@ fn up(args: UpArgs) -> u8 {
                 ),
                 None => println!("storage: {}", report.storage),
             }
+            if let Some(s3) = opts.storage.s3() {
+                if s3.redirect {
+                    eprintln!(
+                        "note: blob downloads are redirected to {}: every client (cluster nodes, podman) must reach it; if they cannot, run `up` again with `--s3-no-redirect` so the registry serves the bytes itself",
+                        s3.endpoint_str()
+                    );
+                } else {
+                    eprintln!(
+                        "note: the registry serves blob downloads itself (--s3-no-redirect): clients need to reach only the registry"
+                    );
+                }
+            }
             if let Some(f) = &report.http_secret_file {
                 let how = if report.http_secret_created {
                     "created; give every replica this file"
