@@ -36,7 +36,7 @@ pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
     htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
-pub use install::config::InstallConfigFile;
+pub use install::config::{InstallConfigFile, S3ConfigFile};
 pub use install::uninstall::{UninstallSettings, uninstall};
 pub use install::{
     InstallError, InstallProgress, InstallReport, InstallSettings, Step, StepReport, StepStatus,

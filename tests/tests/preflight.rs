@@ -10,7 +10,7 @@ use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry};
 use serde_json::Value;
 
-const CHECKS: [&str; 9] = [
+const CHECKS: [&str; 10] = [
     "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "storage", "upstream",
 ];
 

@@ -673,3 +673,154 @@ fn wrong_credentials_a_missing_bucket_and_an_unreachable_endpoint_are_refused_be
         assert!(!stderr.contains(SECRET_KEY) && !stdout.contains(SECRET_KEY));
     }
 }
+
+/// An install directory: the script's certificate file, a password, a pull secret and a
+/// trust root; returns the install arguments (without storage) for `release` from `source`.
+fn install_env(dir: &Path, release: &str, source: &str, port: u16) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(dir.join("certificate"), SUBJECT).unwrap();
+    std::fs::write(dir.join("password"), "s3cret-Mirror-pw\n").unwrap();
+    std::fs::set_permissions(dir.join("password"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let quay = mirror_core::Credential {
+        username: "rh-user".into(),
+        password: "rh-token".into(),
+    };
+    std::fs::write(
+        dir.join("pull-secret"),
+        serde_json::json!({"auths": {"quay.io": {"auth": quay.to_auth_value(), "email": "me@example.com"}}}).to_string(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("trust/etc")).unwrap();
+    std::fs::copy("/etc/os-release", dir.join("trust/etc/os-release")).unwrap();
+    let mut v: Vec<String> = [
+        "install",
+        "--email",
+        "admin@example.com",
+        "--username",
+        "mirror",
+        "--release",
+        release,
+        "--hostname",
+        "localhost",
+        "--runtime",
+        "process",
+        "--insecure-registry",
+        source,
+        "--min-free",
+        "1MiB",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(["--port".into(), port.to_string()]);
+    for (flag, path) in [
+        ("--password-file", "password"),
+        ("--pull-secret", "pull-secret"),
+        ("--root", "registry"),
+        ("--certificate-file", "certificate"),
+        ("--output-dir", "out"),
+        ("--trust-root", "trust"),
+        ("--config", "install.yaml"),
+    ] {
+        v.push(flag.into());
+        v.push(dir.join(path).display().to_string());
+    }
+    v
+}
+
+/// `install.yaml` with the storage settings.
+fn install_config(dir: &Path, endpoint: &str, bucket: &str, creds: &Path) {
+    std::fs::write(
+        dir.join("install.yaml"),
+        format!(
+            "storage: s3\ns3:\n  endpoint: {endpoint}\n  bucket: {bucket}\n  root: /ocp\n  credentialsFile: {}\n",
+            creds.display()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn install_takes_the_storage_from_its_config_file_and_checks_it_before_any_change() {
+    require_tool("docker-registry");
+    let m = Moto::start();
+    let rt = mirror_testkit::runtime();
+    let source = TestRegistry::start();
+    let f = rt.block_on(fixture::push(
+        &FixtureSpec::tiny(),
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let creds = tmp.path().join("s3-credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {SECRET_KEY}\n",
+            m.access_key_id
+        ),
+    )
+    .unwrap();
+
+    // A bucket that does not exist stops the install at preflight, before anything is made.
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let args = install_env(&bad, &f.release, &source.host, free_port());
+    install_config(&bad, &m.endpoint, "missing-bucket", &creds);
+    let out = mirrorctl(&args)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("storage: object storage `{}`, bucket `missing-bucket`: list the bucket: answered 404 NoSuchBucket", m.endpoint)),
+        "{stderr}"
+    );
+    assert!(
+        !bad.join("registry").exists() && !bad.join("out").exists(),
+        "{stderr}"
+    );
+
+    // The right bucket: the whole install, the mirror in the bucket under `root`.
+    let good = tmp.path().join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    let port = free_port();
+    let args = install_env(&good, &f.release, &source.host, port);
+    install_config(&good, &m.endpoint, BUCKET, &creds);
+    let out = mirrorctl(&args)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .output()
+        .unwrap();
+    let _down = Down(good.join("registry"));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "Registry:   localhost:{port} (data in bucket `mirror` at {})",
+            m.endpoint
+        )),
+        "{stdout}"
+    );
+    for f in [
+        "registry/config.yml",
+        "registry/registry-state.json",
+        "registry/auth/http-secret",
+    ] {
+        assert_eq!(mode(&good.join(f)), 0o600, "{f}");
+    }
+    let keys = m.keys(BUCKET);
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("ocp/docker/registry/v2/blobs/sha256/")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("ocp/docker/registry/v2/")),
+        "{keys:?}"
+    );
+    assert!(!stdout.contains(SECRET_KEY) && !stderr.contains(SECRET_KEY));
+    let log = std::fs::read_to_string(good.join("registry/registry.log")).unwrap();
+    assert!(!log.contains(SECRET_KEY));
+}

@@ -125,8 +125,12 @@ fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
     } else {
         String::new()
     };
+    let data = match s.registry.storage.s3() {
+        Some(s3) => format!("data in bucket `{}` at {}", s3.bucket, s3.endpoint_str()),
+        None => format!("data in {}/data", s.root.display()),
+    };
     let ready = format!(
-        "The mirror registry is ready.\n\n  Registry:   {reg} (data in {root}/data)\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
+        "The mirror registry is ready.\n\n  Registry:   {reg} ({data})\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
         reg = r.registry,
         root = s.root.display(),
         user = s.credential.username,
@@ -274,6 +278,19 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
     let client = access::client_options(&access_flags)
         .map_err(|e| bad(e.to_string(), hint_text(e.hint())))?;
 
+    let s3_file = file.s3.clone().unwrap_or_default();
+    let storage = a
+        .storage
+        .resolve_with(&super::storage::StorageFromFile {
+            storage: file.storage.clone(),
+            endpoint: s3_file.endpoint,
+            bucket: s3_file.bucket,
+            region: s3_file.region,
+            root: s3_file.root,
+            credentials_file: s3_file.credentials_file,
+            redirect: s3_file.redirect,
+        })
+        .map_err(|(message, hint)| bad(message, Some(hint)))?;
     let mut preflight = PreflightOptions {
         data_dir: root.join("data"),
         release: Some(release.clone()),
@@ -283,6 +300,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         root: root.clone(),
         hostname: Some(hostname.clone()),
         runtime,
+        storage: storage.clone(),
         ..Default::default()
     };
     if let Some(size) = a.min_free.clone().or(file.min_free.clone()) {
@@ -334,6 +352,8 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
                 super::registry::SupervisorArg::Process => mirror_core::SupervisorChoice::Process,
             },
             image: image.unwrap_or_else(|| mirror_core::DEFAULT_REGISTRY_IMAGE.to_string()),
+            storage,
+            http_secret_file: a.http_secret_file.clone().or(file.http_secret_file.clone()),
             ..Default::default()
         },
     })

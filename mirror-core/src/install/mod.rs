@@ -431,7 +431,7 @@ pub async fn install(
                 Step::Registry => {
                     if s.dry_run {
                         let runtime = format!("{:?}", s.registry.runtime).to_lowercase();
-                        return Ok(planned(format!("start the registry ({runtime} runtime) on {} under {}", crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
+                        return Ok(planned(format!("start the registry ({runtime} runtime, {} storage) on {} under {}", s.registry.storage.describe(), crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;
