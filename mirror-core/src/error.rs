@@ -238,23 +238,8 @@ pub enum Error {
         reason: String,
     },
     /// The registry's object storage refused or failed a request (or could not be reached).
-    #[error("object storage `{endpoint}`, bucket `{bucket}`: {op}: {}", storage_message(*status, code.as_deref(), detail))]
-    ObjectStorage {
-        /// What was tried (`list the bucket`, `write a test object`, ...).
-        op: &'static str,
-        /// The endpoint URL.
-        endpoint: String,
-        /// The bucket.
-        bucket: String,
-        /// The HTTP status, when the store answered.
-        status: Option<u16>,
-        /// The store's error code (`NoSuchBucket`, `InvalidAccessKeyId`, ...).
-        code: Option<String>,
-        /// The store's message, or the transport's error chain.
-        detail: String,
-        /// The credentials file in use, for the hint.
-        credentials: PathBuf,
-    },
+    #[error("{0}")]
+    ObjectStorage(Box<ObjectStorageFailure>),
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -325,6 +310,27 @@ impl std::fmt::Display for CertProblem {
             }
         }
     }
+}
+
+/// What an object store answered (or why it could not be reached), for
+/// [`Error::ObjectStorage`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object storage `{endpoint}`, bucket `{bucket}`: {op}: {}", storage_message(*status, code.as_deref(), detail))]
+pub struct ObjectStorageFailure {
+    /// What was tried (`list the bucket`, `write a test object`, ...).
+    pub op: &'static str,
+    /// The endpoint URL.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The HTTP status, when the store answered.
+    pub status: Option<u16>,
+    /// The store's error code (`NoSuchBucket`, `InvalidAccessKeyId`, ...).
+    pub code: Option<String>,
+    /// The store's message, or the transport's error chain.
+    pub detail: String,
+    /// The credentials file in use, for the hint.
+    pub credentials: PathBuf,
 }
 
 fn storage_message(status: Option<u16>, code: Option<&str>, detail: &str) -> String {
@@ -426,14 +432,13 @@ impl Error {
             Error::StorageCredentials { path, .. } => {
                 Hint::StorageCredentials { file: path.clone() }
             }
-            Error::ObjectStorage {
-                status,
-                code,
-                endpoint,
-                bucket,
-                credentials,
-                ..
-            } => crate::storage::hint_for(*status, code.as_deref(), endpoint, bucket, credentials),
+            Error::ObjectStorage(f) => crate::storage::hint_for(
+                f.status,
+                f.code.as_deref(),
+                &f.endpoint,
+                &f.bucket,
+                &f.credentials,
+            ),
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
             _ => return None,
         })

@@ -30,7 +30,7 @@ mod storage;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use digest::{Digest, DigestHasher};
-pub use error::{CertProblem, Error};
+pub use error::{CertProblem, Error, ObjectStorageFailure};
 pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,

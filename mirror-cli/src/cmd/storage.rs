@@ -137,7 +137,7 @@ impl StorageArgs {
             &credentials,
             redirect,
         )
-        .map(StorageSettings::S3)
+        .map(|s| StorageSettings::S3(Box::new(s)))
         .map_err(|e| {
             let hint = match &e {
                 mirror_core::Error::Io { .. } | mirror_core::Error::StorageCredentials { .. } => {

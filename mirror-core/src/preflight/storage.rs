@@ -29,7 +29,7 @@ mod tests {
         let s3 =
             S3Storage::new("http://127.0.0.1:9000", "mirror", None, None, &creds, true).unwrap();
         let opts = PreflightOptions {
-            storage: StorageSettings::S3(s3),
+            storage: StorageSettings::S3(Box::new(s3)),
             ..Default::default()
         };
         let ok = S3CheckReport {

@@ -220,7 +220,7 @@ pub(crate) fn recorded_storage(
         },
         redirect: !st["redirect"]["disable"].as_bool().unwrap_or(false),
     };
-    Ok((StorageSettings::S3(storage), None))
+    Ok((StorageSettings::S3(Box::new(storage)), None))
 }
 
 /// The distribution registry's configuration, as far as mirrorctl sets it (field names are
@@ -508,7 +508,7 @@ health:
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("c");
         std::fs::write(&creds, "AKIAEXAMPLE\nwJalr/K7+MDENG=\n").unwrap();
-        StorageSettings::S3(
+        StorageSettings::S3(Box::new(
             S3Storage::new(
                 "https://rgw.example.com:8443",
                 "mirror",
@@ -518,7 +518,7 @@ health:
                 redirect,
             )
             .unwrap(),
-        )
+        ))
     }
 
     #[test]
@@ -581,7 +581,7 @@ health:
         let (recorded, _) = recorded_storage(&c, Path::new("/opt/registry/config.yml")).unwrap();
         let mut want = proxied.s3().unwrap().clone();
         want.credentials.source = "/opt/registry/config.yml".into();
-        assert_eq!(recorded, StorageSettings::S3(want));
+        assert_eq!(recorded, StorageSettings::S3(Box::new(want)));
         let back: serde_json::Value = serde_saphyr::from_str(&c).unwrap();
         assert_eq!(back["storage"]["s3"]["secretkey"], "wJalr/K7+MDENG=");
         assert_eq!(back["storage"]["s3"]["secure"], true);

@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn both_formats_and_their_refusals() {
         let ok = |id: &str, secret: &str| Ok((id.to_string(), secret.to_string()));
-        let cases: &[(&str, Result<(String, String), String>)] = &[
+        type Case<'a> = (&'a str, Result<(String, String), String>);
+        let cases: &[Case] = &[
             (
                 "AKIAEXAMPLE\nwJalr/K7+MDENG=\n",
                 ok("AKIAEXAMPLE", "wJalr/K7+MDENG="),

@@ -32,7 +32,7 @@ pub enum StorageSettings {
     #[default]
     Filesystem,
     /// An S3 bucket (AWS S3, Ceph RGW, ODF/NooBaa, MinIO, ...).
-    S3(S3Storage),
+    S3(Box<S3Storage>),
 }
 
 impl StorageSettings {
@@ -40,7 +40,7 @@ impl StorageSettings {
     pub fn s3(&self) -> Option<&S3Storage> {
         match self {
             StorageSettings::Filesystem => None,
-            StorageSettings::S3(s) => Some(s),
+            StorageSettings::S3(s) => Some(s.as_ref()),
         }
     }
 

@@ -203,7 +203,7 @@ fn fail(
     code: Option<String>,
     detail: String,
 ) -> Error {
-    Error::ObjectStorage {
+    Error::ObjectStorage(Box::new(crate::error::ObjectStorageFailure {
         op,
         endpoint: s.endpoint_str(),
         bucket: s.bucket.clone(),
@@ -211,7 +211,7 @@ fn fail(
         code,
         detail,
         credentials: s.credentials.source.clone(),
-    }
+    }))
 }
 
 /// The text of the first `<name>` element of an S3 error document.
