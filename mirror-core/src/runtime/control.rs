@@ -63,9 +63,8 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         storage: &opts.storage,
         http_secret: http_secret.as_deref(),
     };
-    if opts.storage.s3().is_none() {
-        create_dirs(&layout.data())?;
-    }
+    // Also with S3: podman mounts `<root>/data` whatever the storage.
+    create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
     let use_systemd = match opts.supervisor {
