@@ -6,6 +6,7 @@
 //! - [`skopeo`]: an independent client to check what landed.
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
 //! - [`moto::Moto`]: a real S3 API server (moto) on a free loopback port, with a bucket.
+//! - [`graph_server`]: an upgrade graph server (Cincinnati JSON) on loopback.
 //!
 //! A missing `docker-registry` or `skopeo` fails the test with the install command.
 #![deny(missing_docs)]
@@ -13,6 +14,7 @@
 pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
+pub mod graph_server;
 pub mod moto;
 mod registry;
 pub mod skopeo;
