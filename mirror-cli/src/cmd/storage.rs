@@ -20,7 +20,7 @@ pub struct StorageArgs {
     /// Where the registry stores content: filesystem (<root>/data) or s3 (a bucket replicas can share) [default: filesystem]
     #[arg(long, value_enum, value_name = "KIND")]
     pub storage: Option<StorageArg>,
-    /// With --storage s3: the object store's URL, e.g. https://s3.example.com or http://127.0.0.1:9000
+    /// With --storage s3: the object store's URL, e.g. `https://s3.example.com` or `http://127.0.0.1:9000`
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
     /// With --storage s3: the bucket (it must exist)
@@ -32,7 +32,7 @@ pub struct StorageArgs {
     /// With --storage s3: a key prefix for everything the registry stores, e.g. /mirror [default: the bucket's root]
     #[arg(long, value_name = "PATH")]
     pub s3_root: Option<String>,
-    /// With --storage s3: the access key: an AWS credentials file ([default] profile) or two lines, key ID then secret
+    /// With --storage s3: the access key: an AWS credentials file (its `default` profile) or two lines, key ID then secret
     #[arg(long, value_name = "FILE")]
     pub s3_credentials_file: Option<PathBuf>,
     /// With --storage s3: the registry proxies blob downloads instead of redirecting clients to the store
