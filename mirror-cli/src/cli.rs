@@ -106,6 +106,20 @@ pub struct Access {
     /// only: connection errors, 408, 429, 5xx, corrupt bytes), with backoff and Retry-After
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retry_times: u32,
+    /// HTTP version for registries over TLS: `auto` (HTTP/2 when the registry offers it) or `1.1`
+    #[arg(long, value_enum, value_name = "VERSION", default_value = "auto")]
+    pub http_version: HttpVersionArg,
+}
+
+/// `--http-version`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum HttpVersionArg {
+    /// HTTP/2 when the registry offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    #[value(name = "1.1")]
+    Http1,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -375,14 +389,17 @@ pub struct InstallArgs {
     #[arg(long, value_name = "STEP")]
     pub skip: Vec<String>,
     /// Skip a preflight check; repeatable
-    #[arg(long, value_name = "NAME")]
-    pub skip_check: Vec<String>,
+    #[arg(long = "skip-check", value_name = "NAME")]
+    pub skip_checks: Vec<String>,
     /// Preflight free-space minimum [default: 1000GiB]
     #[arg(long, value_name = "SIZE")]
     pub min_free: Option<String>,
     /// Transfers in flight per registry
     #[arg(long, value_name = "N")]
     pub max_per_registry: Option<usize>,
+    /// bcrypt cost of the registry user's hash (4-31); the registry checks it on every request, so each step up doubles its CPU per request [default: 5]
+    #[arg(long, value_name = "N")]
+    pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
@@ -484,7 +501,10 @@ mod tests {
         assert!(leaves.len() > 10, "{leaves:?}");
         assert!(leaves.iter().any(|l| l[1..] == ["tls", "generate"]));
         for argv in leaves {
-            if let Err(e) = Cli::command().try_get_matches_from(&argv) {
+            let parsed = Cli::command()
+                .try_get_matches_from(&argv)
+                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+            if let Err(e) = parsed {
                 panic!("`{}`: {e}", argv.join(" "));
             }
         }

@@ -149,6 +149,31 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             }
             t
         }
+        Hint::ReplaceCa { .. } if has("force") => {
+            "rerun with `--force` to replace the CA and every certificate; clients that trust the old CA must then trust the new one"
+                .to_string()
+        }
+        Hint::ReplaceCa { certs_dir } => format!(
+            "replace the CA and every certificate on purpose with `mirrorctl tls generate --dir {} --hostname HOST --force`, or move them away; clients that trust the old CA must then trust the new one",
+            certs_dir.display()
+        ),
+        Hint::ForeignCertificate { .. } if has("force") => {
+            "put its CA in `ca.crt` and `ca.key` beside it, or rerun with `--force` to replace it with a certificate from a new CA"
+                .to_string()
+        }
+        Hint::ForeignCertificate { certs_dir } => format!(
+            "put its CA in `ca.crt` and `ca.key` in `{dir}`, or replace it with a certificate from a new CA: `mirrorctl tls generate --dir {dir} --hostname HOST --force`",
+            dir = certs_dir.display()
+        ),
+        Hint::RunPreflight if has("skip-check") => {
+            "run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply"
+                .to_string()
+        }
+        Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
+        Hint::BindAddress if has("port") && has("bind") => {
+            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface"
+                .to_string()
+        }
         _ => generic,
     }
 }
@@ -238,6 +263,24 @@ mod tests {
                 field: "mirror.operators".into(),
             },
             Hint::ImageSetConfigFormat,
+            Hint::Worded {
+                advice: "did you mean `10.0.0.0/16`".into(),
+            },
+            Hint::SizeFormat,
+            Hint::PortRange,
+            Hint::KnownNames {
+                kind: "check",
+                known: vec!["os", "disk"],
+            },
+            Hint::InstallConfigFormat,
+            Hint::ReplaceCa {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::ForeignCertificate {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::RunPreflight,
+            Hint::BindAddress,
         ]
     }
 

@@ -1,10 +1,11 @@
-//! `--storage` and the `--s3-*` flags, shared by `registry up`, `preflight` and `install`,
-//! resolved into [`StorageSettings`] before anything runs.
+//! `--storage` and the `--s3-*` flags, shared by `registry up`, `preflight` and `install`. Here
+//! they are only parsed: mirror-core checks them ([`mirror_core::StorageSettings::from_values`],
+//! and `install`'s settings, which merge its config file under them).
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mirror_core::{S3Storage, StorageSettings};
+use mirror_core::{S3ConfigFile, StorageSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StorageArg {
@@ -40,140 +41,109 @@ pub struct StorageArgs {
     pub s3_no_redirect: bool,
 }
 
-/// The same settings from install's config file (`storage:` and `s3:`), to merge under the
-/// flags.
-#[derive(Debug, Clone, Default)]
-pub struct StorageFromFile {
-    pub storage: Option<String>,
-    pub endpoint: Option<String>,
-    pub bucket: Option<String>,
-    pub region: Option<String>,
-    pub root: Option<String>,
-    pub credentials_file: Option<PathBuf>,
-    pub redirect: Option<bool>,
-}
-
-/// A usage problem: message and hint.
-pub type Usage = (String, String);
-
 impl StorageArgs {
-    /// The storage these flags ask for.
-    pub fn resolve(&self) -> Result<StorageSettings, Usage> {
-        self.resolve_with(&StorageFromFile::default())
+    /// `--storage` as the settings spell it (`filesystem`, `s3`).
+    pub fn kind(&self) -> Option<String> {
+        self.storage
+            .and_then(|k| k.to_possible_value())
+            .map(|v| v.get_name().to_string())
     }
 
-    /// The storage these flags ask for, each flag over the config file's value.
-    pub fn resolve_with(&self, file: &StorageFromFile) -> Result<StorageSettings, Usage> {
-        let kind = match (self.storage, file.storage.as_deref()) {
-            (Some(k), _) => k,
-            (None, None | Some("filesystem")) => StorageArg::Filesystem,
-            (None, Some("s3")) => StorageArg::S3,
-            (None, Some(other)) => {
-                return Err((
-                    format!("storage: unknown storage `{other}`"),
-                    "use `filesystem` or `s3`".into(),
-                ));
-            }
+    /// The `--s3-*` flags as the `s3:` section of install's config file; `None` without any.
+    pub fn s3_section(&self) -> Option<S3ConfigFile> {
+        let s3 = S3ConfigFile {
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone(),
+            region: self.s3_region.clone(),
+            root: self.s3_root.clone(),
+            credentials_file: self.s3_credentials_file.clone(),
+            redirect: self.s3_no_redirect.then_some(false),
         };
-        let given: Vec<&str> = [
-            ("--s3-endpoint", self.s3_endpoint.is_some()),
-            ("--s3-bucket", self.s3_bucket.is_some()),
-            ("--s3-region", self.s3_region.is_some()),
-            ("--s3-root", self.s3_root.is_some()),
-            ("--s3-credentials-file", self.s3_credentials_file.is_some()),
-            ("--s3-no-redirect", self.s3_no_redirect),
-        ]
-        .into_iter()
-        .filter_map(|(f, on)| on.then_some(f))
-        .collect();
-        if kind == StorageArg::Filesystem {
-            if let Some(first) = given.first() {
-                return Err((
-                    format!("`{first}` needs `--storage s3`"),
-                    "add `--storage s3` to store in a bucket, or leave the --s3-* flags out to store in <root>/data".into(),
-                ));
-            }
-            return Ok(StorageSettings::Filesystem);
-        }
-        let need = |v: Option<String>, flag: &str, key: &str| {
-            v.filter(|x| !x.trim().is_empty()).ok_or_else(|| {
-                (
-                    format!("missing `{flag}` (needed with `--storage s3`)"),
-                    format!("give `{flag}`, or `s3: {{{key}: ...}}` in install's config file"),
-                )
-            })
-        };
-        let endpoint = need(
-            self.s3_endpoint.clone().or(file.endpoint.clone()),
-            "--s3-endpoint",
-            "endpoint",
-        )?;
-        let bucket = need(
-            self.s3_bucket.clone().or(file.bucket.clone()),
-            "--s3-bucket",
-            "bucket",
-        )?;
-        let credentials = self
-            .s3_credentials_file
-            .clone()
-            .or(file.credentials_file.clone())
-            .ok_or_else(|| {
-                (
-                    "missing `--s3-credentials-file` (needed with `--storage s3`)".to_string(),
-                    format!(
-                        "put the access key in a file (0600) and name it: {}; keys are never taken as arguments",
-                        credential_formats()
-                    ),
-                )
-            })?;
-        let region = self.s3_region.clone().or(file.region.clone());
-        let root = self.s3_root.clone().or(file.root.clone());
-        let redirect = !self.s3_no_redirect && file.redirect.unwrap_or(true);
-        S3Storage::new(
-            &endpoint,
-            &bucket,
-            region.as_deref(),
-            root.as_deref(),
-            &credentials,
-            redirect,
+        (s3 != S3ConfigFile::default()).then_some(s3)
+    }
+
+    /// The storage these flags ask for, checked by mirror-core (errors name the flags).
+    pub fn resolve(&self) -> Result<StorageSettings, mirror_core::Error> {
+        StorageSettings::from_values(
+            self.kind().as_deref(),
+            &self.s3_section().unwrap_or_default(),
+            Some(storage_flag),
         )
-        .map(|s| StorageSettings::S3(Box::new(s)))
-        .map_err(|e| {
-            let hint = match &e {
-                mirror_core::Error::Io { .. } | mirror_core::Error::StorageCredentials { .. } => {
-                    format!("`--s3-credentials-file` holds {}", credential_formats())
-                }
-                _ => e
-                    .hint()
-                    .map(|h| crate::hints::render(&h))
-                    .unwrap_or_else(|| "see `mirrorctl registry up --help`".into()),
-            };
-            (e.to_string(), hint)
-        })
     }
 }
 
-fn credential_formats() -> &'static str {
-    "an AWS credentials file (`[default]` with `aws_access_key_id = ...` and `aws_secret_access_key = ...`), or two lines: the access key ID, then the secret"
+/// The clap argument id of a settings key: `pullSecret` -> `pull_secret`, `s3.bucket` ->
+/// `s3_bucket`; `s3.redirect` is the negative flag `s3_no_redirect`.
+pub fn arg_id(key: &str) -> String {
+    if key == "s3.redirect" {
+        return "s3_no_redirect".into();
+    }
+    let mut id = String::new();
+    for c in key.chars() {
+        match c {
+            '.' => id.push('_'),
+            c if c.is_ascii_uppercase() => {
+                id.push('_');
+                id.push(c.to_ascii_lowercase());
+            }
+            c => id.push(c),
+        }
+    }
+    id
+}
+
+/// The flag that gives the storage setting `key` (`s3.bucket` -> `--s3-bucket`).
+pub fn storage_flag(key: &str) -> Option<String> {
+    let cmd = StorageArgs::augment_args(clap::Command::new("storage"));
+    let id = arg_id(key);
+    let arg = cmd.get_arguments().find(|a| a.get_id() == id.as_str())?;
+    arg.get_long().map(|l| format!("--{l}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run(args: StorageArgs) -> Result<StorageSettings, String> {
+        args.resolve().map_err(|e| {
+            format!(
+                "{} | {}",
+                mirror_core::ErrorChain(&e),
+                e.hint().map(|h| h.to_string()).unwrap_or("-".into())
+            )
+        })
+    }
+
+    /// Every storage setting names its flag, and the flags reach mirror-core's checks.
     #[test]
-    fn s3_flags_need_s3_storage_and_s3_needs_its_flags() {
+    fn flags_are_parsed_and_checked_in_mirror_core() {
+        let keys: Vec<String> = std::iter::once("storage".to_string())
+            .chain(S3ConfigFile::KEYS.iter().map(|k| format!("s3.{k}")))
+            .map(|k| storage_flag(&k).unwrap_or_else(|| format!("NONE for {k}")))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "--storage",
+                "--s3-endpoint",
+                "--s3-bucket",
+                "--s3-region",
+                "--s3-root",
+                "--s3-credentials-file",
+                "--s3-no-redirect"
+            ]
+        );
+        assert_eq!(
+            run(StorageArgs::default()).unwrap(),
+            StorageSettings::Filesystem
+        );
         let fs = StorageArgs {
-            s3_bucket: Some("b".into()),
+            s3_no_redirect: true,
             ..Default::default()
         };
         assert_eq!(
-            fs.resolve().unwrap_err().0,
-            "`--s3-bucket` needs `--storage s3`"
-        );
-        assert_eq!(
-            StorageArgs::default().resolve().unwrap(),
-            StorageSettings::Filesystem
+            run(fs).unwrap_err(),
+            "`--s3-no-redirect` needs `--storage s3` | add `--storage s3` to store in a bucket, or leave the s3 settings out to store in <root>/data"
         );
         let s3 = StorageArgs {
             storage: Some(StorageArg::S3),
@@ -181,46 +151,28 @@ mod tests {
             s3_bucket: Some("mirror".into()),
             ..Default::default()
         };
-        let (msg, hint) = s3.resolve().unwrap_err();
-        assert_eq!(
-            msg,
-            "missing `--s3-credentials-file` (needed with `--storage s3`)"
+        let err = run(s3.clone()).unwrap_err();
+        assert!(
+            err.starts_with("missing `--s3-credentials-file` (needed with `--storage s3`) | put the access key in a file (0600), an AWS credentials file"),
+            "{err}"
         );
-        assert!(hint.contains("two lines"), "{hint}");
-        let no_endpoint = StorageArgs {
-            s3_endpoint: None,
-            ..s3.clone()
-        };
-        assert_eq!(
-            no_endpoint.resolve().unwrap_err().0,
-            "missing `--s3-endpoint` (needed with `--storage s3`)"
+        assert!(
+            err.ends_with("give `--s3-credentials-file FILE`; keys are never taken as arguments"),
+            "{err}"
         );
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("c");
         std::fs::write(&creds, "AKIA\nsecret\n").unwrap();
-        let from_file = StorageFromFile {
-            storage: Some("s3".into()),
-            endpoint: Some("http://127.0.0.1:9000".into()),
-            bucket: Some("mirror".into()),
-            credentials_file: Some(creds.clone()),
-            redirect: Some(false),
-            ..Default::default()
+        let ok = StorageArgs {
+            s3_credentials_file: Some(creds),
+            s3_no_redirect: true,
+            ..s3
         };
-        let got = StorageArgs::default().resolve_with(&from_file).unwrap();
+        let got = run(ok).unwrap();
         let s = got.s3().unwrap();
-        assert_eq!((s.bucket.as_str(), s.redirect), ("mirror", false));
-        let flags = StorageArgs {
-            s3_bucket: Some("other".into()),
-            ..Default::default()
-        };
         assert_eq!(
-            flags.resolve_with(&from_file).unwrap().s3().unwrap().bucket,
-            "other"
+            (s.bucket.as_str(), s.region.as_str(), s.redirect),
+            ("mirror", "us-east-1", false)
         );
-        std::fs::write(&creds, "just-one-line\n").unwrap();
-        let (msg, hint) = StorageArgs::default().resolve_with(&from_file).unwrap_err();
-        assert!(msg.starts_with("S3 credentials file `"), "{msg}");
-        assert!(!msg.contains("just-one-line"), "{msg}");
-        assert!(hint.starts_with("`--s3-credentials-file` holds"), "{hint}");
     }
 }

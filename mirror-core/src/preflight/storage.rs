@@ -11,14 +11,19 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     match &facts.storage {
         None => Outcome::skipped(format!("`{}` not contacted", s3.endpoint_str())),
         Some(Ok(report)) => Outcome::pass(format!("{}: {}", s3.describe(), report.describe())),
-        Some(Err(e)) => Outcome::fail(e.message.clone()).hint(e.hint.clone()),
+        // Not a failure to look: a bucket that refuses is what this check finds.
+        Some(Err(e)) => Outcome::fail(crate::error::ErrorChain(&**e).to_string())
+            .hint(e.hint().map(|h| h.to_string())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError};
+    use std::sync::Arc;
+
+    use super::super::PreflightOptions;
+    use crate::error::{Error, ObjectStorageFailure};
     use crate::storage::{S3CheckReport, S3Storage, StorageSettings};
 
     #[test]
@@ -47,13 +52,20 @@ mod tests {
             run_one("storage", &f, &opts),
             "pass | s3 bucket `mirror` at http://127.0.0.1:9000 (region us-east-1, root /, blob downloads redirected to the store): bucket `mirror` at http://127.0.0.1:9000 answers, the key works, a test object was written and removed"
         );
-        f.storage = Some(Err(ProbeError {
-            message: "object storage `http://127.0.0.1:9000`, bucket `mirror`: list the bucket: answered 404 NoSuchBucket: gone".into(),
-            hint: Some("create the bucket `mirror` first".into()),
-        }));
+        f.storage = Some(Err(Arc::new(Error::ObjectStorage(Box::new(
+            ObjectStorageFailure {
+                op: "list the bucket",
+                endpoint: "http://127.0.0.1:9000".into(),
+                bucket: "mirror".into(),
+                status: Some(404),
+                code: Some("NoSuchBucket".into()),
+                detail: "gone".into(),
+                credentials: creds.clone(),
+            },
+        )))));
         assert_eq!(
             run_one("storage", &f, &opts),
-            "fail | object storage `http://127.0.0.1:9000`, bucket `mirror`: list the bucket: answered 404 NoSuchBucket: gone | hint: create the bucket `mirror` first"
+            "fail | object storage `http://127.0.0.1:9000`, bucket `mirror`: list the bucket: answered 404 NoSuchBucket: gone | hint: create the bucket `mirror` first (the registry never creates it), or check its name"
         );
         assert!(
             run_one("disk", &f, &opts)

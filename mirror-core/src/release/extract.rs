@@ -146,6 +146,16 @@ fn go_arch(tag_arch: &str) -> &str {
 ///
 /// The installer image is read from the release's own repository first (where a mirror keeps
 /// every component, by digest), then from where image-references points (the upstream).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::{ClientOptions, ImageRef, RegistryClient};
+/// let client = RegistryClient::new(ClientOptions::default())?;
+/// let mirrored = ImageRef::parse("mirror.example.com:5000/ocp4/openshift4:4.14.1-x86_64")?;
+/// let report = mirror_core::extract_installer(&client, &mirrored, "./bin".as_ref()).await?;
+/// println!("{} pinned to {}", report.path.display(), report.release_image);
+/// # Ok(()) }
+/// ```
 pub async fn extract_installer(
     client: &RegistryClient,
     from: &ImageRef,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{RegistryLayout, RuntimeState, is_running};
 use crate::auth::{AuthFile, Credential};
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use crate::reference::Repository;
 use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
 use crate::storage::StorageSettings;
@@ -78,7 +78,7 @@ fn check(name: &'static str, result: Result<String, Error>) -> StatusCheck {
         Err(e) => StatusCheck {
             name,
             state: CheckState::Fail,
-            detail: e.to_string(),
+            detail: ErrorChain(&e).to_string(),
             hint: e.hint().map(String::from),
         },
     }
@@ -120,7 +120,7 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
         Err(e) => check(
             "running",
             Err(Error::Runtime {
-                reason: e.to_string(),
+                reason: ErrorChain(e).to_string(),
                 log: None,
             }),
         ),
@@ -304,10 +304,7 @@ async fn storage_status(
             let what = format!("filesystem `{}`", dir.display());
             let result = if dir.is_dir() {
                 Ok(match crate::preflight::disk_space(&dir) {
-                    Ok(d) => format!(
-                        "{what}: {} free",
-                        crate::preflight::format_size(d.free_bytes)
-                    ),
+                    Ok(d) => format!("{what}: {} free", crate::format_size(d.free_bytes)),
                     Err(_) => format!("{what} exists"),
                 })
             } else {

@@ -9,6 +9,7 @@
 mod credentials;
 mod s3;
 mod secret;
+mod settings;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ pub use credentials::S3Credentials;
 pub(crate) use s3::check_s3_blocking;
 pub use s3::{S3CheckReport, check_s3};
 pub use secret::{SecretAction, ensure_http_secret, read_http_secret};
+pub(crate) use settings::{Layer, resolve_layers};
 
 use crate::error::Error;
 use crate::hint::Hint;
@@ -82,27 +84,11 @@ impl S3Storage {
         credentials_file: &Path,
         redirect: bool,
     ) -> Result<Self, Error> {
-        let endpoint = parse_endpoint(endpoint)?;
-        check_bucket_name(bucket)?;
-        let region = region.map(str::trim).unwrap_or(DEFAULT_S3_REGION);
-        if region.is_empty()
-            || !region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(invalid(
-                "s3 region",
-                format!(
-                    "`{region}` is not a region name (lowercase letters, digits and `-`, e.g. `us-east-1`)"
-                ),
-            ));
-        }
-        let root_directory = root_directory.map(normalize_root).transpose()?.flatten();
         Ok(S3Storage {
-            endpoint,
-            bucket: bucket.to_string(),
-            region: region.to_string(),
-            root_directory,
+            endpoint: parse_endpoint(endpoint)?,
+            bucket: check_bucket_name(bucket)?,
+            region: parse_region(region)?,
+            root_directory: root_directory.map(normalize_root).transpose()?.flatten(),
             credentials: S3Credentials::load(credentials_file)?,
             redirect,
         })
@@ -150,6 +136,24 @@ fn invalid(name: &str, reason: String) -> Error {
     }
 }
 
+/// The region requests are signed for: [`DEFAULT_S3_REGION`] when none is given.
+fn parse_region(region: Option<&str>) -> Result<String, Error> {
+    let region = region.map(str::trim).unwrap_or(DEFAULT_S3_REGION);
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid(
+            "s3 region",
+            format!(
+                "`{region}` is not a region name (lowercase letters, digits and `-`, e.g. `us-east-1`)"
+            ),
+        ));
+    }
+    Ok(region.to_string())
+}
+
 fn parse_endpoint(text: &str) -> Result<url::Url, Error> {
     let bad = |why: &str| {
         invalid(
@@ -181,7 +185,7 @@ fn parse_endpoint(text: &str) -> Result<url::Url, Error> {
 
 /// S3's bucket naming rules: 3 to 63 characters, lowercase letters, digits, `.` and `-`,
 /// starting and ending with a letter or digit.
-fn check_bucket_name(name: &str) -> Result<(), Error> {
+fn check_bucket_name(name: &str) -> Result<String, Error> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if (3..=63).contains(&name.len())
@@ -190,7 +194,7 @@ fn check_bucket_name(name: &str) -> Result<(), Error> {
         && edge(name.chars().last())
         && !name.contains("..")
     {
-        return Ok(());
+        return Ok(name.to_string());
     }
     Err(invalid(
         "s3 bucket",

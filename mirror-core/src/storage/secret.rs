@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::fsutil::{SECRET_MODE, create_dirs};
+use mirror_tls::fsutil::{SECRET_MODE, create_dirs};
 
 /// What [`ensure_http_secret`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
