@@ -333,6 +333,8 @@ pub struct PreflightArgs {
     /// How the registry will run, which decides the programs `tools` looks for
     #[arg(long, value_enum, default_value = "auto")]
     pub runtime: PreflightRuntime,
+    #[command(flatten)]
+    pub storage: crate::cmd::storage::StorageArgs,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -425,6 +427,11 @@ pub struct InstallArgs {
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
+    #[command(flatten)]
+    pub storage: crate::cmd::storage::StorageArgs,
+    /// The file holding the secret registry replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3]
+    #[arg(long, value_name = "FILE")]
+    pub http_secret_file: Option<PathBuf>,
     /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: crate::cmd::registry::SupervisorArg,

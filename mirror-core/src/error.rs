@@ -238,6 +238,18 @@ pub enum Error {
         /// The fix.
         hint: Hint,
     },
+    /// The object store's credentials file is unreadable or not in a known format (the
+    /// message never quotes its lines).
+    #[error("S3 credentials file `{}`: {reason}", path.display())]
+    StorageCredentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The registry's object storage refused or failed a request (or could not be reached).
+    #[error("{0}")]
+    ObjectStorage(Box<ObjectStorageFailure>),
     /// A certificate or trust-store operation failed (`mirror-tls`), with its cause and hint.
     #[error(transparent)]
     Tls(#[from] mirror_tls::Error),
@@ -483,6 +495,36 @@ impl std::fmt::Display for CertProblem {
     }
 }
 
+/// What an object store answered (or why it could not be reached), for
+/// [`Error::ObjectStorage`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object storage `{endpoint}`, bucket `{bucket}`: {op}: {}", storage_message(*status, code.as_deref(), detail))]
+pub struct ObjectStorageFailure {
+    /// What was tried (`list the bucket`, `write a test object`, ...).
+    pub op: &'static str,
+    /// The endpoint URL.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The HTTP status, when the store answered.
+    pub status: Option<u16>,
+    /// The store's error code (`NoSuchBucket`, `InvalidAccessKeyId`, ...).
+    pub code: Option<String>,
+    /// The store's message, or the transport's error chain.
+    pub detail: String,
+    /// The credentials file in use, for the hint.
+    pub credentials: PathBuf,
+}
+
+fn storage_message(status: Option<u16>, code: Option<&str>, detail: &str) -> String {
+    match (status, code) {
+        (None, _) => format!("cannot connect: {detail}"),
+        (Some(st), Some(c)) => format!("answered {st} {c}: {detail}"),
+        (Some(st), None) if detail.is_empty() => format!("answered {st}"),
+        (Some(st), None) => format!("answered {st}: {detail}"),
+    }
+}
+
 fn connection_message(tries: u32, detail: &str, cert: Option<&CertProblem>) -> String {
     match cert {
         Some(p) => format!("{p}: {detail}"),
@@ -571,6 +613,16 @@ impl Error {
             Error::ToolMissing { install, .. } => Hint::Run {
                 advice: install.clone(),
             },
+            Error::StorageCredentials { path, .. } => {
+                Hint::StorageCredentials { file: path.clone() }
+            }
+            Error::ObjectStorage(f) => crate::storage::hint_for(
+                f.status,
+                f.code.as_deref(),
+                &f.endpoint,
+                &f.bucket,
+                &f.credentials,
+            ),
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
             Error::GraphFetch { hint, .. }
             | Error::Channel { hint, .. }

@@ -82,6 +82,28 @@ pub enum Hint {
         /// The certificate directory.
         certs_dir: PathBuf,
     },
+    /// The object store cannot be reached at its endpoint.
+    StorageEndpoint {
+        /// The endpoint URL.
+        endpoint: String,
+    },
+    /// The object store refused the access key, or its file is unusable.
+    StorageCredentials {
+        /// The credentials file.
+        file: PathBuf,
+    },
+    /// The bucket does not exist (the registry never creates it).
+    CreateBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The access key may not do what the registry needs in the bucket.
+    StoragePermissions {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The bucket lives in another region than the one the requests are signed for.
+    StorageRegion,
     /// Run this command (installing a package, registering the host): already worded.
     Run {
         /// The whole advice, naming only other programs' commands.
@@ -265,6 +287,27 @@ impl std::fmt::Display for Hint {
             ),
             Hint::SignatureKeyFormat => f.write_str(
                 "give an OpenPGP public key file, armored or binary, as gpg exports it (not a private key, not a signature)",
+            ),
+            Hint::StorageEndpoint { endpoint } => write!(
+                f,
+                "check the endpoint URL `{endpoint}` (scheme, host, port), proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and the object store; a private CA for it goes in this host's trust store"
+            ),
+            Hint::StorageCredentials { file } => write!(
+                f,
+                "check the access key in `{}`: {}",
+                file.display(),
+                crate::storage::CREDENTIAL_FORMATS
+            ),
+            Hint::CreateBucket { bucket } => write!(
+                f,
+                "create the bucket `{bucket}` first (the registry never creates it), or check its name"
+            ),
+            Hint::StoragePermissions { bucket } => write!(
+                f,
+                "the key is valid but may not use bucket `{bucket}`: grant s3:ListBucket, s3:GetBucketLocation, s3:ListBucketMultipartUploads on the bucket and s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload on its objects"
+            ),
+            Hint::StorageRegion => f.write_str(
+                "the bucket is in another region: give the bucket's region (the store's error names it)",
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),

@@ -5,6 +5,7 @@
 //!   and htpasswd auth; killed and cleaned up on drop, also when a test panics.
 //! - [`skopeo`]: an independent client to check what landed.
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
+//! - [`moto::Moto`]: a real S3 API server (moto) on a free loopback port, with a bucket.
 //! - [`graph_server`]: an upgrade graph server (Cincinnati JSON) on loopback.
 //! - [`signing`] and [`SignatureServer`]: release signatures made with a generated OpenPGP
 //!   key, and a loopback signature store serving them.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
 pub mod graph_server;
+pub mod moto;
 mod registry;
 pub mod signature_server;
 pub mod signing;
