@@ -1,6 +1,6 @@
 //! `-a`, `--ca-file`, `--insecure-registry` into a registry client.
 
-use mirror_core::{AuthFile, ClientOptions, RegistryClient, RetryHook, RetryPolicy};
+use mirror_core::{AuthFile, ClientOptions, HttpVersion, RegistryClient, RetryHook, RetryPolicy};
 
 use crate::cli::Access;
 
@@ -17,6 +17,18 @@ pub fn client(
 /// The retry policy `--retry-times` asks for.
 pub fn retry_policy(access: &Access) -> RetryPolicy {
     RetryPolicy::with_tries(access.retry_times.saturating_add(1))
+}
+
+/// A benchmark knob, not a user setting (so no flag): `MIRRORCTL_HTTP_VERSION=1.1` makes the
+/// client speak HTTP/1.1 only, for `bench/speed.sh`'s `http1` row (issue 17). Anything else
+/// leaves the default.
+const HTTP_VERSION_ENV: &str = "MIRRORCTL_HTTP_VERSION";
+
+fn http_version() -> HttpVersion {
+    match std::env::var(HTTP_VERSION_ENV).as_deref() {
+        Ok("1.1") => HttpVersion::Http1,
+        _ => HttpVersion::default(),
+    }
 }
 
 /// Resolves the access flags into client options (auth file, CA files, plain-HTTP hosts,
@@ -37,6 +49,7 @@ pub fn client_options(access: &Access) -> Result<ClientOptions, mirror_core::Err
         ca_pems,
         insecure_registries: access.insecure_registries.clone(),
         retry: retry_policy(access),
+        http_version: http_version(),
         ..Default::default()
     })
 }
