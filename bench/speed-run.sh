@@ -121,6 +121,15 @@ report() {
   cmp http1 mirrorctl a mirrorctl "knob: mirrorctl, HTTP/1.1 / HTTP/2" ""
   cmp http1 minimal a minimal "knob: minimal, HTTP/1.1 / HTTP/2" ""
   echo
+  echo "Registry CPU per request in ms (the run's CPU over its requests). The no-op reruns move no"
+  echo "data, so their lines are the cost of a request itself: TLS, auth (bcrypt on every request),"
+  echo "logging."
+  echo
+  echo "| row | contender | source | target |"
+  echo "|---|---|---|---|"
+  awk -F'\t' 'NR > 1 && $9 > 0 && $10 > 0 {
+    printf "| %s | %s | %.1f | %.1f |\n", $2, $3, 1000 * $7 / $9, 1000 * $8 / $10 }' "$tsv"
+  echo
   echo "mirrorctl per row: peak RSS (target <= 64 MiB), no-op rerun (target < 1 s), requests per image (constant as the release grows):"
   echo
   echo "| row | peak RSS (MiB) | no-op rerun (s) | no-op requests (source + target) | requests per image (source + target) |"
