@@ -76,6 +76,7 @@ report() {
   echo
   echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n): $ncpu CPUs, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)."
   echo "Load average (1/5/15 min): $load_start at the start, $load_end at the end."
+  echo "mirrorctl and bench-copy built from commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo " with local changes"); $(skopeo --version); $(docker-registry --version 2>&1 | head -1)."
   echo
   echo "Fixture: $((images - 1)) components + the release image, $n_manifests manifests," \
     "$unique_blobs unique blobs, $(mib $((unique_bytes / 1024))) MiB unique, biggest layer" \
