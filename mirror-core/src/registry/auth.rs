@@ -21,8 +21,11 @@ pub(crate) struct TokenCache {
     registries: Mutex<HashMap<String, RegistryAuth>>,
     /// One lock per registry and scope key: concurrent requests that need the same token
     /// wait for one fetch instead of each fetching its own.
-    fetching: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    fetching: Mutex<HashMap<(String, String), FetchLock>>,
 }
+
+/// Held while a token for one registry and scope is fetched.
+type FetchLock = Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Default)]
 struct RegistryAuth {
@@ -70,7 +73,7 @@ impl TokenCache {
         })
     }
 
-    fn fetch_lock(&self, registry: &str, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn fetch_lock(&self, registry: &str, key: &str) -> FetchLock {
         let mut guard = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
         guard
             .entry((registry.to_string(), key.to_string()))
