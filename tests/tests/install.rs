@@ -133,12 +133,29 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
         .enable_all()
         .build()
         .unwrap();
+    // A signed release: its payload names a signature store on loopback and the test key.
+    let key = mirror_testkit::signing::SigningKey::generate("install test release key", 41);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = mirror_testkit::SignatureServer::start(store_dir.path());
     let source = TestRegistry::start();
     let f = rt.block_on(fixture::push(
-        &FixtureSpec::tiny(),
+        &FixtureSpec {
+            verification: Some(
+                mirror_testkit::fixture::FixtureVerification::default()
+                    .key("test", &key)
+                    .store("local", &store.url),
+            ),
+            ..FixtureSpec::tiny()
+        },
         &RegistryClient::new(source.client_options()).unwrap(),
         &source.host,
     ));
+    mirror_testkit::signing::write_signature(
+        &store.dir,
+        &f.release_digest,
+        1,
+        &key.sign_release(&f.release_digest, &f.release),
+    );
     let env = setup();
     let args = install_args(&env, &f.release, &source.host);
 
@@ -186,6 +203,28 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
     assert!(
         stdout.contains(&format!("Registry:   {registry}")),
         "{stdout}"
+    );
+
+    // The release signature ConfigMap the cluster reads, beside the other outputs.
+    let hex = f.release_digest.hex();
+    let cm_path = env.p(&format!(
+        "out/signatures/signature-sha256-{}.json",
+        &hex[..16]
+    ));
+    let cm: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&cm_path).unwrap_or_else(|e| panic!("{}: {e}\n{stderr}", cm_path.display())),
+    )
+    .unwrap();
+    assert_eq!(cm["kind"], "ConfigMap");
+    assert_eq!(cm["metadata"]["namespace"], "openshift-config-managed");
+    assert_eq!(cm["metadata"]["name"], format!("sha256-{hex}"));
+    assert!(
+        cm["binaryData"][format!("sha256-{hex}-1")].is_string(),
+        "{cm}"
+    );
+    assert!(
+        stderr.contains("release signature verified, ConfigMap"),
+        "{stderr}"
     );
 
     // Files and modes.
@@ -609,12 +648,29 @@ fn a_new_password_is_refused_unless_rotated_then_updates_every_file() {
         .enable_all()
         .build()
         .unwrap();
+    // A signed release: its payload names a signature store on loopback and the test key.
+    let key = mirror_testkit::signing::SigningKey::generate("install test release key", 41);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = mirror_testkit::SignatureServer::start(store_dir.path());
     let source = TestRegistry::start();
     let f = rt.block_on(fixture::push(
-        &FixtureSpec::tiny(),
+        &FixtureSpec {
+            verification: Some(
+                mirror_testkit::fixture::FixtureVerification::default()
+                    .key("test", &key)
+                    .store("local", &store.url),
+            ),
+            ..FixtureSpec::tiny()
+        },
         &RegistryClient::new(source.client_options()).unwrap(),
         &source.host,
     ));
+    mirror_testkit::signing::write_signature(
+        &store.dir,
+        &f.release_digest,
+        1,
+        &key.sign_release(&f.release_digest, &f.release),
+    );
     let env = setup();
     let args = install_args(&env, &f.release, &source.host);
     let out = mirrorctl(&args).output().unwrap();

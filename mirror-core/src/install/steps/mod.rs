@@ -50,6 +50,8 @@ pub(super) struct Mirrored {
     pub(super) kind: InstructionKind,
     /// The mirror policy's content.
     pub(super) instructions: MirrorInstructions,
+    /// The release signature ConfigMap written to the output directory, when verified.
+    pub(super) signature: Option<PathBuf>,
 }
 
 impl<'a> Ctx<'a> {

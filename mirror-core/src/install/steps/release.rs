@@ -12,15 +12,23 @@ use crate::registry::{ClientOptions, RegistryClient};
 use crate::release::extract::extract_installer;
 use crate::release::instructions::{InstructionKind, MirrorInstructions};
 use crate::release::mirror::{MirrorOptions, mirror_release};
+use crate::release::signature::{SignatureOptions, SignatureReport, SignatureStatus};
 use mirror_tls::fsutil;
 
 pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
     let s = cx.s;
     let mirror = &cx.mirror;
     let client = mirror_client(s, &cx.ca_file, &cx.pull_secret_out)?;
+    // The release signature goes with the other outputs: the ConfigMap a disconnected
+    // cluster needs to upgrade to it, and the store tree a site can serve.
     let opts = MirrorOptions {
         dry_run: s.dry_run,
         max_per_registry: s.max_per_registry,
+        signatures: SignatureOptions {
+            to_dir: Some(s.output_dir.join("signatures")),
+            ca_pems: s.ca_pems.clone(),
+            ..SignatureOptions::default()
+        },
         ..MirrorOptions::new(mirror.clone())
     };
     let report = match mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await {
@@ -30,13 +38,22 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
         }
         r => r?,
     };
+    let signature = report.signatures.as_ref().and_then(signature_files);
     cx.mirrored = Some(Mirrored {
         release_digest: report.release_digest.clone(),
         update_image: report.update_image.clone(),
         kind: report.default_instructions,
         instructions: report.instructions.clone(),
+        signature: signature.clone(),
     });
     let p = &report.plan;
+    let signed = match (&report.signatures, &signature) {
+        (_, Some(cm)) => format!("; release signature verified, ConfigMap {}", cm.display()),
+        (Some(r), None) if r.status != SignatureStatus::Verified => {
+            "; release signature not verified (see the warning)".to_string()
+        }
+        _ => String::new(),
+    };
     if s.dry_run {
         return Ok(planned(
             Step::Mirror,
@@ -50,10 +67,18 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
         Step::Mirror,
         p.images_present != p.images,
         format!(
-            "{} at {}; {} bytes copied",
+            "{} at {}; {} bytes copied{signed}",
             report.version, report.update_image, report.bytes_copied
         ),
     ))
+}
+
+/// The ConfigMap written for a verified release signature.
+fn signature_files(r: &SignatureReport) -> Option<std::path::PathBuf> {
+    r.files
+        .as_ref()
+        .filter(|f| f.written && r.status == SignatureStatus::Verified)
+        .map(|f| f.config_map.clone())
 }
 
 /// The mirror step of a dry run whose target is not up yet: the plan from the source alone.
@@ -77,6 +102,7 @@ pub(super) async fn plan_from_source(
                 .map(|r| r.to_string()),
             &[mirror.to_string()],
         ),
+        signature: None,
     });
     Ok(planned(
         Step::Mirror,
@@ -159,6 +185,10 @@ pub(super) fn write_outputs(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
     }
     cx.outputs.push(cx.pull_secret_out.clone());
     cx.outputs.push(s.output_dir.join("openshift-install"));
+    // The signature directory (the ConfigMap and the store tree) is install's own.
+    if mirrored.signature.is_some() {
+        cx.outputs.push(s.output_dir.join("signatures"));
+    }
     Ok(changed(
         Step::Outputs,
         any,
