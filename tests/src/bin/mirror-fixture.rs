@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! mirror-fixture up --dir DIR [--tls] [--empty] [--components N --total-mib M --big-mib B]
-//!     [--port P] [--access-log] [--user U --password-file F [--bcrypt-cost C]]
+//!     [--version V [--revision R]] [--port P] [--access-log] [--user U --password-file F [--bcrypt-cost C]]
 //!     [--token-realm URL --token-cert PEM]
+//! mirror-fixture push --dir DIR --version V [--revision R] [--components N ...]
 //! mirror-fixture down --dir DIR
 //! mirror-fixture token-server --dir DIR --user U --password-file F
 //! mirror-fixture serve-signatures --dir DIR --port PORT
@@ -32,8 +33,9 @@ use mirror_testkit::token_server::TokenServer;
 use mirror_testkit::{RegistryOptions, SignatureServer, TestRegistry, free_port};
 
 const USAGE: &str = "usage: mirror-fixture up --dir DIR [--tls] [--empty] [--components N] [--total-mib M] [--big-mib B]
-           [--port P] [--access-log] [--user U --password-file F [--bcrypt-cost C]]
+           [--version V [--revision R]] [--port P] [--access-log] [--user U --password-file F [--bcrypt-cost C]]
            [--token-realm URL --token-cert PEM]
+       mirror-fixture push --dir DIR --version V [--revision R] [--components N --total-mib M --big-mib B]
        mirror-fixture down --dir DIR
        mirror-fixture token-server --dir DIR --user U --password-file F
        mirror-fixture serve-signatures --dir DIR --port PORT";
@@ -57,6 +59,8 @@ struct Args {
     bcrypt_cost: Option<u32>,
     token_realm: Option<String>,
     token_cert: Option<PathBuf>,
+    version: Option<String>,
+    revision: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Option<Args> {
@@ -78,6 +82,8 @@ fn parse(args: &[String]) -> Option<Args> {
             "--bcrypt-cost" => a.bcrypt_cost = Some(val()?.parse().ok()?),
             "--token-realm" => a.token_realm = Some(val()?),
             "--token-cert" => a.token_cert = Some(val()?.into()),
+            "--version" => a.version = Some(val()?),
+            "--revision" => a.revision = Some(val()?.parse().ok()?),
             _ => return None,
         }
     }
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         "up" => up(a),
         "down" => down(a.dir.as_deref().unwrap_or(Path::new("."))),
         "token-server" => token_server(a),
+        "push" => push(a),
         "serve-signatures" => match (a.port, a.dir.as_deref()) {
             (Some(p), Some(dir)) => SignatureServer::run_forever(dir, p)
                 .map_err(|e| format!("serve `{}` on port {p}: {e}", dir.display())),
@@ -167,40 +174,8 @@ fn up(a: Args) -> Result<(), String> {
         "registryFlags": reg.cli_flags(),
     });
     if !a.empty {
-        let mut spec = match a.scale {
-            (None, None, None) => FixtureSpec::tiny(),
-            (c, t, b) => {
-                let mut s =
-                    FixtureSpec::scaled(c.unwrap_or(100), t.unwrap_or(2304), b.unwrap_or(600));
-                s.work_dir = Some(dir.join("layers"));
-                s
-            }
-        };
-        let store = start_signature_store(&dir)?;
-        let key = SigningKey::generate("mirrorctl fixture release key", spec.seed);
-        spec.verification = Some(
-            FixtureVerification::default()
-                .key("fixture", &key)
-                .store("fixture-local", &store.0),
-        );
         let client = RegistryClient::new(reg.client_options()).map_err(|e| e.to_string())?;
-        let f = runtime()?.block_on(fixture::push(&spec, &client, &reg.host));
-        // The registry holds the layers now; the generated copies are not needed.
-        let _ = std::fs::remove_dir_all(dir.join("layers"));
-        let sig = key.sign_release(
-            &f.release_digest,
-            &format!(
-                "quay.io/openshift-release-dev/ocp-release:{}-x86_64",
-                f.version
-            ),
-        );
-        signing::write_signature(&dir.join("signatures"), &f.release_digest, 1, &sig);
-        let _ = std::fs::write(dir.join("signing-key.asc"), key.public_armored());
-        desc["fixture"] = serde_json::to_value(&f).unwrap_or_default();
-        desc["signatureStore"] = store.0.into();
-        desc["signatureStorePid"] = store.1.into();
-        desc["signingKey"] = dir.join("signing-key.asc").display().to_string().into();
-        desc["signingKeyFingerprint"] = key.fingerprint().into();
+        push_signed(&a, &dir, &client, &reg.host, &mut desc)?;
     }
     let pid = reg.detach();
     desc["pid"] = pid.into();
@@ -237,6 +212,15 @@ fn up(a: Args) -> Result<(), String> {
 /// Starts `mirror-fixture serve-signatures` in the background on a free loopback port,
 /// serving `<dir>/signatures`; returns its URL and pid (kept in `<dir>/signatures.pid`).
 fn start_signature_store(dir: &Path) -> Result<(String, u32), String> {
+    // One store per DIR: a second `up` (another release into the same registry) reuses it.
+    if let (Ok(pid), Ok(url)) = (
+        std::fs::read_to_string(dir.join("signatures.pid")),
+        std::fs::read_to_string(dir.join("signatures.url")),
+    ) && alive(pid.trim())
+        && let Ok(pid) = pid.trim().parse()
+    {
+        return Ok((url.trim().to_string(), pid));
+    }
     let root = dir.join("signatures");
     std::fs::create_dir_all(&root).map_err(|e| format!("create `{}`: {e}", root.display()))?;
     let port = free_port();
@@ -254,11 +238,91 @@ fn start_signature_store(dir: &Path) -> Result<(String, u32), String> {
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             let _ = std::fs::write(dir.join("signatures.pid"), child.id().to_string());
+            let _ = std::fs::write(dir.join("signatures.url"), &url);
             return Ok((url, child.id()));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(format!("the signature store did not start on port {port}"))
+}
+
+/// Builds the release `a` asks for, signs it, and pushes it through `client` into `host`;
+/// records it in `desc`.
+fn push_signed(
+    a: &Args,
+    dir: &Path,
+    client: &RegistryClient,
+    host: &str,
+    desc: &mut serde_json::Value,
+) -> Result<(), String> {
+    let mut spec = match a.scale {
+        (None, None, None) => FixtureSpec::tiny(),
+        (c, t, b) => {
+            let mut s = FixtureSpec::scaled(c.unwrap_or(100), t.unwrap_or(2304), b.unwrap_or(600));
+            s.work_dir = Some(dir.join("layers"));
+            s
+        }
+    };
+    // Another z-stream of the same release (`--revision`: a third of the components differ):
+    // releases that share most blobs.
+    if let Some(v) = &a.version {
+        spec.version = v.clone();
+    }
+    spec.revision = a.revision.unwrap_or(spec.revision);
+    let store = start_signature_store(dir)?;
+    let key = SigningKey::generate("mirrorctl fixture release key", spec.seed);
+    spec.verification = Some(
+        FixtureVerification::default()
+            .key("fixture", &key)
+            .store("fixture-local", &store.0),
+    );
+    let f = runtime()?.block_on(fixture::push(&spec, client, host));
+    // The registry holds the layers now; the generated copies are not needed.
+    let _ = std::fs::remove_dir_all(dir.join("layers"));
+    let sig = key.sign_release(
+        &f.release_digest,
+        &format!(
+            "quay.io/openshift-release-dev/ocp-release:{}-x86_64",
+            f.version
+        ),
+    );
+    signing::write_signature(&dir.join("signatures"), &f.release_digest, 1, &sig);
+    let _ = std::fs::write(dir.join("signing-key.asc"), key.public_armored());
+    desc["fixture"] = serde_json::to_value(&f).unwrap_or_default();
+    desc["signatureStore"] = store.0.into();
+    desc["signatureStorePid"] = store.1.into();
+    desc["signingKey"] = dir.join("signing-key.asc").display().to_string().into();
+    desc["signingKeyFingerprint"] = key.fingerprint().into();
+    Ok(())
+}
+
+/// `push`: another release into the running registry of `dir` (started by `up`, without
+/// authentication), signed with the same key and served by the same signature store.
+fn push(a: Args) -> Result<(), String> {
+    let dir = a.dir.clone().unwrap_or_default();
+    let text = std::fs::read_to_string(dir.join("fixture.json")).map_err(|e| {
+        format!(
+            "read `{}/fixture.json` (run `up` first): {e}",
+            dir.display()
+        )
+    })?;
+    let mut desc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("fixture.json: {e}"))?;
+    let host = desc["registry"].as_str().unwrap_or_default().to_string();
+    let mut opts = mirror_core::ClientOptions::default();
+    match desc["caFile"].as_str() {
+        Some(ca) => opts
+            .ca_pems
+            .push(std::fs::read(ca).map_err(|e| format!("read `{ca}`: {e}"))?),
+        None => opts.insecure_registries.push(host.clone()),
+    }
+    let client = RegistryClient::new(opts).map_err(|e| e.to_string())?;
+    push_signed(&a, &dir, &client, &host, &mut desc)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&desc).unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// True while `pid` is a live (not zombie) process.
@@ -276,6 +340,7 @@ fn down(dir: &Path) -> Result<(), String> {
     if let Ok(pid) = std::fs::read_to_string(dir.join("signatures.pid")) {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
         let _ = std::fs::remove_file(dir.join("signatures.pid"));
+        let _ = std::fs::remove_file(dir.join("signatures.url"));
     }
     let pid_file = dir.join("registry.pid");
     let Ok(pid) = std::fs::read_to_string(&pid_file) else {
