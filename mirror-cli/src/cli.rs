@@ -6,7 +6,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build and fill the mirror registry a restricted-network OpenShift install needs.
 #[derive(Parser, Debug)]
-#[command(name = "mirrorctl", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mirrorctl",
+    version = crate::version::SHORT,
+    long_version = crate::version::LONG,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Print no progress on stderr (errors are still printed)
     #[arg(long, short, global = true)]
@@ -35,10 +42,24 @@ pub enum Command {
     #[command(subcommand)]
     Release(ReleaseCommand),
     /// Do everything createMirrorRegistry.sh did, idempotently, in one command
-    #[command(disable_version_flag = true)]
+    ///
+    /// `--version` is the OpenShift version to mirror here; `-V` prints mirrorctl's version.
+    #[command(disable_version_flag = true, arg = mirrorctl_version_short())]
     Install(Box<InstallArgs>),
     /// Stop and remove what `install` created (the registry, its files, trust entries, outputs)
     Uninstall(UninstallArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish)
+    Completions(crate::cmd::generate::CompletionsArgs),
+    /// Write a man page for every command into a directory
+    Man(crate::cmd::generate::ManArgs),
+}
+
+/// `-V` alone, for a command whose `--version` flag is its own (install's OpenShift version).
+fn mirrorctl_version_short() -> clap::Arg {
+    clap::Arg::new("mirrorctl-version")
+        .short('V')
+        .action(clap::ArgAction::Version)
+        .help("Print version")
 }
 
 #[derive(Subcommand, Debug)]

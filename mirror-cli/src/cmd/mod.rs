@@ -2,6 +2,7 @@
 //! render the result.
 
 mod access;
+pub(crate) mod generate;
 mod install;
 mod preflight;
 pub(crate) mod pull_secret;
@@ -27,5 +28,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(args) => install::run(*args, quiet).await,
         Command::Uninstall(args) => install::uninstall(args, quiet),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     }
 }
