@@ -2,15 +2,10 @@
 //! on every command (install's `--version` is the OpenShift version), shell completions and
 //! man pages generated from the same definition as `--help`.
 
-use std::path::Path;
 use std::process::Command;
 
-use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::cli::{git_head, mirrorctl, text};
 use mirror_testkit::require_tool;
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
 
 #[test]
 fn version_names_the_commit_target_and_build_date() {
@@ -21,15 +16,7 @@ fn version_names_the_commit_target_and_build_date() {
     assert_eq!(lines.len(), 4, "{stdout}");
     assert_eq!(lines[0], format!("mirrorctl {}", env!("CARGO_PKG_VERSION")));
     // The commit of this work tree (cargo rebuilds when HEAD moves), or `unknown` without git.
-    let head = Command::new("git")
-        .arg("-C")
-        .arg(workspace())
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let head = git_head();
     assert_eq!(lines[1], format!("commit: {head}"));
     let target = lines[2].strip_prefix("target: ").expect(&stdout);
     assert!(
