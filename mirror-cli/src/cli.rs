@@ -24,7 +24,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream
+    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, firewall, hostname, tools, upstream
     Preflight(PreflightArgs),
     /// Generate and verify the registry's CA and SAN server certificate
     #[command(subcommand)]

@@ -228,6 +228,24 @@ pub enum Error {
         /// The fix.
         hint: Hint,
     },
+    /// An image archive (`podman save`, `skopeo copy ... docker-archive:`) that cannot be used.
+    #[error("image archive `{}`: {reason}", path.display())]
+    ImageArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `firewall-cmd` failed to open or close the registry's port.
+    #[error("cannot {} port {port}/tcp in firewalld: {reason}", if *open { "open" } else { "close" })]
+    Firewall {
+        /// The port.
+        port: u16,
+        /// Opening (else closing).
+        open: bool,
+        /// What failed.
+        reason: String,
+    },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
     Runtime {
@@ -388,6 +406,11 @@ impl Error {
                 advice: install.clone(),
             },
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
+            Error::ImageArchive { .. } => Hint::MakeImageArchive,
+            Error::Firewall { port, open, .. } => Hint::FirewallPort {
+                port: *port,
+                open: *open,
+            },
             _ => return None,
         })
     }

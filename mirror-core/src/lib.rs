@@ -48,8 +48,8 @@ pub use mirror_net as net;
 pub use mirror_tls as tls;
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
-    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
-    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
+    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, FirewallFacts, HostFacts, HostnameFacts,
+    InstallConfig, InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
     PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
     Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
     evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
@@ -75,9 +75,10 @@ pub use release::payload::{
     read_release, tag_arch,
 };
 pub use runtime::{
-    CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
-    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
-    UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
-    registry_status, registry_up,
+    ArchiveImage, CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
+    DEFAULT_REGISTRY_ROOT, DownReport, FirewallAction, FirewallReport, LoadedImage, LogSource,
+    PortOpen, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, StatusCheck, StatusOptions,
+    StatusReport, SupervisorChoice, UNIT_NAME, UpAction, UpOptions, UpReport, close_registry_ports,
+    describe_listen, is_running, read_image_archive, registry_down, registry_logs, registry_status,
+    registry_up,
 };

@@ -61,32 +61,38 @@ pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
 
-    // The registry.
+    // The registry, and the port `registry up` opened for it in firewalld (closed before
+    // `<root>` goes, since `<root>/firewall.json` says which).
     let layout = crate::runtime::RegistryLayout::new(&s.root);
     let known =
         crate::runtime::RuntimeState::load(&layout)?.is_some() || layout.pid_file().is_file();
-    if s.dry_run || !known {
-        push(
-            Step::Registry,
-            known,
-            if known {
-                "stop the registry".into()
-            } else {
-                "not running".into()
-            },
-        );
+    let mut detail: String = if s.dry_run || !known {
+        if known {
+            "stop the registry".into()
+        } else {
+            "not running".into()
+        }
+    } else if crate::runtime::registry_down(&s.root)?.stopped {
+        "stopped".into()
     } else {
-        let down = crate::runtime::registry_down(&s.root)?;
-        push(
-            Step::Registry,
-            true,
-            if down.stopped {
-                "stopped".into()
-            } else {
-                "was not running; state removed".into()
-            },
-        );
+        "was not running; state removed".into()
+    };
+    let mut changed = known;
+    for f in crate::runtime::close_registry_ports(&s.root, s.dry_run)? {
+        use crate::runtime::FirewallAction as A;
+        let (verb, change) = match (f.action, s.dry_run) {
+            (A::Closed, true) => ("close", true),
+            (A::Closed, false) => ("closed", true),
+            (A::NotRunning, _) => ("left", false),
+            _ => ("nothing to close for", false),
+        };
+        changed |= change;
+        detail.push_str(&format!("; {verb} {}/tcp in firewalld", f.port));
+        if let Some(d) = f.detail {
+            detail.push_str(&format!(" ({d})"));
+        }
     }
+    push(Step::Registry, changed, detail);
 
     // Trust entries.
     let registry = s.registry.clone().or_else(|| {

@@ -12,6 +12,7 @@ use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
     UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
+use super::{archive, firewall};
 use crate::error::Error;
 use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
 
@@ -34,6 +35,12 @@ use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
 pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     let layout = RegistryLayout::new(&opts.root);
     check_inputs(&layout)?;
+    // An archive is read before anything changes, and means podman.
+    let archive = archive::carried_image(opts)?;
+    let asked = match (opts.runtime, &archive) {
+        (RuntimeChoice::Auto, Some(_)) => RuntimeChoice::Podman,
+        (r, _) => r,
+    };
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
@@ -51,7 +58,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
     let mut runtime_kept = false;
-    let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
+    let podman = match (asked, running.map(|r| r.run.runtime())) {
         (RuntimeChoice::Process, _) => None,
         (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
         // A rerun keeps the runtime that runs: switching is asked for, never implied.
@@ -62,53 +69,31 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
         (RuntimeChoice::Auto, None) => host::podman(),
     };
+    let mut loaded = None;
     let (target, probe) = match podman {
         Some((podman, version)) => {
-            let target = podman_state(&layout, opts, &podman, version, use_systemd);
-            (
-                target,
-                Probe::Image {
-                    podman,
-                    image: opts.image.clone(),
-                },
-            )
+            // The carried image is run by its ID: exactly what was carried, never pulled.
+            let image = match &archive {
+                Some((path, img)) => {
+                    let l = archive::load_image_archive(&podman, path, img)?;
+                    let reference = l.image.reference();
+                    loaded = Some(l);
+                    reference
+                }
+                None => opts.image.clone(),
+            };
+            let target = podman_state(&layout, opts, &podman, &image, version, use_systemd);
+            (target, Probe::Image { podman, image })
         }
         None => {
-            // The binary that runs is kept unless another is asked for.
-            let recorded = running.and_then(|r| match &r.run {
-                RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
-                    if opts.binary.is_none() && binary.is_file() =>
-                {
-                    Some(binary.clone())
-                }
-                _ => None,
-            });
-            let binary = match recorded {
-                Some(b) => b,
-                None => process::find_binary(opts.binary.as_deref()).map_err(|e| {
-                    if opts.runtime == RuntimeChoice::Auto {
-                        Error::ToolMissing {
-                            what: "a registry runtime".into(),
-                            looked_for: format!(
-                                "`podman` or `{}` on PATH",
-                                process::BINARY_NAMES.join("` or `")
-                            ),
-                            install: format!(
-                                "install podman ({}), or {}",
-                                crate::preflight::tools::Installer::of_this_host()
-                                    .command("podman"),
-                                process::install_binary()
-                            ),
-                        }
-                    } else {
-                        e
-                    }
-                })?,
-            };
+            let binary = process_binary(running, opts, asked)?;
             let target = process_state(&layout, opts, &binary, use_systemd);
             (target, Probe::Binary(binary))
         }
     };
+    // Once the registry runs: its port in firewalld (a rerun opens it again when it was
+    // closed since).
+    let firewall = || open_port(opts, &layout, &target);
     let report = |action, pid| UpReport {
         action,
         run: target.run.clone(),
@@ -117,6 +102,8 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         pid,
         config: layout.config(),
         runtime_kept,
+        image_archive: loaded.clone(),
+        firewall: firewall(),
     };
     if let Some(prev) = running {
         if prev == &target {
@@ -185,6 +172,58 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 }),
             }
         }
+    }
+}
+
+/// The distribution binary to run: the one that runs is kept unless another is asked for.
+fn process_binary(
+    running: Option<&RuntimeState>,
+    opts: &UpOptions,
+    asked: RuntimeChoice,
+) -> Result<PathBuf, Error> {
+    let recorded = running.and_then(|r| match &r.run {
+        RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
+            if opts.binary.is_none() && binary.is_file() =>
+        {
+            Some(binary.clone())
+        }
+        _ => None,
+    });
+    if let Some(b) = recorded {
+        return Ok(b);
+    }
+    process::find_binary(opts.binary.as_deref()).map_err(|e| {
+        if asked == RuntimeChoice::Auto {
+            Error::ToolMissing {
+                what: "a registry runtime".into(),
+                looked_for: format!(
+                    "`podman` or `{}` on PATH",
+                    process::BINARY_NAMES.join("` or `")
+                ),
+                install: format!(
+                    "install podman ({}), or {}",
+                    crate::preflight::tools::Installer::of_this_host().command("podman"),
+                    process::install_binary()
+                ),
+            }
+        } else {
+            e
+        }
+    })
+}
+
+/// The registry's port in firewalld, as `opts` asks: left alone on loopback or when asked.
+fn open_port(
+    opts: &UpOptions,
+    layout: &RegistryLayout,
+    target: &RuntimeState,
+) -> firewall::FirewallReport {
+    match (opts.firewall, target.bind) {
+        (false, _) => firewall::skipped(target.port, "left alone, as asked"),
+        (_, Some(ip)) if ip.is_loopback() => {
+            firewall::skipped(target.port, "the registry listens on loopback only")
+        }
+        _ => firewall::open_registry_port(layout, target.port),
     }
 }
 
@@ -290,11 +329,12 @@ fn process_state(
     }
 }
 
-/// The state of a podman registry as `opts` asks for it.
+/// The state of a podman registry as `opts` asks for it, running `image`.
 fn podman_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     podman: &Path,
+    image: &str,
     version: (u32, u32),
     use_systemd: bool,
 ) -> RuntimeState {
@@ -306,13 +346,13 @@ fn podman_state(
         };
         RunMode::ContainerUnit {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: image.to_string(),
             unit,
         }
     } else {
         RunMode::Container {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: image.to_string(),
         }
     };
     RuntimeState {

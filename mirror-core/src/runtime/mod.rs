@@ -6,8 +6,10 @@
 //! files written here: `config.yml`, `registry-state.json` (how it was started, for `status`,
 //! `down` and `logs`), and for a background process `registry.pid` and `registry.log`.
 
+mod archive;
 mod config;
 mod control;
+pub(crate) mod firewall;
 mod host;
 pub(crate) mod process;
 mod start;
@@ -23,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
 
+pub use archive::{ArchiveImage, LoadedImage, read_image_archive};
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
+pub use firewall::{FirewallAction, FirewallReport, PortOpen, close_registry_ports};
 pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
@@ -273,8 +277,17 @@ pub struct UpOptions {
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
     pub supervisor: SupervisorChoice,
-    /// Image for podman. Default [`DEFAULT_REGISTRY_IMAGE`].
+    /// Image for podman. Default [`DEFAULT_REGISTRY_IMAGE`]. With `image_archive`: which of
+    /// the archive's images to run when it holds several.
     pub image: String,
+    /// An archive of the registry image (`podman save`, `skopeo copy ... docker-archive:`)
+    /// to load with `podman load` when podman lacks it; the registry then runs that image by
+    /// its ID (`sha256:...`), never pulled. Means podman ([`RuntimeChoice::Auto`] picks it;
+    /// [`RuntimeChoice::Process`] is an error). Default `None`.
+    pub image_archive: Option<PathBuf>,
+    /// Open the port in firewalld when it runs (and the registry does not listen on loopback
+    /// only), in its default zone, now and permanently. Default `true`.
+    pub firewall: bool,
     /// The distribution binary for the process runtime. Default: found on `PATH`.
     pub binary: Option<PathBuf>,
     /// How long to wait for the port to answer. Default 30 s.
@@ -290,6 +303,8 @@ impl Default for UpOptions {
             runtime: RuntimeChoice::Auto,
             supervisor: SupervisorChoice::Auto,
             image: DEFAULT_REGISTRY_IMAGE.into(),
+            image_archive: None,
+            firewall: true,
             binary: None,
             wait: Duration::from_secs(30),
         }
@@ -327,6 +342,11 @@ pub struct UpReport {
     /// pick another now (podman installed after a process registry was started): a switch
     /// is asked for with an explicit runtime.
     pub runtime_kept: bool,
+    /// The image archive given, and whether it was loaded (podman lacked it).
+    pub image_archive: Option<LoadedImage>,
+    /// The port in firewalld. [`FirewallAction::Failed`] leaves the registry running, but
+    /// unreachable from other hosts: the command has found a problem.
+    pub firewall: FirewallReport,
 }
 
 #[cfg(test)]
