@@ -18,6 +18,12 @@ pub struct Cli {
     /// Print no progress on stderr (errors are still printed)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Show each registry request on stderr (-v: requests and retries; -vv: everything)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log filter for stderr, e.g. `debug` or `mirror_core=trace` [default: off, or set by -v]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,6 +76,8 @@ pub enum ReleaseCommand {
     Info(InfoArgs),
     /// Extract openshift-install pinned to a release
     Extract(ExtractArgs),
+    /// Show the releases a channel (or an ImageSetConfiguration) picks from the upgrade graph, with the paths and conditional edges; copies nothing
+    Graph(GraphArgs),
 }
 
 /// How to reach registries.
@@ -85,6 +93,10 @@ pub struct Access {
     /// Registry to reach over plain HTTP (no TLS); repeatable
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
+    /// Retries of a failed request or blob copy after its first attempt (transient failures
+    /// only: connection errors, 408, 429, 5xx, corrupt bytes), with backoff and Retry-After
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retry_times: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -124,6 +136,51 @@ pub struct MirrorArgs {
     /// Which mirror instructions to print [default: icsp before 4.14, idms from 4.14]
     #[arg(long, value_enum, value_name = "KIND")]
     pub print_mirror_instructions: Option<Instructions>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// Which releases to pick from the upgrade graph, with oc-mirror's rules (docs/upgrades.md).
+#[derive(Args, Debug, Clone)]
+pub struct ChannelArgs {
+    /// The channel to pick releases from, e.g. stable-4.14
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// The oldest release to pick [default: the channel head alone; with --max-version or --full, the channel's oldest]
+    #[arg(long, value_name = "V", requires = "channel")]
+    pub min_version: Option<String>,
+    /// The newest release to pick [default: the channel's newest]
+    #[arg(long, value_name = "V", requires = "channel")]
+    pub max_version: Option<String>,
+    /// Only the releases on the shortest upgrade path from the minimum to the maximum
+    #[arg(long, requires = "channel")]
+    pub shortest_path: bool,
+    /// Without --min-version and --max-version: every release of the channel, not only its head
+    #[arg(long, requires = "channel")]
+    pub full: bool,
+    /// Follow conditional edges (updates with known risks) when looking for a path
+    #[arg(long)]
+    pub include_conditional: bool,
+    /// The architecture in the graph: amd64, arm64, ppc64le, s390x or multi
+    #[arg(long, value_name = "ARCH", default_value = mirror_core::DEFAULT_ARCH)]
+    pub arch: String,
+    /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
+    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
+    pub graph_url: String,
+}
+
+/// `mirrorctl release graph`: read-only.
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub pick: ChannelArgs,
+    /// An oc-mirror ImageSetConfiguration (mirror.openshift.io/v2alpha1) whose releases to show, instead of --channel
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["channel", "min_version", "max_version", "shortest_path", "full"])]
+    pub config: Option<PathBuf>,
+    /// Extra CA certificate (PEM) to trust for the graph URL, on top of the system roots; repeatable
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_files: Vec<PathBuf>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,

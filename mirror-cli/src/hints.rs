@@ -110,6 +110,31 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
         ),
+        Hint::GraphUrl if has("graph-url") => format!("check `--graph-url`: {generic}"),
+        Hint::GraphUnavailable { url } if has("graph-url") => format!(
+            "check the URL and the proxy settings (HTTPS_PROXY, NO_PROXY), or rerun later; or save the graph where it can be reached (`curl -H 'Accept: application/json' '{url}' -o graph.json`) and pass it with `--graph-url graph.json`"
+        ),
+        Hint::NoUpgradePath {
+            conditional,
+            reachable,
+            one_channel,
+        } if !conditional.is_empty() && has("include-conditional") => {
+            let mut t = format!(
+                "the path needs {}: read the risks, then rerun with `--include-conditional` to follow them",
+                conditional.join(", ")
+            );
+            if let Some(r) = reachable {
+                t.push_str(&format!(
+                    "; the newest version reachable from the start is {r}"
+                ));
+            }
+            if let Some(c) = one_channel {
+                t.push_str(&format!(
+                    "; or pick the whole path in one channel: `{c}` also lists the releases that upgrade into it"
+                ));
+            }
+            t
+        }
         _ => generic,
     }
 }
@@ -160,6 +185,32 @@ mod tests {
             Hint::RegenerateCertificate {
                 certs_dir: "/opt/registry/certs".into(),
             },
+            Hint::CheckChannel {
+                channel: "stable-4.99".into(),
+                arch: "amd64".into(),
+                known: vec!["stable-4.14".into()],
+            },
+            Hint::GraphUrl,
+            Hint::GraphUnavailable {
+                url: "https://g.example/graph?channel=stable-4.14&arch=amd64".into(),
+            },
+            Hint::GraphFormat,
+            Hint::VersionsInChannel {
+                oldest: "4.14.1".into(),
+                newest: "4.14.30".into(),
+                nearest: vec!["4.14.29".into()],
+            },
+            Hint::VersionOrder,
+            Hint::VersionFormat,
+            Hint::NoUpgradePath {
+                conditional: vec!["the conditional edge 4.14.3 -> 4.14.5 (risks: `BugA`)".into()],
+                reachable: Some("4.14.4".into()),
+                one_channel: Some("stable-4.15".into()),
+            },
+            Hint::NotSupportedYet {
+                field: "mirror.operators".into(),
+            },
+            Hint::ImageSetConfigFormat,
         ]
     }
 

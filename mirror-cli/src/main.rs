@@ -16,6 +16,13 @@ fn main() -> std::process::ExitCode {
     let matches = root.clone().get_matches();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     hints::set_command(leaf(&root, &matches));
+    if let Err(e) = logging(cli.verbose, cli.log_level.as_deref()) {
+        eprintln!("error: --log-level: {e}");
+        eprintln!(
+            "hint: give a level (`error`, `warn`, `info`, `debug`, `trace`) or `target=level` pairs separated by commas"
+        );
+        return std::process::ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,6 +35,25 @@ fn main() -> std::process::ExitCode {
     };
     let code = rt.block_on(cmd::run(cli));
     std::process::ExitCode::from(code)
+}
+
+/// Request logs on stderr: off unless `-v` (the libraries' requests and retries), `-vv`
+/// (everything, HTTP internals included) or `--log-level FILTER`.
+fn logging(verbose: u8, level: Option<&str>) -> Result<(), String> {
+    let filter = match (level, verbose) {
+        (Some(l), _) => l.to_string(),
+        (None, 0) => return Ok(()),
+        (None, 1) => "mirror_core=debug".to_string(),
+        (None, _) => "trace".to_string(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| e.to_string())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(output::stderr_is_tty() && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .try_init()
+        .map_err(|e| e.to_string())
 }
 
 /// The subcommand that was run, for hints that name its flags.

@@ -29,9 +29,10 @@ pub fn hint_text(hint: Option<mirror_core::Hint>) -> Option<String> {
 pub fn core_error(err: &mirror_core::Error) -> u8 {
     print_error(err, hint_text(err.hint()));
     match err {
-        mirror_core::Error::InvalidReference { .. } | mirror_core::Error::InvalidSetting { .. } => {
-            EXIT_USAGE
-        }
+        mirror_core::Error::InvalidReference { .. }
+        | mirror_core::Error::InvalidSetting { .. }
+        | mirror_core::Error::Channel { .. }
+        | mirror_core::Error::ImageSetConfig { .. } => EXIT_USAGE,
         _ => EXIT_PROBLEM,
     }
 }

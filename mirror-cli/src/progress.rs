@@ -145,14 +145,16 @@ impl Progress for CliProgress {
                 digest,
                 images,
             } => {
-                self.total_images.store(images, Ordering::Relaxed);
+                self.total_images.fetch_add(images, Ordering::Relaxed);
                 self.say(&format!(
                     "info: Mirroring {images} images of release {version} ({digest})"
                 ));
             }
             MirrorEvent::Planned(p) => {
                 self.total_bytes.store(p.bytes_to_upload, Ordering::Relaxed);
-                self.images.fetch_add(p.images_present, Ordering::Relaxed);
+                self.total_images.store(p.images, Ordering::Relaxed);
+                self.images
+                    .fetch_add(p.images_present + p.images_absent, Ordering::Relaxed);
                 self.say(&format!(
                     "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({}): {} to upload ({}), {} to mount ({})",
                     p.images,
@@ -172,8 +174,16 @@ impl Progress for CliProgress {
                 self.bytes.fetch_add(n, Ordering::Relaxed);
                 self.draw(false);
             }
+            MirrorEvent::Rewind(n) => {
+                let _ = self
+                    .bytes
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                        Some(b.saturating_sub(n))
+                    });
+                self.draw(false);
+            }
             MirrorEvent::Image { name, action } => {
-                if action != ImageAction::Present {
+                if !matches!(action, ImageAction::Present | ImageAction::Absent) {
                     self.images.fetch_add(1, Ordering::Relaxed);
                 }
                 if !self.tty {
@@ -190,6 +200,7 @@ impl Progress for CliProgress {
                 "warning: {what}: attempt {attempt} failed ({reason}); retrying in {:.1}s",
                 delay.as_secs_f64()
             )),
+            MirrorEvent::Warning(w) => self.say(&format!("warning: {w}")),
             _ => {}
         }
     }
@@ -200,7 +211,23 @@ fn action_word(a: ImageAction) -> &'static str {
         ImageAction::Present => "present",
         ImageAction::Tagged => "tagged",
         ImageAction::Copied => "copied",
+        ImageAction::Absent => "not at the source (optional)",
+        _ => "done",
     }
+}
+
+/// Retries of single requests (made by the registry client), printed as warning lines like
+/// the engine's: above the bar on a terminal, plainly otherwise; nothing with `--quiet`.
+pub(crate) fn retry_hook(progress: std::sync::Arc<CliProgress>) -> mirror_core::RetryHook {
+    mirror_core::RetryHook::new(move |n| {
+        let what = format!("{} `{}`", n.op, n.target);
+        progress.event(MirrorEvent::Retrying {
+            what: &what,
+            attempt: n.attempt,
+            delay: n.delay,
+            reason: n.reason.clone(),
+        })
+    })
 }
 
 #[cfg(test)]

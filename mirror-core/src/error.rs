@@ -85,16 +85,19 @@ pub enum Error {
         /// HTTP status.
         status: u16,
         /// The registry's error code (`MANIFEST_UNKNOWN`, `UNAUTHORIZED`, ...).
-        code: Option<String>,
+        code: Option<Box<str>>,
         /// The registry's error message.
         message: Option<String>,
         /// How many attempts were made.
         tries: u32,
         /// Which auth file entry supplied credentials, if any (`host:port` key and file).
-        auth_entry: Option<String>,
+        auth_entry: Option<Box<str>>,
+        /// The wait in seconds the registry asked for (`Retry-After`), if it did.
+        retry_after: Option<u32>,
     },
     /// Bytes received do not hash to the digest they were requested by.
-    #[error("digest mismatch for `{target}`: expected `{expected}`, got `{actual}`")]
+    #[error("digest mismatch for `{target}`: expected `{expected}`, got `{actual}`{}",
+        if *tries > 1 { format!(" (after {tries} tries)") } else { String::new() })]
     DigestMismatch {
         /// What was fetched or pushed.
         target: String,
@@ -102,6 +105,8 @@ pub enum Error {
         expected: String,
         /// The digest of what arrived.
         actual: String,
+        /// How many attempts were made.
+        tries: u32,
     },
     /// A manifest we refuse or cannot understand.
     #[error("manifest `{target}`: {reason}")]
@@ -254,6 +259,50 @@ pub enum Error {
         /// The log to read, when there is one.
         log: Option<PathBuf>,
     },
+    /// The upgrade graph could not be fetched: the graph server answered an error (its
+    /// `{kind, value}` quoted), or a saved graph is missing.
+    #[error("upgrade graph `{origin}`: {reason}")]
+    GraphFetch {
+        /// The URL (with its query) or the file.
+        origin: String,
+        /// The HTTP status, when a server answered.
+        status: Option<u16>,
+        /// What went wrong, quoting the server's error.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
+    /// An upgrade graph that is not Cincinnati JSON (or not consistent: edges out of range,
+    /// versions twice).
+    #[error("upgrade graph `{origin}`: {reason}")]
+    GraphInvalid {
+        /// The URL (with its query) or the file.
+        origin: String,
+        /// What is wrong, with the line and column or the offending node.
+        reason: String,
+    },
+    /// Releases could not be picked from a channel as asked: the channel is unknown or empty,
+    /// a version is not in it, the minimum is above the maximum, or no upgrade path joins them.
+    #[error("channel `{channel}`: {reason}")]
+    Channel {
+        /// The channel.
+        channel: String,
+        /// What is wrong, naming the versions and edges involved.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
+    /// An ImageSetConfiguration file that is malformed, or asks for what this version does
+    /// not do yet.
+    #[error("imageset config `{}`: {reason}", path.display())]
+    ImageSetConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong: the line and the field's path in the file (`mirror.operators`).
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
 }
 
 /// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
@@ -321,6 +370,7 @@ impl std::fmt::Display for CertProblem {
 fn connection_message(tries: u32, detail: &str, cert: Option<&CertProblem>) -> String {
     match cert {
         Some(p) => format!("{p}: {detail}"),
+        None if tries == 1 => format!("connection failed: {detail}"),
         None => format!("connection failed after {tries} tries: {detail}"),
     }
 }
@@ -367,7 +417,7 @@ impl Error {
                 auth_entry: Some(entry),
                 ..
             } => Hint::CheckCredentials {
-                entry: entry.clone(),
+                entry: entry.to_string(),
             },
             Error::Registry {
                 status: 401,
@@ -411,20 +461,59 @@ impl Error {
                 port: *port,
                 open: *open,
             },
+            Error::GraphFetch { hint, .. }
+            | Error::Channel { hint, .. }
+            | Error::ImageSetConfig { hint, .. } => (**hint).clone(),
+            Error::GraphInvalid { .. } => Hint::GraphFormat,
             _ => return None,
         })
     }
 
-    /// True for failures worth another try of a whole transfer: connection errors,
-    /// 5xx, 429, and corrupt bytes in flight.
+    /// True for a failure worth another attempt: a connection error (not a refused
+    /// certificate), a transient status (`408`, `429`, `500`, `502`, `503`, `504`), or bytes
+    /// that did not match their digest, on a single attempt. An error that already went
+    /// through its own retries is final: retrying it again would multiply attempts.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Connection { cert, .. } => cert.is_none(),
-            Error::Registry { status, .. } => *status == 429 || *status == 408 || *status >= 500,
-            Error::DigestMismatch { .. } => true,
+            Error::Connection { cert, tries, .. } => cert.is_none() && *tries <= 1,
+            Error::Registry { status, tries, .. } => {
+                crate::registry::transient_status(*status) && *tries <= 1
+            }
+            Error::DigestMismatch { tries, .. } => *tries <= 1,
             Error::Image { source, .. } => source.is_transient(),
             _ => false,
         }
+    }
+
+    /// The wait the registry asked for before another attempt, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Registry { retry_after, .. } => {
+                retry_after.map(|s| std::time::Duration::from_secs(s.into()))
+            }
+            Error::Image { source, .. } => source.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// The same error, saying `attempts` attempts were made.
+    pub(crate) fn with_tries(mut self, attempts: u32) -> Self {
+        match &mut self {
+            Error::Registry { tries, .. }
+            | Error::Connection { tries, .. }
+            | Error::DigestMismatch { tries, .. } => *tries = attempts,
+            Error::Image { source, .. } => {
+                let inner = std::mem::replace(
+                    source.as_mut(),
+                    Error::Cancelled {
+                        what: String::new(),
+                    },
+                );
+                **source = inner.with_tries(attempts);
+            }
+            _ => {}
+        }
+        self
     }
 
     pub(crate) fn io(
@@ -498,7 +587,7 @@ mod tests {
             ),
             (
                 None,
-                "get manifest `mirror:5000/ocp4/release:4.14.1`: connection failed after 1 tries: invalid peer certificate",
+                "get manifest `mirror:5000/ocp4/release:4.14.1`: connection failed: invalid peer certificate",
                 "check the registry host and port",
                 true,
             ),

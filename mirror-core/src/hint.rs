@@ -101,6 +101,55 @@ pub enum Hint {
         /// The log file.
         log: PathBuf,
     },
+    /// The channel (or architecture) is not one the graph knows.
+    CheckChannel {
+        /// The channel asked for.
+        channel: String,
+        /// The architecture asked for.
+        arch: String,
+        /// The channels a saved graph lists (empty for a graph server, which does not say).
+        known: Vec<String>,
+    },
+    /// The graph URL does not lead to a graph API.
+    GraphUrl,
+    /// The graph server failed or could not be reached: fetch the graph elsewhere and use
+    /// the saved file.
+    GraphUnavailable {
+        /// The URL that failed, with its query.
+        url: String,
+    },
+    /// A graph file is not Cincinnati JSON.
+    GraphFormat,
+    /// A version is not in the channel: the versions it does hold.
+    VersionsInChannel {
+        /// Its oldest release.
+        oldest: String,
+        /// Its newest release.
+        newest: String,
+        /// The releases nearest to the version asked for.
+        nearest: Vec<String>,
+    },
+    /// The minimum version is above the maximum.
+    VersionOrder,
+    /// A version that is not a semantic version.
+    VersionFormat,
+    /// No upgrade path joins two versions on the edges allowed.
+    NoUpgradePath {
+        /// The conditional edges the path would need (`from -> to (risks: ...)`), when
+        /// following conditional edges would join them.
+        conditional: Vec<String>,
+        /// The newest version reachable from the start, when no path exists at all.
+        reachable: Option<String>,
+        /// A single channel that may hold the whole path, for a path across channels.
+        one_channel: Option<String>,
+    },
+    /// An ImageSetConfiguration field this version does not implement.
+    NotSupportedYet {
+        /// The field's path in the file, e.g. `mirror.operators`.
+        field: String,
+    },
+    /// An ImageSetConfiguration that is not the documented format.
+    ImageSetConfigFormat,
 }
 
 impl std::fmt::Display for Hint {
@@ -189,8 +238,83 @@ impl std::fmt::Display for Hint {
             Hint::MakeImageArchive => f.write_str(
                 "on a host with network access save the image with `podman save -o registry.tar docker.io/library/registry:2` (or `skopeo copy docker://docker.io/library/registry:2 docker-archive:registry.tar:docker.io/library/registry:2`), check its sha256sum on both sides, and carry that file over",
             ),
+            Hint::CheckChannel { known, .. } => {
+                f.write_str("check the channel name and the architecture: channels are named like `stable-4.14`, `fast-4.15`, `eus-4.16` or `candidate-4.17`, architectures are `amd64`, `arm64`, `ppc64le`, `s390x` or `multi`")?;
+                if !known.is_empty() {
+                    write!(f, "; this graph lists {}", backticked(known))?;
+                }
+                Ok(())
+            }
+            Hint::GraphUrl => f.write_str(
+                "give a graph API endpoint (the public one is `https://api.openshift.com/api/upgrades_info/v1/graph`, an OpenShift Update Service serves one too) or a saved graph file",
+            ),
+            Hint::GraphUnavailable { url } => write!(
+                f,
+                "check the URL and the proxy settings (HTTPS_PROXY, NO_PROXY), or rerun later; or save the graph where it can be reached (`curl -H 'Accept: application/json' '{url}' -o graph.json`) and read it from that file"
+            ),
+            Hint::GraphFormat => f.write_str(
+                "a graph is Cincinnati JSON (`nodes`, `edges`, `conditionalEdges`) as the graph API serves it with `Accept: application/json`; save the response body unchanged",
+            ),
+            Hint::VersionsInChannel {
+                oldest,
+                newest,
+                nearest,
+            } => {
+                write!(f, "the channel holds {oldest} to {newest}")?;
+                if !nearest.is_empty() {
+                    write!(f, "; the nearest are {}", nearest.join(", "))?;
+                }
+                Ok(())
+            }
+            Hint::VersionOrder => f.write_str(
+                "the minimum is the version to upgrade from and the maximum the one to reach: swap them",
+            ),
+            Hint::VersionFormat => {
+                f.write_str("versions are written in full, like `4.14.1` or `4.15.0-rc.2`")
+            }
+            Hint::NoUpgradePath {
+                conditional,
+                reachable,
+                one_channel,
+            } => {
+                if !conditional.is_empty() {
+                    write!(
+                        f,
+                        "the path needs {}: read the risks, then allow conditional edges to follow them",
+                        conditional.join(", ")
+                    )?;
+                } else {
+                    f.write_str("pick versions the graph joins")?;
+                }
+                if let Some(r) = reachable {
+                    write!(f, "; the newest version reachable from the start is {r}")?;
+                }
+                if let Some(c) = one_channel {
+                    write!(
+                        f,
+                        "; or pick the whole path in one channel: `{c}` also lists the releases that upgrade into it"
+                    )?;
+                }
+                Ok(())
+            }
+            Hint::NotSupportedYet { field } => write!(
+                f,
+                "remove `{field}` from the file (or mirror that content with oc-mirror): this version mirrors `mirror.platform.channels`, `mirror.platform.release`, `mirror.additionalImages` and reads `archiveSize`"
+            ),
+            Hint::ImageSetConfigFormat => f.write_str(
+                "the file is an oc-mirror `ImageSetConfiguration` with `apiVersion: mirror.openshift.io/v2alpha1`; field names are camelCase (see docs/upgrades.md)",
+            ),
         }
     }
+}
+
+/// `a`, `b`, `c` with backticks.
+fn backticked(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl From<Hint> for String {

@@ -1,5 +1,6 @@
 //! mirrorctl's engine: the registry client, the OpenShift release payload, digest-exact
-//! release mirroring and host setup.
+//! release mirroring, the upgrade graph and the releases to mirror for upgrades, and host
+//! setup.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mirror_core::Error> {
@@ -13,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod copy;
 mod digest;
 mod error;
 mod fsutil;
@@ -21,13 +23,17 @@ mod htpasswd;
 mod install;
 mod manifest;
 mod preflight;
+mod progress;
 mod pull_secret;
 mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod upgrade;
+pub mod verify;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
+pub use copy::DEFAULT_MAX_PER_REGISTRY;
 pub use digest::{Digest, DigestHasher};
 pub use error::{CertProblem, Error};
 pub use hint::Hint;
@@ -54,22 +60,23 @@ pub use preflight::{
     Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
     evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
 };
+pub use progress::{BlobAction, ImageAction, MirrorEvent, NoProgress, Progress};
 pub use pull_secret::{
     EntryAction, LoginCheck, MergeOptions, MergeReport, OutputAction, PullSecret, PullSecretEntry,
     Warning, check_logins, merge_pull_secret, validate_registry_key,
 };
+pub use reference::valid_tag;
 pub use reference::{ImageRef, Reference, Repository, Target};
 pub use registry::{
-    BlobStream, ClientOptions, MountOutcome, RawManifest, RegistryClient, RetryPolicy,
-    UploadSession, media_type,
-};
-pub use release::copy::{
-    BlobAction, DEFAULT_MAX_PER_REGISTRY, ImageAction, MirrorEvent, MirrorOptions, MirrorPlan,
-    MirrorReport, NoProgress, Progress, mirror_release,
+    BlobStream, ClientOptions, HttpVersion, MountOutcome, RawManifest, RegistryClient, RetryHook,
+    RetryNotice, RetryPolicy, UploadSession, media_type,
 };
 pub use release::extract::{ExtractReport, extract_installer};
 pub use release::info::{ComponentInfo, ReleaseInfo, release_info};
 pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirror};
+pub use release::mirror::{
+    MirrorOptions, MirrorPlan, MirrorReport, ReleaseEntry, mirror_release, mirror_releases,
+};
 pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
     read_release, tag_arch,
@@ -82,3 +89,24 @@ pub use runtime::{
     describe_listen, is_running, read_image_archive, registry_down, registry_logs, registry_status,
     registry_up,
 };
+/// Semantic versions (release versions in the upgrade graph), re-exported so callers share one
+/// version.
+pub use semver;
+pub use upgrade::cross::{CrossChannelPath, CrossStep};
+pub use upgrade::fetch::{
+    ChannelGraph, DEFAULT_ARCH, DEFAULT_GRAPH_URL, GraphClient, GraphOptions, GraphSource,
+    graph_arch, graph_file_name,
+};
+pub use upgrade::graph::{
+    ARCHITECTURE_KEY, CHANNELS_KEY, ConditionalEdges, EdgeVersions, Graph, MatchingRule, Node,
+    PromQlRule, Risk,
+};
+pub use upgrade::imageset::{AdditionalImage, IMAGESET_API_VERSION, IMAGESET_KIND, ImageSetConfig};
+pub use upgrade::output::{
+    AdditionalMirrors, ReleaseUpdate, additional_mirrors, render_release_updates,
+};
+pub use upgrade::select::{
+    ChannelRequest, ChannelSelection, ConditionalHop, Hop, PickedRelease, SelectionMode,
+    parse_version, select_channel,
+};
+pub use upgrade::{PlannedRelease, UpgradePlan, UpgradeRequest, plan_upgrade};

@@ -437,7 +437,9 @@ pub async fn check_logins(
             max_tries: 2,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(2),
+            ..RetryPolicy::default()
         },
+        ..ClientOptions::default()
     })?;
     let mut out = Vec::new();
     for entry in secret.entries() {

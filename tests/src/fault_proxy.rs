@@ -5,9 +5,9 @@
 //! Every request is forwarded on its own upstream connection and answered with
 //! `Connection: close`, so the proxy only has to understand one request per connection.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Fault {
     /// `500 Internal Server Error`.
     ServerError,
-    /// `429 Too Many Requests` with `Retry-After: 1`.
+    /// `429 Too Many Requests` with `Retry-After` from the plan (1 s unless set).
     TooManyRequests,
     /// Close the connection without answering.
     DropBeforeAnswer,
@@ -36,6 +36,23 @@ pub struct FaultPlan {
     pub cycle: Vec<Fault>,
     /// Blob GETs whose body is larger than this stall forever after the headers.
     pub stall_blobs_over: Option<u64>,
+    /// Only requests whose request line contains this count towards `every` (all when unset).
+    pub matching: Option<String>,
+    /// At most this many faults in all (unlimited when unset).
+    pub limit: Option<usize>,
+    /// The `Retry-After` seconds of [`Fault::TooManyRequests`] (1 when unset).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// One request the proxy saw.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// When its head arrived.
+    pub at: Instant,
+    /// Its request line (`PUT /v2/a/b/blobs/uploads/... HTTP/1.1`).
+    pub line: String,
+    /// The status answered (0 when the connection was dropped before an answer).
+    pub status: u16,
 }
 
 /// A running proxy on `127.0.0.1:<port>`. Stops when dropped.
@@ -49,7 +66,10 @@ pub struct FaultProxy {
     pub faults: Arc<AtomicUsize>,
     /// True once a stalled blob request arrived.
     pub stalled: Arc<AtomicBool>,
+    /// Every request seen, in arrival order.
+    pub log: Arc<Mutex<Vec<Logged>>>,
     plan: Arc<std::sync::RwLock<FaultPlan>>,
+    matched: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -67,7 +87,10 @@ impl FaultProxy {
         let requests = Arc::new(AtomicUsize::new(0));
         let faults = Arc::new(AtomicUsize::new(0));
         let stalled = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let matched = Arc::new(AtomicUsize::new(0));
         let (r, f, st) = (requests.clone(), faults.clone(), stalled.clone());
+        let (lg, m) = (log.clone(), matched.clone());
         let upstream = upstream.to_string();
         let plan = Arc::new(std::sync::RwLock::new(plan));
         let plan2 = plan.clone();
@@ -77,9 +100,17 @@ impl FaultProxy {
                     break;
                 };
                 let (r, f, st, up) = (r.clone(), f.clone(), st.clone(), upstream.clone());
+                let (lg, m) = (lg.clone(), m.clone());
                 let plan = plan2.read().unwrap_or_else(|p| p.into_inner()).clone();
                 tokio::spawn(async move {
-                    let _ = handle(conn, &up, &plan, &r, &f, &st).await;
+                    let counters = Counters {
+                        requests: &r,
+                        faults: &f,
+                        stalled: &st,
+                        matched: &m,
+                        log: &lg,
+                    };
+                    let _ = handle(conn, &up, &plan, counters).await;
                 });
             }
         });
@@ -88,14 +119,28 @@ impl FaultProxy {
             requests,
             faults,
             stalled,
+            log,
             plan,
+            matched,
             task,
         }
     }
 
-    /// Replaces the plan for connections accepted from now on.
+    /// The request lines seen, in order.
+    pub fn lines(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|l| l.line.clone())
+            .collect()
+    }
+
+    /// Replaces the plan for connections accepted from now on (and restarts its counts).
     pub fn set_plan(&self, plan: FaultPlan) {
         *self.plan.write().unwrap_or_else(|p| p.into_inner()) = plan;
+        self.matched.store(0, Ordering::SeqCst);
+        self.faults.store(0, Ordering::SeqCst);
     }
 }
 
@@ -123,17 +168,37 @@ fn header(head: &str, name: &str) -> Option<String> {
     })
 }
 
+struct Counters<'a> {
+    requests: &'a AtomicUsize,
+    faults: &'a AtomicUsize,
+    stalled: &'a AtomicBool,
+    matched: &'a AtomicUsize,
+    log: &'a Mutex<Vec<Logged>>,
+}
+
+impl Counters<'_> {
+    fn record(&self, at: Instant, line: &str, status: u16) {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Logged {
+                at,
+                line: line.to_string(),
+                status,
+            });
+    }
+}
+
 async fn handle(
     mut conn: TcpStream,
     upstream: &str,
     plan: &FaultPlan,
-    requests: &AtomicUsize,
-    faults: &AtomicUsize,
-    stalled: &AtomicBool,
+    c: Counters<'_>,
 ) -> std::io::Result<()> {
     let Some(head) = read_head(&mut conn).await? else {
         return Ok(());
     };
+    let at = Instant::now();
     let head_text = String::from_utf8_lossy(&head).to_string();
     let mut body = vec![
         0u8;
@@ -142,29 +207,54 @@ async fn handle(
             .unwrap_or(0)
     ];
     conn.read_exact(&mut body).await?;
-    let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+    c.requests.fetch_add(1, Ordering::SeqCst);
     let request_line = head_text.lines().next().unwrap_or_default().to_string();
     let is_blob_get = request_line.starts_with("GET ") && request_line.contains("/blobs/sha256:");
-    let fault = (plan.every > 0 && n.is_multiple_of(plan.every) && !plan.cycle.is_empty())
-        .then(|| plan.cycle[(n / plan.every - 1) % plan.cycle.len()]);
+    let counts = plan
+        .matching
+        .as_deref()
+        .is_none_or(|m| request_line.contains(m));
+    let n = if counts {
+        c.matched.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        0
+    };
+    let fault =
+        (counts && plan.every > 0 && n.is_multiple_of(plan.every) && !plan.cycle.is_empty())
+            .then(|| plan.cycle[(n / plan.every - 1) % plan.cycle.len()]);
     let fault = match fault {
         Some(Fault::CorruptBlob) if !is_blob_get => None,
         Some(Fault::DropMidBody) if !request_line.starts_with("GET ") => None,
+        Some(_)
+            if plan
+                .limit
+                .is_some_and(|l| c.faults.load(Ordering::SeqCst) >= l) =>
+        {
+            None
+        }
         f => f,
     };
+    let (requests, faults, stalled) = (c.requests, c.faults, c.stalled);
+    let _ = requests;
     if fault.is_some() {
         faults.fetch_add(1, Ordering::SeqCst);
     }
     match fault {
         Some(Fault::ServerError) => {
+            c.record(at, &request_line, 500);
             conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 67\r\nConnection: close\r\n\r\n{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"injected by fault proxy\"}]}").await?;
             return Ok(());
         }
         Some(Fault::TooManyRequests) => {
-            conn.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await?;
+            c.record(at, &request_line, 429);
+            let secs = plan.retry_after_secs.unwrap_or(1);
+            conn.write_all(format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await?;
             return Ok(());
         }
-        Some(Fault::DropBeforeAnswer) => return Ok(()),
+        Some(Fault::DropBeforeAnswer) => {
+            c.record(at, &request_line, 0);
+            return Ok(());
+        }
         _ => {}
     }
     // Forward with Connection: close.
@@ -191,6 +281,12 @@ async fn handle(
         return Ok(());
     };
     let resp_text = String::from_utf8_lossy(&resp_head).to_string();
+    let status = resp_text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    c.record(at, &request_line, status);
     let len: Option<u64> = header(&resp_text, "content-length").and_then(|v| v.parse().ok());
     // Rewrite Location headers that point at the upstream.
     let resp_out = resp_text.replace(upstream, &conn.local_addr()?.to_string());

@@ -5,6 +5,7 @@
 //!   and htpasswd auth; killed and cleaned up on drop, also when a test panics.
 //! - [`skopeo`]: an independent client to check what landed.
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
+//! - [`graph_server`]: an upgrade graph server (Cincinnati JSON) on loopback.
 //!
 //! A missing `docker-registry` or `skopeo` fails the test with the install command.
 #![deny(missing_docs)]
@@ -12,6 +13,7 @@
 pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
+pub mod graph_server;
 mod registry;
 pub mod skopeo;
 pub mod token_server;

@@ -66,7 +66,7 @@ fn help_lists_every_command_group() {
     }
     let out = mirrorctl(["release", "--help"]).output().unwrap();
     let help = text(&out).0;
-    for cmd in ["mirror", "info", "extract"] {
+    for cmd in ["mirror", "info", "extract", "graph"] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(cmd)),
             "`release {cmd}` missing:\n{help}"
@@ -296,6 +296,9 @@ fn every_json_report_has_api_version_and_kind() {
     let p = |rel: &str| tmp.path().join(rel).display().to_string();
     std::fs::write(p("certificate"), SUBJECT).unwrap();
     std::fs::write(p("pw"), "mirror-pass\n").unwrap();
+    let graph =
+        mirror_testkit::graph_server::graph(&[("4.14.1", &f.release, "stable-4.14")], &[], &[]);
+    std::fs::write(p("graph.json"), graph.to_string()).unwrap();
     std::fs::write(
         p("pull-secret"),
         r#"{"auths":{"quay.io":{"auth":"dXNlcjpwdw=="}}}"#,
@@ -439,6 +442,17 @@ fn every_json_report_has_api_version_and_kind() {
                 &reg.host,
                 "--to",
                 &p("bin"),
+            ]),
+        ),
+        (
+            "ReleaseGraphReport",
+            v(&[
+                "release",
+                "graph",
+                "--channel",
+                "stable-4.14",
+                "--graph-url",
+                &p("graph.json"),
             ]),
         ),
         ("RegistryDown", v(&["registry", "down", "--root", &root])),

@@ -446,6 +446,7 @@ fn faults_at_the_source_still_yield_an_exact_mirror() {
             Fault::TooManyRequests,
         ],
         stall_blobs_over: None,
+        ..Default::default()
     };
     let proxy = rt.block_on(FaultProxy::start(&source.host, FaultPlan::default()));
     let spec = FixtureSpec {

@@ -1,15 +1,26 @@
 //! `-a`, `--ca-file`, `--insecure-registry` into a registry client.
 
-use mirror_core::{AuthFile, ClientOptions, RegistryClient};
+use mirror_core::{AuthFile, ClientOptions, RegistryClient, RetryHook, RetryPolicy};
 
 use crate::cli::Access;
 
-/// Builds a client from the access flags.
-pub fn client(access: &Access) -> Result<RegistryClient, mirror_core::Error> {
-    RegistryClient::new(client_options(access)?)
+/// Builds a client from the access flags; `on_retry` is told of every retried request.
+pub fn client(
+    access: &Access,
+    on_retry: Option<RetryHook>,
+) -> Result<RegistryClient, mirror_core::Error> {
+    let mut opts = client_options(access)?;
+    opts.on_retry = on_retry;
+    RegistryClient::new(opts)
 }
 
-/// Resolves the access flags into client options (auth file, CA files, plain-HTTP hosts).
+/// The retry policy `--retry-times` asks for.
+pub fn retry_policy(access: &Access) -> RetryPolicy {
+    RetryPolicy::with_tries(access.retry_times.saturating_add(1))
+}
+
+/// Resolves the access flags into client options (auth file, CA files, plain-HTTP hosts,
+/// retries).
 pub fn client_options(access: &Access) -> Result<ClientOptions, mirror_core::Error> {
     let auth = AuthFile::discover(access.registry_config.as_deref())?;
     let mut ca_pems = Vec::new();
@@ -25,6 +36,7 @@ pub fn client_options(access: &Access) -> Result<ClientOptions, mirror_core::Err
         auth,
         ca_pems,
         insecure_registries: access.insecure_registries.clone(),
+        retry: retry_policy(access),
         ..Default::default()
     })
 }

@@ -270,6 +270,7 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         registry_config: Some(pull_secret.clone()),
         ca_files: ca_files.clone(),
         insecure_registries: insecure.clone(),
+        retry_times: 5,
     };
     let client = access::client_options(&access_flags)
         .map_err(|e| bad(e.to_string(), hint_text(e.hint())))?;

@@ -3,6 +3,7 @@
 
 mod access;
 pub(crate) mod generate;
+mod graph;
 mod install;
 mod preflight;
 pub(crate) mod pull_secret;
@@ -19,8 +20,9 @@ pub async fn run(cli: Cli) -> u8 {
     let quiet = cli.quiet;
     match cli.command {
         Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
-        Command::Release(ReleaseCommand::Info(args)) => release::info(args).await,
-        Command::Release(ReleaseCommand::Extract(args)) => release::extract(args).await,
+        Command::Release(ReleaseCommand::Info(args)) => release::info(args, quiet).await,
+        Command::Release(ReleaseCommand::Extract(args)) => release::extract(args, quiet).await,
+        Command::Release(ReleaseCommand::Graph(args)) => graph::run(args).await,
         Command::Preflight(args) => preflight::run(args, quiet).await,
         Command::Tls(cmd) => tls::run(cmd, quiet),
         Command::Trust(cmd) => trust::run(cmd),

@@ -8,7 +8,7 @@ use mirror_core::{ImageRef, InstructionKind, MirrorOptions, MirrorReport, Reposi
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, Instructions, MirrorArgs, OutputFormat};
 use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stdout};
-use crate::progress::CliProgress;
+use crate::progress::{CliProgress, retry_hook};
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     let from = match ImageRef::parse(&args.from) {
@@ -28,7 +28,8 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         Ok(r) => r,
         Err(e) => return usage(&e, "--to-release-image"),
     };
-    let client = match access::client(&args.access) {
+    let progress = Arc::new(CliProgress::new(quiet));
+    let client = match access::client(&args.access, Some(retry_hook(progress.clone()))) {
         Ok(c) => c,
         Err(e) => return core_error(&e),
     };
@@ -36,9 +37,9 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
         to_release_image,
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
+        retry: access::retry_policy(&args.access),
         ..MirrorOptions::new(to)
     };
-    let progress = Arc::new(CliProgress::new(quiet));
     let started = Instant::now();
     let result = tokio::select! {
         r = mirror_core::mirror_release(&client, &from, &opts, progress.clone()) => r,
@@ -149,12 +150,15 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
     out
 }
 
-pub async fn info(args: InfoArgs) -> u8 {
+pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
     let image = match ImageRef::parse(&args.image) {
         Ok(r) => r,
         Err(e) => return usage(&e, "REF"),
     };
-    let client = match access::client(&args.access) {
+    let client = match access::client(
+        &args.access,
+        Some(retry_hook(Arc::new(CliProgress::new(quiet)))),
+    ) {
         Ok(c) => c,
         Err(e) => return core_error(&e),
     };
@@ -200,7 +204,7 @@ pub async fn info(args: InfoArgs) -> u8 {
     EXIT_OK
 }
 
-pub async fn extract(args: ExtractArgs) -> u8 {
+pub async fn extract(args: ExtractArgs, quiet: bool) -> u8 {
     if args.command != "openshift-install" {
         eprintln!(
             "error: command `{}` does not exist in this release's targets",
@@ -213,7 +217,10 @@ pub async fn extract(args: ExtractArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return usage(&e, "--from"),
     };
-    let client = match access::client(&args.access) {
+    let client = match access::client(
+        &args.access,
+        Some(retry_hook(Arc::new(CliProgress::new(quiet)))),
+    ) {
         Ok(c) => c,
         Err(e) => return core_error(&e),
     };

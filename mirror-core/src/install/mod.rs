@@ -23,12 +23,13 @@ use crate::fsutil;
 use crate::hint::Hint;
 use crate::htpasswd::UserState;
 use crate::preflight::{PreflightOptions, Status};
+use crate::progress::{NoProgress, Progress};
 use crate::pull_secret::Warning;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
-use crate::release::copy::{MirrorOptions, NoProgress, Progress, mirror_release};
 use crate::release::extract::extract_installer;
 use crate::release::instructions::InstructionKind;
+use crate::release::mirror::{MirrorOptions, mirror_release};
 use crate::runtime::{UpAction, UpOptions};
 use mirror_tls::OsFamily;
 
@@ -486,7 +487,7 @@ pub async fn install(
                     let report = match mirror_release(&client, &s.release, &opts, progress.mirror()).await {
                         // A dry run before the registry exists: plan from the source alone.
                         Err(Error::Connection { .. } | Error::Image { .. }) if s.dry_run => {
-                            let release = crate::release::payload::read_release(&client, &s.release).await?;
+                            let release = crate::release::payload::read_release(&client, &s.release, &client.options().retry).await?;
                             let info = crate::release::info::release_info(&client, &s.release, s.max_per_registry).await?;
                             kind = InstructionKind::default_for(&release.version);
                             instructions = Some(crate::release::instructions::MirrorInstructions::new(

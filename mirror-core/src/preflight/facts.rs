@@ -10,9 +10,10 @@ use mirror_net::{InterfaceNetwork, PortStatus};
 
 use super::PreflightOptions;
 use super::tools::PROGRAMS;
+use crate::progress::NoProgress;
 use crate::registry::RegistryClient;
-use crate::release::copy::{MirrorOptions, NoProgress, mirror_release};
 use crate::release::info::release_info;
+use crate::release::mirror::{MirrorOptions, mirror_release};
 use crate::runtime::RegistryLayout;
 
 /// A fact, or why it could not be read (which makes its check report "could not run").

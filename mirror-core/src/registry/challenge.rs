@@ -70,14 +70,6 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// A token endpoint's answer.
-#[derive(serde::Deserialize)]
-pub(crate) struct TokenResponse {
-    pub token: Option<String>,
-    pub access_token: Option<String>,
-    pub expires_in: Option<u64>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

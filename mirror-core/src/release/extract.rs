@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::manifest::{ManifestKind, parse_kind};
 use crate::reference::{ImageRef, Repository};
 use crate::registry::RegistryClient;
+use crate::registry::retrying;
 
 /// Largest `openshift-install` accepted (real ones are ~500 MiB).
 const MAX_BINARY: u64 = 2 << 30;
@@ -150,7 +151,7 @@ pub async fn extract_installer(
     from: &ImageRef,
     dir: &Path,
 ) -> Result<ExtractReport, Error> {
-    let release = read_release(client, from).await?;
+    let release = read_release(client, from, &client.options().retry).await?;
     let payload_err = |reason: String| Error::Payload {
         image: from.to_string(),
         reason,
@@ -203,32 +204,43 @@ pub async fn extract_installer(
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     let dest = dir.join("openshift-install");
     for layer in layers.iter().rev() {
-        let tmp = tempfile::Builder::new()
-            .prefix(".openshift-install.")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io("create a temporary file in", dir, e))?;
         let target = repo.display_ref(layer.as_str());
-        let state = (tmp, markers.clone(), None);
-        let (tmp, _, outcome) = super::layer::visit_layer(
-            client,
-            &repo,
-            layer,
-            state,
-            move |state: &mut ExtractState, path, entry, size| {
-                if path != INSTALLER_PATH {
-                    return Ok(false);
-                }
-                if size > MAX_BINARY {
-                    return Err(Error::Payload {
-                        image: target.clone(),
-                        reason: format!(
-                            "`{path}` is {size} bytes, over the {MAX_BINARY}-byte limit"
-                        ),
-                    });
-                }
-                let markers = std::mem::take(&mut state.1);
-                state.2 = Some(copy_patched(entry, state.0.as_file(), markers, &target)?);
-                Ok(true)
+        // Each layer read is one streamed operation, retried as a whole into a fresh file.
+        let (tmp, _, outcome) = retrying(
+            &client.options().retry,
+            client.options().on_retry.as_ref(),
+            "read layer",
+            &target,
+            || async {
+                let tmp = tempfile::Builder::new()
+                    .prefix(".openshift-install.")
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+                let target = target.clone();
+                let state = (tmp, markers.clone(), None);
+                super::layer::visit_layer(
+                    client,
+                    &repo,
+                    layer,
+                    state,
+                    move |state: &mut ExtractState, path, entry, size| {
+                        if path != INSTALLER_PATH {
+                            return Ok(false);
+                        }
+                        if size > MAX_BINARY {
+                            return Err(Error::Payload {
+                                image: target.clone(),
+                                reason: format!(
+                                    "`{path}` is {size} bytes, over the {MAX_BINARY}-byte limit"
+                                ),
+                            });
+                        }
+                        let markers = std::mem::take(&mut state.1);
+                        state.2 = Some(copy_patched(entry, state.0.as_file(), markers, &target)?);
+                        Ok(true)
+                    },
+                )
+                .await
             },
         )
         .await?;
@@ -292,6 +304,7 @@ async fn installer_layers(
             message: Some("the installer image is not there".into()),
             tries: 1,
             auth_entry: None,
+            retry_after: None,
         })?;
     let kind = parse_kind(&m.media_type, &m.bytes).map_err(|reason| Error::Manifest {
         target: repo.display_ref(digest.as_str()),

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
-use super::copy::{collect_blobs, fetch_node};
 use super::payload::read_release;
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::manifest::tree::{fetch_tree, missing};
 use crate::reference::ImageRef;
 use crate::registry::RegistryClient;
 
@@ -62,7 +62,7 @@ pub async fn release_info(
     image: &ImageRef,
     concurrency: usize,
 ) -> Result<ReleaseInfo, Error> {
-    let release = read_release(client, image).await?;
+    let release = read_release(client, image, &client.options().retry).await?;
     let mut sources: Vec<(Option<usize>, crate::reference::Repository, Digest)> = release
         .components
         .iter()
@@ -73,8 +73,9 @@ pub async fn release_info(
     let comps = &release.components;
     let nodes: Vec<_> = futures_util::stream::iter(sources)
         .map(|(i, repo, digest)| async move {
-            let node = fetch_node(client, &repo, None, &digest, true)
+            let node = fetch_tree(client, &repo, digest.as_str())
                 .await
+                .and_then(|t| t.ok_or_else(|| missing(&repo, &digest)))
                 .map_err(|e| match i {
                     Some(i) => Error::Image {
                         image: comps[i].name.clone(),
@@ -90,9 +91,7 @@ pub async fn release_info(
     let mut blobs = BTreeMap::new();
     let mut components = Vec::new();
     for (i, node) in &nodes {
-        let mut list = Vec::new();
-        collect_blobs(node, &mut list);
-        for b in list {
+        for b in node.blobs() {
             blobs.insert(b.digest, b.size);
         }
         if let Some(i) = i {

@@ -1,5 +1,6 @@
 //! The mirror instructions `oc adm release mirror` prints: install-config sources and the
-//! ImageContentSourcePolicy / ImageDigestMirrorSet (see docs/release-mirror.md).
+//! ImageContentSourcePolicy / ImageDigestMirrorSet (see docs/release-mirror.md); and the
+//! ImageTagMirrorSet for images mirrored by tag (see docs/upgrades.md).
 
 use serde::Serialize;
 
@@ -72,6 +73,31 @@ impl MirrorInstructions {
         }
     }
 
+    /// Maps each `(source, mirror)` pair's source repository to its mirrors (sources sorted,
+    /// mirrors de-duplicated in the order given): for images that each land in their own
+    /// mirror repository, such as additional images.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut by_source: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        for (source, mirror) in pairs {
+            let m = by_source.entry(source).or_default();
+            if !m.contains(&mirror) {
+                m.push(mirror);
+            }
+        }
+        Self {
+            sources: by_source
+                .into_iter()
+                .map(|(source, mirrors)| SourceMirror { mirrors, source })
+                .collect(),
+        }
+    }
+
+    /// True when no source is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
     /// The install-config list under `key` (`imageContentSources` or `imageDigestSources`).
     pub fn install_config_yaml(&self, key: &str) -> String {
         let mut doc = std::collections::BTreeMap::new();
@@ -103,6 +129,18 @@ impl MirrorInstructions {
         })
     }
 
+    /// The ImageTagMirrorSet YAML (OpenShift 4.13 and later), for images mirrored by tag.
+    pub fn itms_yaml(&self, name: &str) -> String {
+        to_yaml(&Policy {
+            api_version: "config.openshift.io/v1",
+            kind: "ImageTagMirrorSet",
+            metadata: Metadata { name },
+            spec: PolicySpec::Itms {
+                image_tag_mirrors: &self.sources,
+            },
+        })
+    }
+
     /// The text `oc adm release mirror` prints after `Mirror prefix:`, for `kind`.
     pub fn render(&self, kind: InstructionKind) -> String {
         let icsp = || {
@@ -128,7 +166,7 @@ impl MirrorInstructions {
     }
 }
 
-/// An ImageContentSourcePolicy or ImageDigestMirrorSet.
+/// An ImageContentSourcePolicy, ImageDigestMirrorSet or ImageTagMirrorSet.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Policy<'a> {
@@ -151,6 +189,9 @@ enum PolicySpec<'a> {
     },
     Idms {
         image_digest_mirrors: &'a [SourceMirror],
+    },
+    Itms {
+        image_tag_mirrors: &'a [SourceMirror],
     },
 }
 
@@ -239,6 +280,44 @@ spec:
         assert_eq!(back["imageDigestSources"], want);
         let policy: serde_json::Value = serde_saphyr::from_str(&i.idms_yaml("n")).unwrap();
         assert_eq!(policy["spec"]["imageDigestMirrors"][2]["source"], "yes");
+    }
+
+    /// Each image's source repository maps to its own mirror; the ImageTagMirrorSet has the
+    /// shape of `config.openshift.io/v1` (`spec.imageTagMirrors[{source, mirrors}]`).
+    #[test]
+    fn tag_mirror_set_from_pairs() {
+        let i = MirrorInstructions::from_pairs([
+            (
+                "registry.access.redhat.com/ubi9/ubi".to_string(),
+                "m.example:5000/ns/ubi9/ubi".to_string(),
+            ),
+            (
+                "quay.io/tools/jq".to_string(),
+                "m.example:5000/ns/tools/jq".to_string(),
+            ),
+            (
+                "registry.access.redhat.com/ubi9/ubi".to_string(),
+                "m.example:5000/ns/ubi9/ubi".to_string(),
+            ),
+        ]);
+        assert!(!i.is_empty());
+        assert_eq!(
+            i.itms_yaml("mirrorctl-tags"),
+            "apiVersion: config.openshift.io/v1
+kind: ImageTagMirrorSet
+metadata:
+  name: mirrorctl-tags
+spec:
+  imageTagMirrors:
+  - mirrors:
+    - m.example:5000/ns/tools/jq
+    source: quay.io/tools/jq
+  - mirrors:
+    - m.example:5000/ns/ubi9/ubi
+    source: registry.access.redhat.com/ubi9/ubi
+"
+        );
+        assert!(MirrorInstructions::from_pairs([]).is_empty());
     }
 
     #[test]

@@ -3,30 +3,30 @@
 
 use std::io::{BufRead as _, Read};
 
-use futures_util::TryStreamExt as _;
-
+use crate::copy::Source;
 use crate::digest::{Digest, DigestHasher};
 use crate::error::Error;
 use crate::reference::Repository;
-use crate::registry::RegistryClient;
 
 /// Streams layer `digest` of `repo` in a blocking task. `visit(state, path, entry, size)` sees
 /// every regular file (its path without a leading `./`) and returns `true` to stop looking;
-/// the rest of the layer is still read so its digest is verified. Read errors are connection
-/// errors (transient: callers may retry the whole read).
-pub(crate) async fn visit_layer<T, F>(
-    client: &RegistryClient,
+/// the rest of the layer is still read so its digest is verified. One attempt: read errors
+/// are connection errors and a wrong digest is a digest mismatch, both transient, so callers
+/// retry the whole read.
+pub(crate) async fn visit_layer<S, T, F>(
+    source: &S,
     repo: &Repository,
     digest: &Digest,
     state: T,
     visit: F,
 ) -> Result<T, Error>
 where
+    S: Source,
     T: Send + 'static,
     F: FnMut(&mut T, &str, &mut dyn Read, u64) -> Result<bool, Error> + Send + 'static,
 {
-    let blob = client.get_blob(repo, digest).await?;
-    let reader = tokio_util::io::StreamReader::new(blob.stream.map_err(std::io::Error::other));
+    let blob = source.open_blob(repo, digest).await?;
+    let reader = tokio_util::io::StreamReader::new(blob.stream);
     let sync = tokio_util::io::SyncIoBridge::new(reader);
     let target = repo.display_ref(digest.as_str());
     let expected = digest.clone();
@@ -115,6 +115,7 @@ where
             target: target.to_string(),
             expected: expected.to_string(),
             actual: actual.to_string(),
+            tries: 1,
         });
     }
     Ok(state)

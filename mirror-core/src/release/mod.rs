@@ -1,9 +1,8 @@
 //! OpenShift releases: reading payloads, mirroring them, and the mirror instructions.
 
-pub(crate) mod copy;
 pub(crate) mod extract;
 pub(crate) mod info;
 pub(crate) mod instructions;
 pub(crate) mod layer;
-pub(crate) mod mount;
+pub(crate) mod mirror;
 pub(crate) mod payload;

@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::copy::Source;
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::manifest::{ManifestKind, is_list, parse_kind};
 use crate::reference::{ImageRef, Repository};
-use crate::registry::{RawManifest, RegistryClient};
+use crate::registry::{RawManifest, RetryPolicy, retrying};
 
 const IMAGE_REFERENCES: &str = "release-manifests/image-references";
 const RELEASE_METADATA: &str = "release-manifests/release-metadata";
@@ -197,16 +198,20 @@ struct ImageConfig {
     architecture: Option<String>,
 }
 
-/// Reads the release image `image`: verifies the manifest against its digest, reads
-/// `image-references` and `release-metadata` from the top-most layer holding them, and
-/// validates both.
-pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<Release, Error> {
+/// Reads the release image `image` from `source`: verifies the manifest against its digest,
+/// reads `image-references` and `release-metadata` from the top-most layer holding them (each
+/// layer read retried as a whole under `retry`), and validates both.
+pub async fn read_release<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    retry: &RetryPolicy,
+) -> Result<Release, Error> {
     let payload_err = |reason: String| Error::Payload {
         image: image.to_string(),
         reason,
     };
-    let manifest = client
-        .get_manifest(&image.repo, image.target.as_str())
+    let manifest = source
+        .manifest(&image.repo, image.target.as_str())
         .await?
         .ok_or_else(|| Error::Registry {
             op: "get release",
@@ -216,6 +221,7 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
             message: Some("no such tag or digest".into()),
             tries: 1,
             auth_entry: None,
+            retry_after: None,
         })?;
     let (single, multi) = if is_list(&manifest.media_type) {
         let kind = parse_kind(&manifest.media_type, &manifest.bytes).map_err(payload_err)?;
@@ -227,8 +233,8 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
             .find(|c| c.platform.as_deref() == Some("linux/amd64"))
             .or_else(|| children.first())
             .ok_or_else(|| payload_err("the release manifest list is empty".into()))?;
-        let child = client
-            .get_manifest(&image.repo, pick.digest.as_str())
+        let child = source
+            .manifest(&image.repo, pick.digest.as_str())
             .await?
             .ok_or_else(|| {
                 payload_err(format!("manifest list child `{}` is missing", pick.digest))
@@ -244,8 +250,8 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
             "nested manifest lists are not a release image".into(),
         ));
     };
-    let cfg_bytes = client
-        .get_blob_bytes(&image.repo, &config.digest, MAX_CONFIG)
+    let cfg_bytes = source
+        .blob_bytes(&image.repo, &config.digest, MAX_CONFIG)
         .await?;
     let cfg: ImageConfig = serde_json::from_slice(&cfg_bytes)
         .map_err(|e| payload_err(format!("image config is not JSON: {e}")))?;
@@ -259,10 +265,11 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
     let mut meta = None;
     for layer in layers.iter().rev() {
         let mut found = read_files(
-            client,
+            source,
             &image.repo,
             &layer.digest,
             &[IMAGE_REFERENCES, RELEASE_METADATA],
+            retry,
         )
         .await?;
         if let Some(r) = found[0].take() {
@@ -304,30 +311,27 @@ pub async fn read_release(client: &RegistryClient, image: &ImageRef) -> Result<R
     })
 }
 
-/// [`read_files_once`], tried again on transient failures (a cut connection, corrupt bytes).
-pub(crate) async fn read_files(
-    client: &RegistryClient,
+/// [`read_files_once`], the whole read tried again on transient failures (a cut connection,
+/// corrupt bytes) under `retry`.
+pub(crate) async fn read_files<S: Source>(
+    source: &S,
     repo: &Repository,
     digest: &Digest,
     paths: &[&str],
+    retry: &RetryPolicy,
 ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match read_files_once(client, repo, digest, paths).await {
-            Err(e) if e.is_transient() && attempt < 4 => {
-                tokio::time::sleep(std::time::Duration::from_millis(300 * attempt)).await
-            }
-            other => return other,
-        }
-    }
+    let target = repo.display_ref(digest.as_str());
+    retrying(retry, None, "read layer", &target, || {
+        read_files_once(source, repo, digest, paths)
+    })
+    .await
 }
 
 /// Streams layer `digest` and returns the contents of the regular files at `paths` (first
 /// occurrence wins), each capped at 16 MiB. The layer's digest is verified (it is read to
 /// the end).
-pub(crate) async fn read_files_once(
-    client: &RegistryClient,
+pub(crate) async fn read_files_once<S: Source>(
+    source: &S,
     repo: &Repository,
     digest: &Digest,
     paths: &[&str],
@@ -336,7 +340,7 @@ pub(crate) async fn read_files_once(
     let target = repo.display_ref(digest.as_str());
     let found = vec![None; wanted.len()];
     super::layer::visit_layer(
-        client,
+        source,
         repo,
         digest,
         found,

@@ -162,6 +162,7 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
         max_tries: 2,
         base_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(1),
+        ..RetryPolicy::default()
     };
     let ca = match std::fs::read(layout.ca_cert()) {
         Ok(pem) => Some(pem),

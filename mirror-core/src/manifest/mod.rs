@@ -1,9 +1,34 @@
 //! Reading manifests without changing them: media types, referenced blobs and children.
 
+pub(crate) mod tree;
+
 use oci_client::manifest::{OciImageIndex, OciImageManifest};
 
 use crate::digest::Digest;
-use crate::registry::media_type as mt;
+use media_type as mt;
+
+/// Manifest media types.
+pub mod media_type {
+    /// Docker image manifest, schema 2.
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    /// Docker manifest list.
+    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    /// OCI image manifest.
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// OCI image index.
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// Docker schema 1 (refused).
+    pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+    /// Docker schema 1, signed (refused).
+    pub const DOCKER_SCHEMA1_SIGNED: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
+}
+
+/// The `Accept` header for manifests: every type we copy, schema 1 last (to refuse it by name).
+pub(crate) const ACCEPT_MANIFESTS: &str = "application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.1, application/vnd.docker.distribution.manifest.v1+json;q=0.1";
+
+/// Largest manifest we accept (real ones are a few KiB).
+pub(crate) const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
 /// A blob a manifest references (config or layer).
 #[derive(Clone, Debug, PartialEq, Eq)]

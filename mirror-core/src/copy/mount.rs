@@ -82,12 +82,12 @@ pub(crate) async fn find_sources(
 }
 
 /// The steps that bring a blob into every repository of `missing`: a repository of a registry
-/// that got it earlier in this list mounts from there; else one on the source's registry
-/// mounts from the source repository; else one whose registry has a mount source that holds
+/// that got it earlier in this list mounts from there; else one on the registry of `src` (a
+/// source that is a registry) mounts from the source repository; else one whose registry has a mount source that holds
 /// the blob (`held`) mounts from it; else it is uploaded.
 pub(crate) fn steps_for(
     missing: &[Repository],
-    src: &Repository,
+    src: Option<&Repository>,
     sources: &BTreeMap<String, Repository>,
     held: &BTreeSet<String>,
 ) -> Vec<Step> {
@@ -95,7 +95,10 @@ pub(crate) fn steps_for(
     for dst in missing {
         let how = if let Some(earlier) = steps.iter().find(|s| s.dst.registry == dst.registry) {
             How::Mount(earlier.dst.path.clone())
-        } else if src.registry == dst.registry && src.path != dst.path {
+        } else if let Some(src) = src
+            && src.registry == dst.registry
+            && src.path != dst.path
+        {
             How::Mount(src.path.clone())
         } else if held.contains(&dst.registry)
             && let Some(from) = sources.get(&dst.registry)
@@ -192,7 +195,7 @@ mod tests {
         ];
         for (missing, src, held, want) in table {
             assert_eq!(
-                steps_for(&missing, src, &sources, held),
+                steps_for(&missing, Some(src), &sources, held),
                 want,
                 "{missing:?}"
             );
@@ -201,6 +204,14 @@ mod tests {
             registries_to_check(&[a.clone(), rel, other], &src),
             vec!["mirror:5000".to_string(), "other:5000".to_string()]
         );
-        assert_eq!(registries_to_check(&[a], &local_src), Vec::<String>::new());
+        assert_eq!(
+            registries_to_check(std::slice::from_ref(&a), &local_src),
+            Vec::<String>::new()
+        );
+        // A source that is no registry (a bundle) is never mounted from.
+        assert_eq!(
+            steps_for(std::slice::from_ref(&a), None, &sources, &none),
+            vec![up(&a)]
+        );
     }
 }
