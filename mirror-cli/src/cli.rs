@@ -356,6 +356,12 @@ pub struct InstallArgs {
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
+    /// The registry image as an archive carried from a connected host (`podman save`, or `skopeo copy ... docker-archive:FILE`): loaded into podman when missing, then run by its ID
+    #[arg(long, value_name = "FILE")]
+    pub image_archive: Option<PathBuf>,
+    /// Leave firewalld alone (by default the registry port is opened when firewalld runs)
+    #[arg(long)]
+    pub no_firewall: bool,
     /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: crate::cmd::registry::SupervisorArg,

@@ -6,6 +6,7 @@
 //! - [`skopeo`]: an independent client to check what landed.
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
 //! - [`graph_server`]: an upgrade graph server (Cincinnati JSON) on loopback.
+//! - [`host_stubs`]: recording stand-ins for podman and firewall-cmd, which cannot run here.
 //!
 //! A missing `docker-registry` or `skopeo` fails the test with the install command.
 #![deny(missing_docs)]
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
 pub mod graph_server;
+pub mod host_stubs;
 mod registry;
 pub mod skopeo;
 pub mod token_server;

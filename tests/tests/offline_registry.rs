@@ -5,37 +5,12 @@
 //! commands. The stub podman's "container" is the real distribution registry, so the port
 //! answers as podman's would.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mirror_core::{Digest, RegistryClient};
 use mirror_testkit::cli::{mirrorctl, text};
-use mirror_testkit::fixture::{self, FixtureSpec};
-use mirror_testkit::{TestRegistry, free_port, require_tool};
-
-fn write_exe(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// `PATH` with `dir` first.
-fn path_with(dir: &Path) -> std::ffi::OsString {
-    let mut paths = vec![dir.to_path_buf()];
-    paths.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(paths).unwrap()
-}
-
-/// The calls a stub recorded since the last `take`.
-fn take_calls(dir: &Path) -> Vec<String> {
-    let f = dir.join("calls");
-    let calls = std::fs::read_to_string(&f).unwrap_or_default();
-    let _ = std::fs::remove_file(&f);
-    calls.lines().map(str::to_string).collect()
-}
+use mirror_testkit::host_stubs::{self, lines, path_with, take_calls};
+use mirror_testkit::{free_port, require_tool, skopeo};
 
 /// A registry root with certificates for localhost and an htpasswd user.
 fn registry_root(root: &Path) {
@@ -73,75 +48,6 @@ fn registry_root(root: &Path) {
     assert!(out.status.success(), "{:?}", text(&out));
 }
 
-/// A stub `podman` 4.9.3 in `dir`. `load -i F` stores the image as podman does: its ID is the
-/// digest of the archive's config (read with skopeo); `image exists` answers for that ID;
-/// `run -d ... -p [ADDR:]PORT:5000 ... IMAGE` (IMAGE must be loaded) starts the real
-/// distribution registry on PORT as the "container"; `container exists|inspect` and `rm`
-/// follow it. Every call is appended to `dir/calls`.
-fn stub_podman(dir: &Path) {
-    let script = r#"#!/bin/sh
-d="$(dirname "$0")"
-echo "$*" >> "$d/calls"
-alive() { test -f "$d/pid" && kill -0 "$(cat "$d/pid")" 2>/dev/null; }
-case "$1" in
-  version) echo 4.9.3 ;;
-  image) test "$2" = exists && test -f "$d/image-id" && test "$(cat "$d/image-id")" = "$3" ;;
-  load)
-    test "$2" = -i || exit 125
-    id=$(skopeo inspect --config --raw "docker-archive:$3" | sha256sum | cut -d' ' -f1)
-    test -n "$id" || { echo "Error: payload does not match any of the supported image formats" >&2; exit 125; }
-    echo "sha256:$id" > "$d/image-id"; echo "Loaded image: sha256:$id" ;;
-  run)
-    prev=; port=; for a in "$@"; do test "$prev" = -p && { p=${a%:5000}; port=${p##*:}; }; prev=$a; last=$a; done
-    if ! test -f "$d/image-id" || test "$(cat "$d/image-id")" != "$last"; then echo "Error: $last: image not known" >&2; exit 125; fi
-    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$d/data" "$port" > "$d/registry.yml"
-    env -u AWS_CA_BUNDLE docker-registry serve "$d/registry.yml" >"$d/registry.log" 2>&1 &
-    echo $! > "$d/pid"; echo 0123456789ab ;;
-  container)
-    case "$2" in
-      exists) test -f "$d/pid" ;;
-      inspect) if alive; then echo true; elif test -f "$d/pid"; then echo false; else echo "Error: no such container" >&2; exit 125; fi ;;
-    esac ;;
-  rm) if test -f "$d/pid"; then kill "$(cat "$d/pid")" 2>/dev/null; rm -f "$d/pid"; fi ;;
-  *) echo "stub podman: unexpected $*" >&2; exit 125 ;;
-esac
-"#;
-    write_exe(&dir.join("podman"), script);
-}
-
-/// A stub `firewall-cmd` in `dir`, default zone `public`: it "runs" while `dir/running`
-/// exists; open ports are lines of `dir/runtime` and `dir/permanent`; with `dir/deny`,
-/// changes fail as they do for a user polkit refuses. Every call goes to `dir/calls`.
-fn stub_firewall_cmd(dir: &Path) {
-    let script = r#"#!/bin/sh
-d="$(dirname "$0")"
-echo "$*" >> "$d/calls"
-test -f "$d/running" || { echo "not running"; exit 252; }
-f="$d/runtime"; if test "$1" = --permanent; then f="$d/permanent"; shift; fi
-touch "$d/runtime" "$d/permanent"
-case "$1" in
-  --state) echo running ;;
-  --get-default-zone) echo public ;;
-  --query-port=*) if grep -qx "${1#--query-port=}" "$f"; then echo yes; else echo no; exit 1; fi ;;
-  --add-port=*|--remove-port=*)
-    if test -f "$d/deny"; then echo "Authorization failed." >&2; exit 11; fi
-    p=${1#*=}; grep -vx "$p" "$f" > "$f.new"; mv "$f.new" "$f"
-    case "$1" in --add-port=*) echo "$p" >> "$f" ;; esac
-    echo success ;;
-  *) echo "stub firewall-cmd: unexpected $*" >&2; exit 2 ;;
-esac
-"#;
-    write_exe(&dir.join("firewall-cmd"), script);
-}
-
-fn lines(dir: &Path, file: &str) -> Vec<String> {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// Stops what a failed test left: the stub's registry process.
 struct Cleanup(PathBuf);
 
@@ -153,49 +59,13 @@ impl Drop for Cleanup {
     }
 }
 
-/// A docker-archive of a fixture image, written by skopeo as on the connected side, and the
-/// image's config digest read from the registry it came from.
-fn docker_archive(dir: &Path) -> (PathBuf, Digest) {
-    let skopeo = require_tool("skopeo");
-    let source = TestRegistry::start();
-    let rt = mirror_testkit::runtime();
-    let client = RegistryClient::new(source.client_options()).unwrap();
-    let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &source.host));
-    let c = f
-        .components
-        .iter()
-        .find(|c| c.children.is_empty())
-        .expect("a single-image component");
-    let image = format!("{}@{}", f.component_repo, c.digest);
-    let raw = Command::new(&skopeo)
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{image}"))
-        .output()
-        .unwrap();
-    assert!(raw.status.success(), "{:?}", text(&raw));
-    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
-    let config = Digest::parse(manifest["config"]["digest"].as_str().unwrap()).unwrap();
-    let archive = dir.join("registry.tar");
-    let out = Command::new(&skopeo)
-        .args(["copy", "--src-tls-verify=false"])
-        .arg(format!("docker://{image}"))
-        .arg(format!(
-            "docker-archive:{}:docker.io/library/registry:2",
-            archive.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
-    (archive, config)
-}
-
 #[test]
 fn registry_up_loads_a_carried_image_archive_and_runs_it_by_id() {
     require_tool("docker-registry");
     let tmp = tempfile::tempdir().unwrap();
-    let (archive, id) = docker_archive(tmp.path());
+    let (archive, id) = skopeo::docker_archive(tmp.path());
     let bin = tmp.path().join("bin");
-    stub_podman(&bin);
+    host_stubs::podman(&bin);
     let _cleanup = Cleanup(bin.clone());
     let root = tmp.path().join("registry");
     registry_root(&root);
@@ -246,7 +116,27 @@ listening on every interface, port {port}; config {}\n",
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("registry-state.json")).unwrap()).unwrap();
     assert_eq!(state["run"]["image"], id.as_str(), "{state}");
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    // The "container" serves mirrorctl's config through podman's mounts: TLS with our CA and
+    // the htpasswd user.
+    let out = mirrorctl([
+        "registry",
+        "status",
+        "--username",
+        "admin",
+        "--password-file",
+    ])
+    .arg(root.join("pw"))
+    .arg("--registry")
+    .arg(format!("localhost:{port}"))
+    .arg("--root")
+    .arg(&root)
+    .env("PATH", path_with(&bin))
+    .output()
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout.matches("\nok  ").count(), 4, "{stdout}");
+    take_calls(&bin);
 
     // A rerun: the image is there, nothing is loaded, nothing restarted.
     let out = up();
@@ -284,7 +174,7 @@ image: docker.io/library/registry:2 = {id} (already in podman's storage, as in {
 fn a_bad_image_archive_is_refused_before_anything_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = tmp.path().join("bin");
-    stub_podman(&bin);
+    host_stubs::podman(&bin);
     let root = tmp.path().join("registry");
     registry_root(&root);
     let not_tar = tmp.path().join("registry.tar");
@@ -347,7 +237,7 @@ fn registry_up_opens_the_port_in_firewalld_and_down_purge_closes_only_what_it_op
     require_tool("docker-registry");
     let tmp = tempfile::tempdir().unwrap();
     let bin = tmp.path().join("bin");
-    stub_firewall_cmd(&bin);
+    host_stubs::firewall_cmd(&bin);
     std::fs::write(bin.join("running"), "").unwrap();
     let root = tmp.path().join("registry");
     registry_root(&root);

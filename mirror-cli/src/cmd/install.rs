@@ -301,6 +301,18 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
         vec![]
     };
     let image = a.image.clone().or(file.image.clone());
+    let image_archive = a.image_archive.clone().or(file.image_archive.clone());
+    if let Some(path) = &image_archive {
+        // Read now, so a wrong file stops the install before anything changes.
+        if runtime == mirror_core::RuntimeChoice::Process {
+            return Err(bad(
+                "--image-archive: an image archive is run by podman, not by the process runtime",
+                Some("leave out `--runtime process` (the archive means podman)".into()),
+            ));
+        }
+        mirror_core::read_image_archive(path)
+            .map_err(|e| bad(format!("--image-archive: {e}"), hint_text(e.hint())))?;
+    }
     Ok(InstallSettings {
         credential,
         rh_account,
@@ -335,6 +347,8 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, Bad> {
                 super::registry::SupervisorArg::Process => mirror_core::SupervisorChoice::Process,
             },
             image: image.unwrap_or_else(|| mirror_core::DEFAULT_REGISTRY_IMAGE.to_string()),
+            image_archive,
+            firewall: !a.no_firewall,
             ..Default::default()
         },
     })

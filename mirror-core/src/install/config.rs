@@ -66,6 +66,9 @@ pub struct InstallConfigFile {
     pub max_per_registry: Option<usize>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
     pub image: Option<String>,
+    /// The registry image as an archive carried from a connected host (`podman save`), loaded
+    /// into podman and run by its ID.
+    pub image_archive: Option<PathBuf>,
 }
 
 impl InstallConfigFile {

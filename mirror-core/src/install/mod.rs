@@ -431,8 +431,11 @@ pub async fn install(
                 }
                 Step::Registry => {
                     if s.dry_run {
-                        let runtime = format!("{:?}", s.registry.runtime).to_lowercase();
-                        return Ok(planned(format!("start the registry ({runtime} runtime) on {} under {}", crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
+                        let runtime = match &s.registry.image_archive {
+                            Some(a) => format!("podman runtime, the image in {}", a.display()),
+                            None => format!("{} runtime", format!("{:?}", s.registry.runtime).to_lowercase()),
+                        };
+                        return Ok(planned(format!("start the registry ({runtime}) on {} under {}", crate::runtime::describe_listen(s.registry.bind, s.port), s.root.display())));
                     }
                     let up = UpOptions { root: s.root.clone(), port: s.port, ..s.registry.clone() };
                     let report = crate::runtime::registry_up(&up)?;
@@ -440,7 +443,9 @@ pub async fn install(
                     if report.runtime_kept {
                         detail.push_str("; kept the process runtime that runs although podman is installed now (`--runtime podman` switches)");
                     }
-                    Ok((status(report.action != UpAction::AlreadyRunning), detail))
+                    let changed = report.action != UpAction::AlreadyRunning || report.image_archive.as_ref().is_some_and(|l| l.loaded) || report.firewall.action == crate::runtime::FirewallAction::Opened;
+                    registry_step_extras(&report, &mut detail)?;
+                    Ok((status(changed), detail))
                 }
                 Step::Trust => {
                     if s.dry_run && !ca_file.is_file() {
@@ -676,6 +681,42 @@ fn mirror_client(
         insecure_registries: s.insecure_registries.clone(),
         ..Default::default()
     })
+}
+
+/// The carried image and the port in firewalld, added to the registry step's line. A port
+/// firewalld refused to open stops the install: the registry runs, but the cluster could not
+/// reach it (a rerun as root finishes).
+fn registry_step_extras(
+    report: &crate::runtime::UpReport,
+    detail: &mut String,
+) -> Result<(), Error> {
+    use crate::runtime::FirewallAction as A;
+    if let Some(l) = &report.image_archive {
+        let how = if l.loaded {
+            "loaded from"
+        } else {
+            "already loaded from"
+        };
+        detail.push_str(&format!(
+            "; image {} {how} {}",
+            l.image.id,
+            l.archive.display()
+        ));
+    }
+    let f = &report.firewall;
+    match f.action {
+        A::Opened => detail.push_str(&format!("; opened {}/tcp in firewalld", f.port)),
+        A::AlreadyOpen => detail.push_str(&format!("; {}/tcp open in firewalld", f.port)),
+        A::Failed => {
+            return Err(Error::Firewall {
+                port: f.port,
+                open: true,
+                reason: f.detail.clone().unwrap_or_default(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
