@@ -106,6 +106,28 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
             certs_dir.display()
         ),
+        Hint::SignatureUnavailable if has("signature-store") => {
+            "copy the signatures from a connected host (`<store>/sha256=<hex>/signature-N`) and pass `--signature-store file://DIR` or an internal `--signature-store https://...`; or drop `--require-signatures` to mirror it unsigned"
+                .to_string()
+        }
+        Hint::SignatureRejected if has("signature-key") => {
+            "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the files given with `--signature-key`"
+                .to_string()
+        }
+        Hint::StorageCredentials { file } if has("s3-credentials-file") => format!(
+            "check the access key in `{}` (`--s3-credentials-file`): an AWS credentials file (`[default]` with `aws_access_key_id = ...` and `aws_secret_access_key = ...`), or two lines: the access key ID, then the secret",
+            file.display()
+        ),
+        Hint::StorageEndpoint { endpoint } if has("s3-endpoint") => format!(
+            "check `--s3-endpoint {endpoint}` (scheme, host, port), proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and the object store; a private CA for it goes in this host's trust store"
+        ),
+        Hint::CreateBucket { bucket } if has("s3-bucket") => format!(
+            "create the bucket `{bucket}` first (the registry never creates it), or fix `--s3-bucket`"
+        ),
+        Hint::StorageRegion if has("s3-region") => {
+            "the bucket is in another region: give it with `--s3-region` (the store's error names it)"
+                .to_string()
+        }
         Hint::ReadLog { log } => format!(
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
@@ -134,6 +156,31 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
                 ));
             }
             t
+        }
+        Hint::ReplaceCa { .. } if has("force") => {
+            "rerun with `--force` to replace the CA and every certificate; clients that trust the old CA must then trust the new one"
+                .to_string()
+        }
+        Hint::ReplaceCa { certs_dir } => format!(
+            "replace the CA and every certificate on purpose with `mirrorctl tls generate --dir {} --hostname HOST --force`, or move them away; clients that trust the old CA must then trust the new one",
+            certs_dir.display()
+        ),
+        Hint::ForeignCertificate { .. } if has("force") => {
+            "put its CA in `ca.crt` and `ca.key` beside it, or rerun with `--force` to replace it with a certificate from a new CA"
+                .to_string()
+        }
+        Hint::ForeignCertificate { certs_dir } => format!(
+            "put its CA in `ca.crt` and `ca.key` in `{dir}`, or replace it with a certificate from a new CA: `mirrorctl tls generate --dir {dir} --hostname HOST --force`",
+            dir = certs_dir.display()
+        ),
+        Hint::RunPreflight if has("skip-check") => {
+            "run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply"
+                .to_string()
+        }
+        Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
+        Hint::BindAddress if has("port") && has("bind") => {
+            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface"
+                .to_string()
         }
         _ => generic,
     }
@@ -185,6 +232,19 @@ mod tests {
             Hint::RegenerateCertificate {
                 certs_dir: "/opt/registry/certs".into(),
             },
+            Hint::StorageCredentials {
+                file: "/root/s3-credentials".into(),
+            },
+            Hint::StorageEndpoint {
+                endpoint: "https://s3.example.com".into(),
+            },
+            Hint::CreateBucket {
+                bucket: "mirror".into(),
+            },
+            Hint::StoragePermissions {
+                bucket: "mirror".into(),
+            },
+            Hint::StorageRegion,
             Hint::CheckChannel {
                 channel: "stable-4.99".into(),
                 arch: "amd64".into(),
@@ -211,6 +271,27 @@ mod tests {
                 field: "mirror.operators".into(),
             },
             Hint::ImageSetConfigFormat,
+            Hint::Worded {
+                advice: "did you mean `10.0.0.0/16`".into(),
+            },
+            Hint::SizeFormat,
+            Hint::PortRange,
+            Hint::KnownNames {
+                kind: "check",
+                known: vec!["os", "disk"],
+            },
+            Hint::InstallConfigFormat,
+            Hint::ReplaceCa {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::ForeignCertificate {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::RunPreflight,
+            Hint::BindAddress,
+            Hint::SignatureRejected,
+            Hint::SignatureUnavailable,
+            Hint::SignatureKeyFormat,
         ]
     }
 

@@ -82,6 +82,28 @@ pub enum Hint {
         /// The certificate directory.
         certs_dir: PathBuf,
     },
+    /// The object store cannot be reached at its endpoint.
+    StorageEndpoint {
+        /// The endpoint URL.
+        endpoint: String,
+    },
+    /// The object store refused the access key, or its file is unusable.
+    StorageCredentials {
+        /// The credentials file.
+        file: PathBuf,
+    },
+    /// The bucket does not exist (the registry never creates it).
+    CreateBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The access key may not do what the registry needs in the bucket.
+    StoragePermissions {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The bucket lives in another region than the one the requests are signed for.
+    StorageRegion,
     /// Run this command (installing a package, registering the host): already worded.
     Run {
         /// The whole advice, naming only other programs' commands.
@@ -96,6 +118,14 @@ pub enum Hint {
         /// Open it (else close it).
         open: bool,
     },
+    /// The release's signatures do not verify with its keys: the content or the keys are not
+    /// what they should be.
+    SignatureRejected,
+    /// No verified signature could be had: reach or copy a signature store, or accept an
+    /// unsigned release.
+    SignatureUnavailable,
+    /// A signature key is not an OpenPGP public key.
+    SignatureKeyFormat,
     /// Read the registry's log.
     ReadLog {
         /// The log file.
@@ -150,6 +180,39 @@ pub enum Hint {
     },
     /// An ImageSetConfiguration that is not the documented format.
     ImageSetConfigFormat,
+    /// Advice already worded by a library below this one (`mirror-tls`, `mirror-net`), naming
+    /// no program's flags.
+    Worded {
+        /// The advice.
+        advice: String,
+    },
+    /// A size is written as a number and a unit.
+    SizeFormat,
+    /// A port is a number from 1 to 65535.
+    PortRange,
+    /// An address to listen on is one of this host's IP addresses, without a port.
+    BindAddress,
+    /// The name is not one of these.
+    KnownNames {
+        /// What they name (`check`, `step`).
+        kind: &'static str,
+        /// The names known.
+        known: Vec<&'static str>,
+    },
+    /// An install-config file is YAML with a `networking` mapping.
+    InstallConfigFormat,
+    /// The certificate directory holds a CA that is not replaced unasked.
+    ReplaceCa {
+        /// The certificate directory.
+        certs_dir: PathBuf,
+    },
+    /// The certificate directory holds a server certificate from a CA that is not there.
+    ForeignCertificate {
+        /// The certificate directory.
+        certs_dir: PathBuf,
+    },
+    /// Preflight checks blocked the install: run them alone for details, or waive one.
+    RunPreflight,
 }
 
 impl std::fmt::Display for Hint {
@@ -224,6 +287,36 @@ impl std::fmt::Display for Hint {
                 f,
                 "make a new certificate in `{}` with subjectAltNames for every name clients use",
                 certs_dir.display()
+            ),
+            Hint::SignatureRejected => f.write_str(
+                "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the keys given",
+            ),
+            Hint::SignatureUnavailable => f.write_str(
+                "make a signature store reachable (an internal HTTP server or a directory holding `sha256=<hex>/signature-N`), or accept an unsigned release",
+            ),
+            Hint::SignatureKeyFormat => f.write_str(
+                "give an OpenPGP public key file, armored or binary, as gpg exports it (not a private key, not a signature)",
+            ),
+            Hint::StorageEndpoint { endpoint } => write!(
+                f,
+                "check the endpoint URL `{endpoint}` (scheme, host, port), proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and the object store; a private CA for it goes in this host's trust store"
+            ),
+            Hint::StorageCredentials { file } => write!(
+                f,
+                "check the access key in `{}`: {}",
+                file.display(),
+                crate::storage::CREDENTIAL_FORMATS
+            ),
+            Hint::CreateBucket { bucket } => write!(
+                f,
+                "create the bucket `{bucket}` first (the registry never creates it), or check its name"
+            ),
+            Hint::StoragePermissions { bucket } => write!(
+                f,
+                "the key is valid but may not use bucket `{bucket}`: grant s3:ListBucket, s3:GetBucketLocation, s3:ListBucketMultipartUploads on the bucket and s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload on its objects"
+            ),
+            Hint::StorageRegion => f.write_str(
+                "the bucket is in another region: give the bucket's region (the store's error names it)",
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),
@@ -303,6 +396,31 @@ impl std::fmt::Display for Hint {
             ),
             Hint::ImageSetConfigFormat => f.write_str(
                 "the file is an oc-mirror `ImageSetConfiguration` with `apiVersion: mirror.openshift.io/v2alpha1`; field names are camelCase (see docs/upgrades.md)",
+            ),
+            Hint::Worded { advice } => f.write_str(advice),
+            Hint::SizeFormat => f.write_str(
+                "write a number and a unit, like `1000GiB`, `500G` or `1.5TiB` (binary units KiB..PiB, decimal units K..P or KB..PB; no unit means bytes)",
+            ),
+            Hint::PortRange => f.write_str("pass a port from 1 to 65535"),
+            Hint::BindAddress => f.write_str(
+                "give one of this host's addresses, e.g. `127.0.0.1` or `::1`, without a port; leave it out to listen on every interface",
+            ),
+            Hint::KnownNames { kind, known } => write!(f, "known {kind}s: {}", known.join(", ")),
+            Hint::InstallConfigFormat => f.write_str(
+                "install-config.yaml is YAML with a `networking` mapping; `openshift-install create install-config` writes one",
+            ),
+            Hint::ReplaceCa { certs_dir } => write!(
+                f,
+                "replace the CA in `{}` and every certificate on purpose, or move them away; clients that trust the old CA must then trust the new one",
+                certs_dir.display()
+            ),
+            Hint::ForeignCertificate { certs_dir } => write!(
+                f,
+                "put its CA in `ca.crt` and `ca.key` in `{}`, or replace it on purpose with a certificate from a new CA",
+                certs_dir.display()
+            ),
+            Hint::RunPreflight => f.write_str(
+                "run the preflight checks alone for details and hints, or waive a check that does not apply",
             ),
         }
     }

@@ -325,7 +325,7 @@ pub fn free_port() -> u16 {
 
 /// A CA and a server certificate for `127.0.0.1`/`localhost` (or the faulty `variant`), as
 /// PEM: (ca, leaf + its issuer, key).
-fn throwaway_pki(variant: CertVariant) -> (String, String, String) {
+pub(crate) fn throwaway_pki(variant: CertVariant) -> (String, String, String) {
     use rcgen::{DnType, SanType};
     let (ca, issuer) = throwaway_ca("mirror-test CA");
     let (signer_pem, signer) = match variant {

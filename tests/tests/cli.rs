@@ -6,7 +6,9 @@ use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 
 /// A green `cargo test` means the code of this tree passed: the binary the tests run is the
-/// one cargo built for this run, newer than every source file it is built from.
+/// one cargo built for this run, newer than every source file it is built from (the list cargo
+/// keeps beside it, `mirrorctl.d`; test-only modules are not in it, so editing one does not
+/// count as a stale binary).
 #[test]
 fn the_binary_under_test_is_built_from_this_tree() {
     let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_mirrorctl"));
@@ -15,33 +17,38 @@ fn the_binary_under_test_is_built_from_this_tree() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    let mut stack: Vec<_> = ["mirror-core", "mirror-tls", "mirror-net", "mirror-cli"]
-        .iter()
-        .map(|c| root.join(c).join("src"))
-        .collect();
+    let dep_info = std::fs::read_to_string(built.with_extension("d")).unwrap();
+    let (_, deps) = dep_info.split_once(": ").expect("a dep-info line");
+    let mut crates = std::collections::BTreeSet::new();
     let mut sources = 0;
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                sources += 1;
-                let changed = std::fs::metadata(&p).unwrap().modified().unwrap();
-                assert!(
-                    changed <= built_at,
-                    "`{}` changed after `{}` was built",
-                    p.display(),
-                    built.display()
-                );
-            }
+    for p in deps.split_whitespace().map(std::path::Path::new) {
+        let Ok(rel) = p.strip_prefix(root) else {
+            continue;
+        };
+        if p.extension().is_none_or(|x| x != "rs") {
+            continue;
         }
+        sources += 1;
+        crates.insert(rel.iter().next().unwrap().to_string_lossy().to_string());
+        let changed = std::fs::metadata(p).unwrap().modified().unwrap();
+        assert!(
+            changed <= built_at,
+            "`{}` changed after `{}` was built",
+            p.display(),
+            built.display()
+        );
     }
     assert!(
         sources > 20,
         "{sources} source files under {}",
         root.display()
     );
+    for c in ["mirror-core", "mirror-tls", "mirror-net", "mirror-cli"] {
+        assert!(
+            crates.contains(c),
+            "{c} is not among the binary's sources: {crates:?}"
+        );
+    }
 }
 
 #[test]
@@ -158,6 +165,165 @@ fn release_info_reports_components_and_deduplicated_size() {
         stdout.contains(&format!("Components:    {}\n", f.components.len())),
         "{stdout}"
     );
+}
+
+/// The leaf commands, from `--help` (`Commands:` sections), as words after `mirrorctl`.
+fn leaf_commands(path: &[String]) -> Vec<Vec<String>> {
+    let mut args = path.to_vec();
+    args.push("--help".into());
+    let help = text(&mirrorctl(&args).output().unwrap()).0;
+    let subs: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    if subs.is_empty() {
+        return vec![path.to_vec()];
+    }
+    subs.iter()
+        .flat_map(|name| {
+            let mut p = path.to_vec();
+            p.push(name.clone());
+            leaf_commands(&p)
+        })
+        .collect()
+}
+
+/// Every command, run by the real binary with only its required arguments, gets past its
+/// argument parsing: every default (`--key-type rsa-4096`, `--output text`, the paths) is one
+/// clap and the command accept. A command that would change this host at a default path
+/// (`/opt/registry`, the trust store) also gets that one path in a temp dir, so the test is
+/// safe anywhere; every other default stays. Failing for a reason after parsing (no password
+/// on a closed stdin, no certificate in the temp dir) is fine; a usage error from clap, or a
+/// panic, is not.
+#[test]
+fn every_command_runs_with_only_its_required_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let required: Vec<(&str, Vec<String>)> = vec![
+        ("preflight", vec![]),
+        ("tls generate", vec!["--dir".into(), t("certs")]),
+        ("tls verify", vec![]),
+        (
+            "trust install",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "trust remove",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "registry user add",
+            vec![
+                "--username".into(),
+                "mirror".into(),
+                "--htpasswd".into(),
+                t("htpasswd"),
+            ],
+        ),
+        ("registry up", vec!["--root".into(), t("registry")]),
+        ("registry status", vec!["--root".into(), t("registry")]),
+        ("registry down", vec!["--root".into(), t("registry")]),
+        ("registry logs", vec!["--root".into(), t("registry")]),
+        (
+            "pull-secret merge",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--username".into(),
+                "mirror".into(),
+            ],
+        ),
+        ("pull-secret check", vec![t("no-such-pull-secret")]),
+        // Required references the library refuses before any network: the defaults of
+        // every other flag are still parsed and used.
+        (
+            "release mirror",
+            vec![
+                "--from".into(),
+                "NO/SUCH".into(),
+                "--to".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+        ("release info", vec!["NO/SUCH".into()]),
+        (
+            "release extract",
+            vec![
+                "--command".into(),
+                "openshift-install".into(),
+                "--from".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+        // No channel and no config: refused before the default graph URL is asked.
+        ("release graph", vec![]),
+        ("install", vec![]),
+        (
+            "uninstall",
+            vec![
+                "--root".into(),
+                t("registry"),
+                "--trust-root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "mirror",
+            vec![
+                "--config".into(),
+                t("no-such-imageset.yaml"),
+                "--to".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+        ("completions", vec!["bash".into()]),
+        ("man", vec!["--dir".into(), t("man")]),
+    ];
+    let leaves: Vec<String> = leaf_commands(&[])
+        .into_iter()
+        .map(|l| l.join(" "))
+        .collect();
+    let listed: Vec<&str> = required.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        leaves, listed,
+        "a command was added or removed: list it here"
+    );
+    for (command, args) in &required {
+        let mut argv: Vec<String> = command.split(' ').map(str::to_string).collect();
+        argv.extend(args.iter().cloned());
+        let out = mirrorctl(&argv)
+            .current_dir(tmp.path())
+            .env("MIRRORCTL_SUPERVISOR", "process")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = text(&out).1;
+        assert!(
+            !stderr.contains("For more information, try '--help'") && !stderr.contains("panicked"),
+            "`mirrorctl {}`: {stderr}",
+            argv.join(" ")
+        );
+        assert!(
+            out.status.code().is_some(),
+            "`mirrorctl {}` was killed",
+            argv.join(" ")
+        );
+    }
 }
 
 const SUBJECT: &str =

@@ -92,7 +92,8 @@ fn registry_up_loads_a_carried_image_archive_and_runs_it_by_id() {
         format!(
             "started: podman container `mirror-registry` from {id}\n\
 image: docker.io/library/registry:2 = {id} (loaded from {})\n\
-listening on every interface, port {port}; config {}\n",
+listening on every interface, port {port}; config {}\n\
+storage: filesystem\n",
             archive.display(),
             root.join("config.yml").display()
         )
@@ -135,7 +136,7 @@ listening on every interface, port {port}; config {}\n",
     .unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert_eq!(stdout.matches("\nok  ").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("\nok  ").count(), 5, "{stdout}");
     take_calls(&bin);
 
     // A rerun: the image is there, nothing is loaded, nothing restarted.

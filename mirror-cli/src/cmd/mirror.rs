@@ -11,7 +11,7 @@ use mirror_core::{
 
 use super::{access, graph};
 use crate::cli::{Access, ChannelArgs, ConfigMirrorArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, stdout};
+use crate::output::{EXIT_OK, core_error, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
 /// `release mirror`.
@@ -20,12 +20,12 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
     for f in &args.from {
         match ImageRef::parse(f) {
             Ok(r) => froms.push(r),
-            Err(e) => return usage(&e, "--from"),
+            Err(e) => return usage(e, "--from"),
         }
     }
     let to = match Repository::parse(&args.to) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
     };
     let to_release_image = match args
         .to_release_image
@@ -34,7 +34,11 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to-release-image"),
+        Err(e) => return usage(e, "--to-release-image"),
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
         Ok(r) => r,
@@ -45,6 +49,8 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
+        sigstore: !args.signatures.skip_signatures,
+        signatures,
         ..MirrorOptions::new(to)
     };
     run(
@@ -73,7 +79,11 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
     };
     let to = match Repository::parse(&format!("{registry}/{path}")) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pick_args = ChannelArgs {
         graph_url: args.graph_url.clone(),
@@ -88,6 +98,8 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
         namespace,
+        sigstore: !args.signatures.skip_signatures,
+        signatures,
         ..MirrorOptions::new(to)
     };
     run(
@@ -99,6 +111,18 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
         quiet,
     )
     .await
+}
+
+/// The signature flags as library options; bad key files and store URLs are usage errors.
+fn signature_options(
+    args: &crate::cli::SignatureArgs,
+    access_flags: &Access,
+) -> Result<mirror_core::SignatureOptions, u8> {
+    let client = access::client_options(access_flags).map_err(|e| core_error(&e))?;
+    super::signatures::options(args, &client.ca_pems).map_err(|e| {
+        let (flag, e) = *e;
+        usage(e, flag)
+    })
 }
 
 /// Where `mirror --config` puts releases under the namespace (as oc's `--to-dir` default).
@@ -170,6 +194,11 @@ async fn run(
         Err(e) => return core_error(&e),
     };
     if !quiet {
+        for rel in &report.releases {
+            if let Some(a) = super::signatures::advice(&rel.signatures) {
+                eprintln!("{a}");
+            }
+        }
         let secs = started.elapsed().as_secs_f64();
         let rate = report.bytes_copied as f64 / secs.max(0.001) / 1e6;
         if report.dry_run {
@@ -195,12 +224,12 @@ async fn run(
     EXIT_OK
 }
 
-fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
-    eprintln!("error: {flag}: {e}");
-    if let Some(h) = crate::output::hint_text(e.hint()) {
-        eprintln!("hint: {h}");
-    }
-    EXIT_USAGE
+/// `e` as the value of `flag`: printed naming the flag, a usage error.
+fn usage(e: mirror_core::Error, flag: &str) -> u8 {
+    core_error(&mirror_core::Error::Setting {
+        name: flag.to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// The text `oc adm release mirror` prints on stdout, plus the plan for a dry run, one
@@ -220,6 +249,9 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
     }
     if !r.releases.is_empty() {
         out.push_str(&r.instructions.render(kind));
+    }
+    for rel in &r.releases {
+        out.push_str(&super::signatures::render(&rel.signatures, r.dry_run));
     }
     if r.releases.len() > 1 && !r.dry_run {
         let updates: Vec<ReleaseUpdate> = r
@@ -266,17 +298,17 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  unique blobs: {} ({}) in the images to copy\n",
         p.unique_blobs,
-        human_bytes(p.unique_bytes)
+        mirror_core::format_size(p.unique_bytes)
     ));
     out.push_str(&format!(
         "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
         p.blobs_to_copy,
-        human_bytes(p.bytes_to_copy)
+        mirror_core::format_size(p.bytes_to_copy)
     ));
     out.push_str(&format!(
         "  to mount:     {} ({}) from other repositories of the target registry{}\n",
         p.blobs_to_mount,
-        human_bytes(p.bytes_to_mount),
+        mirror_core::format_size(p.bytes_to_mount),
         if p.mount_sources.is_empty() {
             String::new()
         } else {
@@ -286,7 +318,7 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  to upload:    {} ({}) from the source\n",
         p.blobs_to_upload,
-        human_bytes(p.bytes_to_upload)
+        mirror_core::format_size(p.bytes_to_upload)
     ));
     if r.releases.len() > 1 {
         out.push_str("  per release (what each adds to the ones before it and to the target):\n");
@@ -301,13 +333,13 @@ fn render_plan(r: &MirrorReport) -> String {
                 "    {:w$}  {} blobs ({})\n",
                 rel.version,
                 rel.new_blobs,
-                human_bytes(rel.new_bytes)
+                mirror_core::format_size(rel.new_bytes)
             ));
         }
     }
     out.push_str(&format!(
         "  target disk:  at least {} more\n\n",
-        human_bytes(p.bytes_to_upload)
+        mirror_core::format_size(p.bytes_to_upload)
     ));
     out
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use mirror_core::{
-    CheckState, Credential, FirewallAction, LogSource, RegistryLayout, RuntimeChoice,
-    StatusOptions, SupervisorChoice, UpAction, UpOptions, UserAction,
+    CheckState, Credential, FirewallAction, LogSource, RegistryLayout, RunOptions, RuntimeChoice,
+    StatusOptions, SupervisorChoice, UpAction, UpOptions, UserAction, parse_bind, validate_port,
 };
 
 use super::secret_input::PasswordArgs;
@@ -23,7 +23,7 @@ pub enum RegistryCommand {
     User(UserCommand),
     /// Start the registry (idempotent: a running registry with this configuration is left alone)
     Up(UpArgs),
-    /// Check the registry: running, TLS with our CA, login, _catalog (exit 1 when a check fails)
+    /// Check the registry: running, storage, TLS with our CA, login, _catalog (exit 1 when a check fails)
     Status(StatusArgs),
     /// Stop the registry and remove what `up` installed to run it (the data is kept)
     Down(DownArgs),
@@ -51,8 +51,9 @@ pub struct UserAddArgs {
     pub username: String,
     #[command(flatten)]
     pub password: PasswordArgs,
-    /// bcrypt cost (4-31); each step doubles the registry's work per request
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST, hide = true)]
+    /// bcrypt cost of the hash (4-31). The registry checks it on every request, so each step
+    /// up doubles its CPU per request; see docs/security.md before raising it
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST)]
     pub bcrypt_cost: u32,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
@@ -120,6 +121,11 @@ pub struct UpArgs {
     /// The distribution binary for the process runtime [default: docker-registry or registry on PATH]
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub storage: super::storage::StorageArgs,
+    /// The file holding the secret replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3, none otherwise]
+    #[arg(long, value_name = "FILE")]
+    pub http_secret_file: Option<PathBuf>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -182,6 +188,9 @@ fn user_add(args: UserAddArgs) -> u8 {
                 UserAction::Added => "added",
                 UserAction::Replaced => "password replaced",
                 UserAction::Unchanged => "kept (already right)",
+                UserAction::Rehashed => {
+                    "kept its password, hashed again at the bcrypt cost asked for"
+                }
             };
             stdout(&match args.output {
                 OutputFormat::Json => json_report(
@@ -205,54 +214,50 @@ fn user_add(args: UserAddArgs) -> u8 {
     }
 }
 
-/// A `--bind` value (`name` in messages: `--bind`, or `bind` in install's config file): an
-/// IPv4 or IPv6 address, IPv6 with or without brackets.
-pub fn parse_bind(text: &str, name: &str) -> Result<std::net::IpAddr, (String, String)> {
-    let t = text.trim();
-    let bare = t
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(t);
-    bare.parse().map_err(|_| {
-        (
-            format!("{name}: `{text}` is not an IP address"),
-            format!("give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `{name}` out to listen on every interface"),
-        )
-    })
-}
-
 fn up(args: UpArgs) -> u8 {
-    let bind = match args
-        .bind
-        .as_deref()
-        .map(|b| parse_bind(b, "--bind"))
-        .transpose()
-    {
-        Ok(b) => b,
-        Err((message, hint)) => {
-            eprintln!("error: {message}\nhint: {hint}");
-            return EXIT_USAGE;
+    let flag = |name: &str| {
+        let name = name.to_string();
+        move |e| mirror_core::Error::Setting {
+            name,
+            source: Box::new(e),
         }
+    };
+    let checked = validate_port(args.port)
+        .map_err(flag("--port"))
+        .and_then(|_| {
+            args.bind
+                .as_deref()
+                .map(|b| parse_bind(b).map_err(flag("--bind")))
+                .transpose()
+        })
+        .and_then(|bind| Ok((bind, args.storage.resolve()?)));
+    let (bind, storage) = match checked {
+        Ok(b) => b,
+        Err(e) => return core_error(&e),
     };
     let opts = UpOptions {
         root: args.root.root.clone(),
         port: args.port,
         bind,
-        runtime: match args.runtime {
-            RuntimeArg::Auto => RuntimeChoice::Auto,
-            RuntimeArg::Podman => RuntimeChoice::Podman,
-            RuntimeArg::Process => RuntimeChoice::Process,
-        },
-        supervisor: match args.supervisor {
-            SupervisorArg::Auto => SupervisorChoice::Auto,
-            SupervisorArg::Systemd => SupervisorChoice::Systemd,
-            SupervisorArg::Process => SupervisorChoice::Process,
-        },
-        image: args.image,
-        image_archive: args.image_archive,
+        storage,
+        http_secret_file: args.http_secret_file,
         firewall: !args.no_firewall,
-        binary: args.binary,
-        ..Default::default()
+        run: RunOptions {
+            runtime: match args.runtime {
+                RuntimeArg::Auto => RuntimeChoice::Auto,
+                RuntimeArg::Podman => RuntimeChoice::Podman,
+                RuntimeArg::Process => RuntimeChoice::Process,
+            },
+            supervisor: match args.supervisor {
+                SupervisorArg::Auto => SupervisorChoice::Auto,
+                SupervisorArg::Systemd => SupervisorChoice::Systemd,
+                SupervisorArg::Process => SupervisorChoice::Process,
+            },
+            image: args.image,
+            image_archive: args.image_archive,
+            binary: args.binary,
+            ..Default::default()
+        },
     };
     let report = match mirror_core::registry_up(&opts) {
         Ok(r) => r,
@@ -271,34 +276,65 @@ fn up(args: UpArgs) -> u8 {
             }
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        OutputFormat::Text => {
-            let layout = RegistryLayout::new(&opts.root);
-            let what = match report.action {
-                UpAction::Started => "started",
-                UpAction::Restarted => "restarted (the configuration changed)",
-                UpAction::AlreadyRunning => "already running (already right)",
-            };
-            println!("{what}: {}", report.run.describe(&layout));
-            if report.runtime_kept {
-                eprintln!(
-                    "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
-                );
-            }
-            if let Some(l) = &report.image_archive {
-                println!("{}", describe_loaded(l));
-            }
-            let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
-            println!(
-                "listening on {}{pid}; config {}",
-                mirror_core::describe_listen(report.bind, report.port),
-                report.config.display()
-            );
-            if let Some(line) = describe_firewall(&report.firewall) {
-                println!("{line}");
-            }
-        }
+        OutputFormat::Text => print_up(&opts, &report),
     }
     firewall_exit(&report.firewall)
+}
+
+/// `registry up`'s report as text: what runs (and the carried image), where, on which
+/// storage, the port in firewalld; notes on stderr.
+fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
+    let layout = RegistryLayout::new(&opts.root);
+    let what = match report.action {
+        UpAction::Started => "started",
+        UpAction::Restarted => "restarted (the configuration changed)",
+        UpAction::AlreadyRunning => "already running (already right)",
+    };
+    println!("{what}: {}", report.run.describe(&layout));
+    if report.runtime_kept {
+        eprintln!(
+            "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
+        );
+    }
+    if let Some(l) = &report.image_archive {
+        println!("{}", describe_loaded(l));
+    }
+    let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+    println!(
+        "listening on {}{pid}; config {}",
+        mirror_core::describe_listen(report.bind, report.port),
+        report.config.display()
+    );
+    match &report.version {
+        Some(v) => println!(
+            "storage: {} (config for registry {}, from {})",
+            report.storage, v.version, v.source
+        ),
+        None => println!("storage: {}", report.storage),
+    }
+    if let Some(s3) = opts.storage.s3() {
+        if s3.redirect {
+            eprintln!(
+                "note: blob downloads are redirected to {}: every client (cluster nodes, podman) must reach it; if they cannot, run `up` again with `--s3-no-redirect` so the registry serves the bytes itself",
+                s3.endpoint_str()
+            );
+        } else {
+            eprintln!(
+                "note: the registry serves blob downloads itself (--s3-no-redirect): clients need to reach only the registry"
+            );
+        }
+    }
+    if let Some(f) = &report.http_secret_file {
+        let how = if report.http_secret_created {
+            "created; give every replica this file"
+        } else {
+            "kept"
+        };
+        println!("http secret: {} ({how})", f.display());
+    }
+    if let Some(line) = describe_firewall(&report.firewall) {
+        println!("{line}");
+    }
 }
 
 /// One line for stdout about the port in firewalld, when there is something to say.
@@ -393,6 +429,9 @@ async fn status(args: StatusArgs) -> u8 {
         }
         OutputFormat::Text => {
             println!("registry:  {}", report.registry);
+            if let Some(s) = &report.storage {
+                println!("storage:   {s}");
+            }
             for c in &report.checks {
                 let mark = match c.state {
                     CheckState::Pass => "ok  ",

@@ -40,7 +40,8 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
-    use super::super::{FirewallFacts, PortOpen, PreflightOptions, ProbeError};
+    use super::super::{FirewallFacts, PortOpen, PreflightOptions};
+    use crate::error::Error;
 
     #[test]
     fn firewall_states() {
@@ -78,9 +79,10 @@ mod tests {
                 "warn | port 5000/tcp is in firewalld's permanent configuration (zone public) but not open now | hint: `mirrorctl registry up` opens it, or `firewall-cmd --add-port=5000/tcp && firewall-cmd --permanent --add-port=5000/tcp`",
             ),
             (
-                Err(ProbeError::new(
-                    "`firewall-cmd --query-port=5000/tcp` failed: exit status: 11: Authorization failed.",
-                )),
+                Err(std::sync::Arc::new(Error::CommandFailed {
+                    command: "firewall-cmd --query-port=5000/tcp".into(),
+                    detail: "exit status: 11: Authorization failed.".into(),
+                })),
                 "error | `firewall-cmd --query-port=5000/tcp` failed: exit status: 11: Authorization failed.",
             ),
         ] {

@@ -14,7 +14,7 @@ mod network;
 mod os;
 mod port;
 mod resources;
-mod size;
+mod storage;
 pub(crate) mod tools;
 mod upstream;
 
@@ -26,20 +26,20 @@ pub use mirror_net::{ClusterNetworks, InterfaceNetwork, IpNet, PortStatus, Proce
 use serde::Serialize;
 
 use crate::auth::AuthFile;
+use crate::error::{Error, ErrorChain};
 use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
 use crate::runtime::RuntimeChoice;
 
 #[cfg(test)]
 use crate::runtime::PortOpen;
+pub(crate) use facts::disk_space;
 pub use facts::{
-    DiskSpace, FirewallFacts, HostFacts, HostnameFacts, Probe, ProbeError, ReleaseSize, Tools,
-    UpstreamFacts,
+    DiskSpace, FirewallFacts, HostFacts, HostnameFacts, Probe, ReleaseSize, Tools, UpstreamFacts,
 };
 pub use network::{InstallConfig, parse_cidr_arg};
 pub use os::OsRelease;
 pub use resources::{MIN_CPUS, MIN_MEMORY_BYTES};
-pub use size::{SizeError, format_size, parse_size};
 
 /// The data directory the registry stores blobs in, unless `--data-dir` says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/opt/registry/data";
@@ -159,6 +159,12 @@ const REGISTRY: &[Check] = &[
         tools::check,
     ),
     check(
+        "storage",
+        CheckSeverity::Fatal,
+        "with S3 storage: the bucket answers, the access key works, a small object can be written and removed",
+        storage::check,
+    ),
+    check(
         "upstream",
         CheckSeverity::Fatal,
         "the release source answers and accepts the auth file's credentials",
@@ -241,9 +247,11 @@ impl Outcome {
     fn skipped(detail: impl Into<String>) -> Self {
         Self::new(Status::Skipped, detail)
     }
-    /// The check could not run because a fact could not be read.
-    fn error(err: &ProbeError) -> Self {
-        Self::new(Status::Error, err.message.clone()).hint(err.hint.clone())
+    /// The check could not run because a fact could not be read: the error's chain, and its
+    /// hint as a library words it.
+    fn error(err: &Error) -> Self {
+        Self::new(Status::Error, ErrorChain(err).to_string())
+            .hint(err.hint().map(|h| h.to_string()))
     }
     fn hint(mut self, hint: impl Into<Option<String>>) -> Self {
         self.hint = hint.into();
@@ -344,28 +352,6 @@ impl Default for CheckList {
     }
 }
 
-/// A preflight argument that cannot be used, naming the flag and the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{flag}: {message}")]
-pub struct InvalidArgument {
-    /// The flag (`--mirror-cidr`).
-    pub flag: String,
-    /// What is wrong, quoting the value.
-    pub message: String,
-    /// The likely fix.
-    pub hint: Option<String>,
-}
-
-impl InvalidArgument {
-    fn new(flag: &str, message: impl Into<String>, hint: Option<String>) -> Self {
-        InvalidArgument {
-            flag: flag.to_string(),
-            message: message.into(),
-            hint,
-        }
-    }
-}
-
 /// Settings for a preflight run, validated. Defaults are those of `mirrorctl preflight` without
 /// flags.
 #[derive(Debug, Clone)]
@@ -405,6 +391,10 @@ pub struct PreflightOptions {
     pub skip: BTreeSet<&'static str>,
     /// Warnings count as failures.
     pub strict: bool,
+    /// Where the registry will store content (default filesystem); with S3 the `storage`
+    /// check proves the bucket (also with `offline`: the store is part of the mirror, not the
+    /// release source) and `disk` does not count the release against local space.
+    pub storage: crate::storage::StorageSettings,
 }
 
 impl Default for PreflightOptions {
@@ -426,27 +416,26 @@ impl Default for PreflightOptions {
             offline: false,
             skip: BTreeSet::new(),
             strict: false,
+            storage: crate::storage::StorageSettings::Filesystem,
         }
     }
 }
 
 impl PreflightOptions {
-    /// Adds `name` to the checks skipped; an unknown name is an error listing the known ones.
-    pub fn skip(&mut self, name: &str) -> Result<(), InvalidArgument> {
+    /// Adds `name` to the checks skipped; an unknown name is [`Error::UnknownName`], whose hint
+    /// lists the known ones.
+    pub fn skip(&mut self, name: &str) -> Result<(), Error> {
         let found = REGISTRY.iter().find(|c| c.info.name == name.trim());
         match found {
             Some(c) => {
                 self.skip.insert(c.info.name);
                 Ok(())
             }
-            None => {
-                let known: Vec<&str> = REGISTRY.iter().map(|c| c.info.name).collect();
-                Err(InvalidArgument::new(
-                    "--skip",
-                    format!("unknown check `{name}`"),
-                    Some(format!("known checks: {}", known.join(", "))),
-                ))
-            }
+            None => Err(Error::UnknownName {
+                kind: "check",
+                name: name.to_string(),
+                known: REGISTRY.iter().map(|c| c.info.name).collect(),
+            }),
         }
     }
 
@@ -505,6 +494,15 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
 
 /// Gathers the facts from this host (and from the release source unless offline) and evaluates
 /// every check not skipped.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let report = mirror_core::run_preflight(&mirror_core::PreflightOptions::default()).await;
+/// for check in &report.checks {
+///     println!("{}: {:?}", check.name, check.status);
+/// }
+/// # }
+/// ```
 pub async fn run_preflight(opts: &PreflightOptions) -> PreflightReport {
     let facts = HostFacts::gather(opts).await;
     evaluate(&facts, opts)
@@ -543,6 +541,7 @@ pub(crate) mod test_support {
             tools: Tools::found(&["podman", "update-ca-trust"]),
             release_size: None,
             upstream: None,
+            storage: None,
         }
     }
 
@@ -570,6 +569,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::facts::unreadable;
     use super::test_support::*;
     use super::*;
 
@@ -580,7 +580,7 @@ mod tests {
             names,
             [
                 "os", "disk", "memory", "cpu", "cidr", "port", "firewall", "hostname", "tools",
-                "upstream"
+                "storage", "upstream"
             ]
         );
         for c in checks() {
@@ -612,6 +612,7 @@ mod tests {
                 "firewall pass",
                 "hostname pass",
                 "tools pass",
+                "storage skipped",
                 "upstream skipped"
             ]
         );
@@ -620,7 +621,7 @@ mod tests {
             report.summary,
             Summary {
                 pass: 8,
-                skipped: 2,
+                skipped: 3,
                 ..Default::default()
             }
         );
@@ -631,16 +632,16 @@ mod tests {
         let mut opts = PreflightOptions::default();
         let err = opts.skip("nosuch").unwrap_err();
         assert_eq!(
-            (err.to_string(), err.hint.unwrap()),
+            (err.to_string(), err.hint().unwrap().to_string()),
             (
-                "--skip: unknown check `nosuch`".to_string(),
-                "known checks: os, disk, memory, cpu, cidr, port, firewall, hostname, tools, upstream"
+                "unknown check `nosuch`".to_string(),
+                "known checks: os, disk, memory, cpu, cidr, port, firewall, hostname, tools, storage, upstream"
                     .to_string()
             )
         );
         opts.skip("disk").unwrap();
         let mut facts = healthy();
-        facts.disk = Err(ProbeError::new("statvfs `/`: boom"));
+        facts.disk = unreadable("statvfs `/`: boom");
         facts.memory_bytes = Ok(1 << 30);
         let report = evaluate(&facts, &opts);
         assert_eq!(
@@ -659,8 +660,8 @@ mod tests {
     #[test]
     fn could_not_run_is_not_a_failure_but_does_not_pass() {
         let mut facts = healthy();
-        facts.memory_bytes = Err(ProbeError::new("read `/proc/meminfo`: denied"));
-        facts.disk = Err(ProbeError::new("statvfs `/`: denied"));
+        facts.memory_bytes = unreadable("read `/proc/meminfo`: denied");
+        facts.disk = unreadable("statvfs `/`: denied");
         let report = evaluate(&facts, &PreflightOptions::default());
         assert_eq!(
             (report.summary.error, report.summary.fail, report.passed),

@@ -201,22 +201,22 @@ fn oci_archive(
         .collect()
 }
 
-/// The archive `opts` names and the image in it to run (read, not loaded); `None` without one.
+/// The archive `run` names and the image in it to run (read, not loaded); `None` without one.
 /// An archive with the process runtime is an [`Error::InvalidSetting`].
 pub(crate) fn carried_image(
-    opts: &super::UpOptions,
+    run: &super::RunOptions,
 ) -> Result<Option<(&Path, ArchiveImage)>, Error> {
-    let Some(path) = opts.image_archive.as_deref() else {
+    let Some(path) = run.image_archive.as_deref() else {
         return Ok(None);
     };
-    if opts.runtime == super::RuntimeChoice::Process {
+    if run.runtime == super::RuntimeChoice::Process {
         return Err(Error::InvalidSetting {
             name: "image-archive".into(),
             reason: "an image archive is run by podman; the process runtime runs a distribution binary of this host".into(),
         });
     }
     let images = read_image_archive(path)?;
-    Ok(Some((path, pick(path, &images, &opts.image)?.clone())))
+    Ok(Some((path, pick(path, &images, &run.image)?.clone())))
 }
 
 /// The image of `images` to run: the only one, else the one saved as `name`.

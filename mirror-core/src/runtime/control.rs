@@ -1,27 +1,26 @@
-//! Bringing the registry up, down, and finding its log: the runtime decisions (podman or a
-//! host binary, systemd or a background process) and the idempotence rules.
+//! Bringing the registry up, down, and finding its log: the idempotence rules (what runs is
+//! decided in `plan.rs`), the firewall port, and putting things back when a start fails.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::config::{self, PathStyle};
-use super::start::{Probe, installed, is_running, remove_if_present, start, stop};
+use super::start::{installed, is_running, remove_if_present, start, stop};
 use super::{
-    CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
-    UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
+    CONTAINER_NAME, RegistryLayout, RunMode, RuntimeState, UpAction, UpOptions, UpReport, archive,
+    firewall, host, plan, process, service_name,
 };
-use super::{archive, firewall};
-use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
+use crate::error::{Error, ErrorChain};
+use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
 ///
 /// A rerun never makes things worse than they were:
-/// - with [`RuntimeChoice::Auto`], a running registry keeps its runtime (podman installed after
-///   a process registry was started does not take over); [`UpReport::runtime_kept`] says so;
+/// - with [`RuntimeChoice::Auto`](super::RuntimeChoice::Auto), a running registry keeps its
+///   runtime (podman installed after a process registry was started does not take over);
+///   [`UpReport::runtime_kept`] says so;
 /// - before a running registry is stopped (to switch runtime or apply a new configuration),
 ///   the new one is proven to start: for podman the image is present (or pulled) and a
 ///   container from it runs; for a host binary it answers `--version`. Otherwise nothing is
@@ -32,68 +31,37 @@ use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
 ///
 /// Needs `certs/domain.crt`, `certs/domain.key` and `auth/htpasswd` under the root; creates
 /// `data/`. A port held by another process is an [`Error::PortInUse`] naming it.
+///
+/// With S3 storage the bucket is checked first ([`crate::check_s3`]: it answers, the key
+/// works, a small object can be written and removed): wrong credentials, a missing bucket or
+/// an unreachable endpoint are an [`Error::ObjectStorage`] and nothing is written or started.
+/// The configuration then holds the key and `http.secret` (from
+/// [`UpOptions::http_secret_file`], created when missing), so `config.yml` and the state file
+/// are 0600; the S3 keys follow the registry's version (2.x or 3.x, see
+/// [`RegistryVersion`](super::RegistryVersion)).
+///
+/// With [`RunOptions::image_archive`](super::RunOptions::image_archive) the archive is read
+/// before anything changes and means podman: the image is loaded when podman lacks it and
+/// runs by its ID ([`UpReport::image_archive`]). Once the registry runs, its port is opened
+/// in firewalld when firewalld runs ([`UpOptions::firewall`], [`UpReport::firewall`]).
 pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     let layout = RegistryLayout::new(&opts.root);
     check_inputs(&layout)?;
     // An archive is read before anything changes, and means podman.
-    let archive = archive::carried_image(opts)?;
-    let asked = match (opts.runtime, &archive) {
-        (RuntimeChoice::Auto, Some(_)) => RuntimeChoice::Podman,
-        (r, _) => r,
+    let carried = archive::carried_image(&opts.run)?;
+    let (secret_file, http_secret, http_secret_created) = plan::prepare_storage(opts, &layout)?;
+    let made = plan::Inputs {
+        storage: &opts.storage,
+        http_secret: http_secret.as_deref(),
     };
+    // Also with S3: podman mounts `<root>/data` whatever the storage.
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
-    let use_systemd = match opts.supervisor {
-        SupervisorChoice::Process => false,
-        SupervisorChoice::Systemd => {
-            if !host::systemd_usable() {
-                return Err(Error::InvalidSetting {
-                    name: "supervisor".into(),
-                    reason: "systemd does not run this host (no /run/systemd/system, or systemctl does not answer)".into(),
-                });
-            }
-            true
-        }
-        SupervisorChoice::Auto => is_root() && host::systemd_usable(),
-    };
-    let mut runtime_kept = false;
-    let podman = match (asked, running.map(|r| r.run.runtime())) {
-        (RuntimeChoice::Process, _) => None,
-        (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
-        // A rerun keeps the runtime that runs: switching is asked for, never implied.
-        (RuntimeChoice::Auto, Some(RuntimeChoice::Process)) => {
-            runtime_kept = host::podman().is_some();
-            None
-        }
-        (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
-        (RuntimeChoice::Auto, None) => host::podman(),
-    };
-    let mut loaded = None;
-    let (target, probe) = match podman {
-        Some((podman, version)) => {
-            // The carried image is run by its ID: exactly what was carried, never pulled.
-            let image = match &archive {
-                Some((path, img)) => {
-                    let l = archive::load_image_archive(&podman, path, img)?;
-                    let reference = l.image.reference();
-                    loaded = Some(l);
-                    reference
-                }
-                None => opts.image.clone(),
-            };
-            let target = podman_state(&layout, opts, &podman, &image, version, use_systemd);
-            (target, Probe::Image { podman, image })
-        }
-        None => {
-            let binary = process_binary(running, opts, asked)?;
-            let target = process_state(&layout, opts, &binary, use_systemd);
-            (target, Probe::Binary(binary))
-        }
-    };
-    // Once the registry runs: its port in firewalld (a rerun opens it again when it was
-    // closed since).
-    let firewall = || open_port(opts, &layout, &target);
+    let plan = plan::plan(&layout, opts, running, carried, &made)?;
+    let target = &plan.target;
+    // Made once the registry runs: its port in firewalld is opened then (a rerun opens it
+    // again when it was closed since).
     let report = |action, pid| UpReport {
         action,
         run: target.run.clone(),
@@ -101,115 +69,100 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         bind: target.bind,
         pid,
         config: layout.config(),
-        runtime_kept,
-        image_archive: loaded.clone(),
-        firewall: firewall(),
+        runtime_kept: plan.runtime_kept,
+        storage: opts.storage.describe(),
+        version: plan.version.clone(),
+        http_secret_file: secret_file.clone(),
+        http_secret_created,
+        image_archive: plan.loaded.clone(),
+        firewall: open_port(opts, &layout, target),
     };
     if let Some(prev) = running {
-        if prev == &target {
+        if prev == target {
             let pid = process::running_pid(&layout)?;
             return Ok(report(UpAction::AlreadyRunning, pid));
         }
         // Prove the new registry can start before the running one is stopped.
-        probe.run().map_err(|e| Error::KeptRunning {
+        plan.probe.run().map_err(|e| Error::KeptRunning {
             reason: format!(
-                "cannot restart the registry as {}: {e}; the registry that runs was left alone ({})",
+                "cannot restart the registry as {}: {}; the registry that runs was left alone ({})",
                 target.run.describe(&layout),
+                ErrorChain(&e),
                 prev.run.describe(&layout)
             ),
             hint: crate::Hint::Run {
-                advice: probe.hint(),
+                advice: plan.probe.hint(),
             },
         })?;
         stop(&layout, prev)?;
     }
-    let old_config = read_optional(&layout.config())?;
-    match start(&layout, &target, opts.wait) {
-        Ok(pid) => {
-            target.save(&layout)?;
-            let action = if running.is_some() {
-                UpAction::Restarted
-            } else {
-                UpAction::Started
-            };
-            Ok(report(action, pid))
-        }
-        Err(e) => {
-            // Nothing half-done: remove what the attempt created, put the files back.
-            let _ = stop(&layout, &target);
-            let restore_files = || -> Result<(), Error> {
-                match &old_config {
-                    Some(bytes) => write_atomic(&layout.config(), bytes, CONFIG_MODE)?,
-                    None => remove_if_present(&layout.config())?,
-                }
-                match &previous {
-                    Some(p) => p.save(&layout),
-                    None => remove_if_present(&layout.state_file()),
-                }
-            };
-            let Some(prev) = running else {
-                let _ = restore_files();
-                return Err(e);
-            };
-            let hint = e.hint();
-            match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
-                Ok(_) => Err(Error::KeptRunning {
-                    reason: format!(
-                        "the registry did not start as {}: {e}; the registry that ran before was started again ({})",
-                        target.run.describe(&layout),
-                        prev.run.describe(&layout)
-                    ),
-                    hint: hint.unwrap_or_else(|| crate::Hint::Run {
-                        advice: "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into(),
-                    }),
-                }),
-                Err(e2) => Err(Error::Runtime {
-                    reason: format!(
-                        "the registry did not start as {}: {e}; starting the registry that ran before again failed too: {e2}",
-                        target.run.describe(&layout)
-                    ),
-                    log: Some(layout.log_file()),
-                }),
-            }
-        }
-    }
+    let pid = start_or_restore(&layout, target, previous.as_ref(), running, opts.run.wait)?;
+    let action = if running.is_some() {
+        UpAction::Restarted
+    } else {
+        UpAction::Started
+    };
+    Ok(report(action, pid))
 }
 
-/// The distribution binary to run: the one that runs is kept unless another is asked for.
-fn process_binary(
+/// Starts `target` and records it. When it fails nothing is left half-done: what the attempt
+/// created is removed, `config.yml` and the state file are put back (`previous` is what the
+/// state file held), and the registry that ran before (`running`, stopped by now) is started
+/// again.
+fn start_or_restore(
+    layout: &RegistryLayout,
+    target: &RuntimeState,
+    previous: Option<&RuntimeState>,
     running: Option<&RuntimeState>,
-    opts: &UpOptions,
-    asked: RuntimeChoice,
-) -> Result<PathBuf, Error> {
-    let recorded = running.and_then(|r| match &r.run {
-        RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
-            if opts.binary.is_none() && binary.is_file() =>
-        {
-            Some(binary.clone())
+    wait: Duration,
+) -> Result<Option<u32>, Error> {
+    let old_config = read_optional(&layout.config())?;
+    let prev_mode = previous.map_or(SECRET_MODE, RuntimeState::file_mode);
+    let e = match start(layout, target, wait) {
+        Ok(pid) => {
+            target.save(layout)?;
+            return Ok(pid);
         }
-        _ => None,
-    });
-    if let Some(b) = recorded {
-        return Ok(b);
+        Err(e) => e,
+    };
+    let _ = stop(layout, target);
+    let restore_files = || -> Result<(), Error> {
+        match &old_config {
+            Some(bytes) => write_atomic(&layout.config(), bytes, prev_mode)?,
+            None => remove_if_present(&layout.config())?,
+        }
+        match previous {
+            Some(p) => p.save(layout),
+            None => remove_if_present(&layout.state_file()),
+        }
+    };
+    let Some(prev) = running else {
+        let _ = restore_files();
+        return Err(e);
+    };
+    let hint = e.hint();
+    match restore_files().and_then(|()| start(layout, prev, wait)) {
+        Ok(_) => Err(Error::KeptRunning {
+            reason: format!(
+                "the registry did not start as {}: {}; the registry that ran before was started again ({})",
+                target.run.describe(layout),
+                ErrorChain(&e),
+                prev.run.describe(layout)
+            ),
+            hint: hint.unwrap_or_else(|| crate::Hint::Run {
+                advice: "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into(),
+            }),
+        }),
+        Err(e2) => Err(Error::Runtime {
+            reason: format!(
+                "the registry did not start as {}: {}; starting the registry that ran before again failed too: {}",
+                target.run.describe(layout),
+                ErrorChain(&e),
+                ErrorChain(&e2)
+            ),
+            log: Some(layout.log_file()),
+        }),
     }
-    process::find_binary(opts.binary.as_deref()).map_err(|e| {
-        if asked == RuntimeChoice::Auto {
-            Error::ToolMissing {
-                what: "a registry runtime".into(),
-                looked_for: format!(
-                    "`podman` or `{}` on PATH",
-                    process::BINARY_NAMES.join("` or `")
-                ),
-                install: format!(
-                    "install podman ({}), or {}",
-                    crate::preflight::tools::Installer::of_this_host().command("podman"),
-                    process::install_binary()
-                ),
-            }
-        } else {
-            e
-        }
-    })
 }
 
 /// The registry's port in firewalld, as `opts` asks: left alone on loopback or when asked.
@@ -224,17 +177,6 @@ fn open_port(
             firewall::skipped(target.port, "the registry listens on loopback only")
         }
         _ => firewall::open_registry_port(layout, target.port),
-    }
-}
-
-fn podman_missing() -> Error {
-    Error::ToolMissing {
-        what: "podman".into(),
-        looked_for: "`podman version` on PATH".into(),
-        install: format!(
-            "install podman ({}), or run the registry as a process (the process runtime)",
-            crate::preflight::tools::Installer::of_this_host().command("podman")
-        ),
     }
 }
 
@@ -275,10 +217,7 @@ fn check_inputs(layout: &RegistryLayout) -> Result<(), Error> {
 /// Refuses a server certificate that clients would reject (no SANs, a key that does not
 /// match, a broken chain, expired): the registry would start and then fail every client.
 fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
-    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())
-        .map_err(|e| Error::TlsSetup {
-            reason: e.to_string(),
-        })?;
+    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())?;
     if report.ok {
         return Ok(());
     }
@@ -298,69 +237,6 @@ fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
         problems,
         certs_dir: layout.certs_dir(),
     })
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// The state of a host binary registry as `opts` asks for it.
-fn process_state(
-    layout: &RegistryLayout,
-    opts: &UpOptions,
-    binary: &Path,
-    use_systemd: bool,
-) -> RuntimeState {
-    let run = if use_systemd {
-        RunMode::ProcessUnit {
-            binary: binary.to_path_buf(),
-            unit: PathBuf::from("/etc/systemd/system").join(service_name()),
-        }
-    } else {
-        RunMode::Background {
-            binary: binary.to_path_buf(),
-        }
-    };
-    RuntimeState {
-        run,
-        port: opts.port,
-        bind: opts.bind,
-        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host),
-    }
-}
-
-/// The state of a podman registry as `opts` asks for it, running `image`.
-fn podman_state(
-    layout: &RegistryLayout,
-    opts: &UpOptions,
-    podman: &Path,
-    image: &str,
-    version: (u32, u32),
-    use_systemd: bool,
-) -> RuntimeState {
-    let run = if use_systemd {
-        let unit = if host::has_quadlet(version) {
-            PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
-        } else {
-            PathBuf::from("/etc/systemd/system").join(service_name())
-        };
-        RunMode::ContainerUnit {
-            podman: podman.to_path_buf(),
-            image: image.to_string(),
-            unit,
-        }
-    } else {
-        RunMode::Container {
-            podman: podman.to_path_buf(),
-            image: image.to_string(),
-        }
-    };
-    RuntimeState {
-        run,
-        port: opts.port,
-        bind: opts.bind,
-        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container),
-    }
 }
 
 /// What [`registry_down`] did.
@@ -450,15 +326,18 @@ pub fn registry_logs(root: &Path) -> Result<LogSource, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::DEFAULT_REGISTRY_IMAGE;
+    use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions, RuntimeChoice, SupervisorChoice};
 
     #[test]
     fn up_names_missing_inputs_with_the_command_that_makes_them() {
         let dir = tempfile::tempdir().unwrap();
         let opts = UpOptions {
             root: dir.path().to_path_buf(),
-            runtime: RuntimeChoice::Process,
-            supervisor: SupervisorChoice::Process,
+            run: RunOptions {
+                runtime: RuntimeChoice::Process,
+                supervisor: SupervisorChoice::Process,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = registry_up(&opts).unwrap_err().to_string();

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::RegistryLayout;
 use super::process::which;
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
 use crate::hint::Hint;
+use mirror_tls::fsutil::{PUBLIC_MODE, read_optional, write_atomic};
 
 /// The program firewalld is driven with.
 pub(crate) const FIREWALL_CMD: &str = "firewall-cmd";
@@ -186,7 +186,7 @@ fn save(layout: &RegistryLayout, opened: &Opened) -> Result<(), Error> {
     }
     let mut text = serde_json::to_string_pretty(opened).unwrap_or_default();
     text.push('\n');
-    write_atomic(&path, text.as_bytes(), CONFIG_MODE)
+    Ok(write_atomic(&path, text.as_bytes(), PUBLIC_MODE)?)
 }
 
 /// Runs `firewall-cmd args...`, recording it in `report`.

@@ -11,10 +11,12 @@ mod config;
 mod control;
 pub(crate) mod firewall;
 mod host;
+mod plan;
 pub(crate) mod process;
 mod start;
 mod status;
 mod units;
+mod version;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,14 +25,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
+use crate::storage::StorageSettings;
+use mirror_tls::fsutil::{PUBLIC_MODE, SECRET_MODE, read_optional, write_atomic};
 
+pub(crate) use archive::carried_image;
 pub use archive::{ArchiveImage, LoadedImage, read_image_archive};
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
 pub use firewall::{FirewallAction, FirewallReport, PortOpen, close_registry_ports};
 pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
+pub use version::{DetectedVersion, RegistryVersion};
 
 /// Default `<root>`, as `createMirrorRegistry.sh` used it.
 pub const DEFAULT_REGISTRY_ROOT: &str = "/opt/registry";
@@ -38,6 +43,27 @@ pub const DEFAULT_REGISTRY_ROOT: &str = "/opt/registry";
 pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
 /// Default image for the podman runtime.
 pub const DEFAULT_REGISTRY_IMAGE: &str = "docker.io/library/registry:2";
+
+/// `port`, when a registry can listen on it (not 0); else [`Error::InvalidPort`].
+pub fn validate_port(port: u16) -> Result<u16, Error> {
+    match port {
+        0 => Err(Error::InvalidPort { port }),
+        p => Ok(p),
+    }
+}
+
+/// An address to listen on: an IPv4 or IPv6 address, IPv6 with or without brackets; anything
+/// else (a host name, an address with a port) is [`Error::InvalidAddress`].
+pub fn parse_bind(text: &str) -> Result<IpAddr, Error> {
+    let t = text.trim();
+    let bare = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    bare.parse().map_err(|_| Error::InvalidAddress {
+        text: text.to_string(),
+    })
+}
 
 /// The files under a registry root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,8 +219,9 @@ impl RunMode {
     }
 }
 
-/// The state file's content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The state file's content. `Debug` leaves out the configuration text (it may hold the S3
+/// secret key and `http.secret`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeState {
     /// How it runs.
     pub run: RunMode,
@@ -205,6 +232,17 @@ pub struct RuntimeState {
     pub bind: Option<IpAddr>,
     /// The `config.yml` it was started with.
     pub config: String,
+}
+
+impl std::fmt::Debug for RuntimeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeState")
+            .field("run", &self.run)
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("config", &format_args!("<{} bytes>", self.config.len()))
+            .finish()
+    }
 }
 
 impl RuntimeState {
@@ -225,10 +263,22 @@ impl RuntimeState {
             })
     }
 
+    /// Writes the state file: 0600 when the configuration it records holds secrets.
     fn save(&self, layout: &RegistryLayout) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        write_atomic(&layout.state_file(), text.as_bytes(), CONFIG_MODE)
+        write_atomic(&layout.state_file(), text.as_bytes(), self.file_mode())?;
+        Ok(())
+    }
+
+    /// The mode of `config.yml` and of the state file: 0600 when the configuration holds a
+    /// secret key or `http.secret`, else 0644.
+    pub(crate) fn file_mode(&self) -> u32 {
+        if config::holds_secrets(&self.config) {
+            SECRET_MODE
+        } else {
+            PUBLIC_MODE
+        }
     }
 }
 
@@ -263,16 +313,10 @@ pub fn describe_listen(bind: Option<IpAddr>, port: u16) -> String {
     }
 }
 
-/// Settings of [`registry_up`].
+/// How the registry runs, wherever it lives: the runtime, who supervises it, the image or
+/// binary. [`install`](crate::install) takes these as they are; [`UpOptions`] adds where.
 #[derive(Debug, Clone)]
-pub struct UpOptions {
-    /// The registry root. Default [`DEFAULT_REGISTRY_ROOT`].
-    pub root: PathBuf,
-    /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
-    pub port: u16,
-    /// The address it listens on. Default `None`: every interface, as
-    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
-    pub bind: Option<IpAddr>,
+pub struct RunOptions {
     /// Which runtime. Default [`RuntimeChoice::Auto`].
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
@@ -285,13 +329,48 @@ pub struct UpOptions {
     /// its ID (`sha256:...`), never pulled. Means podman ([`RuntimeChoice::Auto`] picks it;
     /// [`RuntimeChoice::Process`] is an error). Default `None`.
     pub image_archive: Option<PathBuf>,
-    /// Open the port in firewalld when it runs (and the registry does not listen on loopback
-    /// only), in its default zone, now and permanently. Default `true`.
-    pub firewall: bool,
     /// The distribution binary for the process runtime. Default: found on `PATH`.
     pub binary: Option<PathBuf>,
     /// How long to wait for the port to answer. Default 30 s.
     pub wait: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            runtime: RuntimeChoice::Auto,
+            supervisor: SupervisorChoice::Auto,
+            image: DEFAULT_REGISTRY_IMAGE.into(),
+            image_archive: None,
+            binary: None,
+            wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Settings of [`registry_up`]: where the registry lives, keeps its content and listens, and
+/// how it runs.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The registry root. Default [`DEFAULT_REGISTRY_ROOT`].
+    pub root: PathBuf,
+    /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
+    pub port: u16,
+    /// The address it listens on. Default `None`: every interface, as
+    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
+    pub bind: Option<IpAddr>,
+    /// Where content is stored. Default [`StorageSettings::Filesystem`] (`<root>/data`).
+    /// With S3 the bucket is checked before anything starts.
+    pub storage: StorageSettings,
+    /// The file holding `http.secret` (created, random and 0600, when missing). Default:
+    /// none with filesystem storage (the registry makes one per start, as before);
+    /// [`crate::default_http_secret_file`] with S3, so replicas can share it.
+    pub http_secret_file: Option<PathBuf>,
+    /// Open the port in firewalld when it runs (and the registry does not listen on loopback
+    /// only), in its default zone, now and permanently. Default `true`.
+    pub firewall: bool,
+    /// How it runs.
+    pub run: RunOptions,
 }
 
 impl Default for UpOptions {
@@ -300,13 +379,10 @@ impl Default for UpOptions {
             root: PathBuf::from(DEFAULT_REGISTRY_ROOT),
             port: DEFAULT_REGISTRY_PORT,
             bind: None,
-            runtime: RuntimeChoice::Auto,
-            supervisor: SupervisorChoice::Auto,
-            image: DEFAULT_REGISTRY_IMAGE.into(),
-            image_archive: None,
+            storage: StorageSettings::Filesystem,
+            http_secret_file: None,
             firewall: true,
-            binary: None,
-            wait: Duration::from_secs(30),
+            run: RunOptions::default(),
         }
     }
 }
@@ -342,6 +418,14 @@ pub struct UpReport {
     /// pick another now (podman installed after a process registry was started): a switch
     /// is asked for with an explicit runtime.
     pub runtime_kept: bool,
+    /// Where content is stored, for humans (`filesystem`, `s3 bucket ...`).
+    pub storage: String,
+    /// The registry's version, when the configuration depends on it (S3 storage).
+    pub version: Option<DetectedVersion>,
+    /// The `http.secret` file, when one is used.
+    pub http_secret_file: Option<PathBuf>,
+    /// Whether that file was created now.
+    pub http_secret_created: bool,
     /// The image archive given, and whether it was loaded (podman lacked it).
     pub image_archive: Option<LoadedImage>,
     /// The port in firewalld. [`FirewallAction::Failed`] leaves the registry running, but

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::RegistryLayout;
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, write_atomic};
+use mirror_tls::fsutil::{PUBLIC_MODE, write_atomic};
 
 /// The names distribution's binary has: Debian/Ubuntu `docker-registry`, Fedora/EPEL
 /// `docker-distribution`'s `registry`.
@@ -139,6 +139,10 @@ pub(crate) fn start(
             c
         }
     };
+    // Distribution 2.8's S3 driver panics at start when AWS_CA_BUNDLE is set
+    // (`LoadCustomCABundleError: ... HTTPClient's transport unsupported type`); a private CA
+    // for the store goes in the host trust store, which the registry reads.
+    cmd.env_remove("AWS_CA_BUNDLE");
     cmd.arg("serve")
         .arg(&config)
         .current_dir(&layout.root)
@@ -153,7 +157,7 @@ pub(crate) fn start(
     write_atomic(
         &layout.pid_file(),
         format!("{pid}\n").as_bytes(),
-        CONFIG_MODE,
+        PUBLIC_MODE,
     )?;
     let started = Instant::now();
     loop {
