@@ -10,6 +10,7 @@ use std::process::Command;
 
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::host_stubs::{self, lines, path_with, take_calls};
+use mirror_testkit::moto::{BUCKET, Moto};
 use mirror_testkit::{free_port, require_tool, skopeo};
 
 /// A registry root with certificates for localhost and an htpasswd user.
@@ -469,6 +470,137 @@ fn registry_up_opens_the_port_in_firewalld_and_down_purge_closes_only_what_it_op
         .unwrap()
         .clone();
     assert_eq!(check["detail"], "firewalld does not run", "{check}");
+}
+
+/// S3 storage and a carried image together: the bucket is checked, the image loaded and run
+/// by its ID with the S3 configuration for the version its saved name tells (2.x: no
+/// `forcepathstyle`), the replicas' http secret made, the port opened; the registry stores in
+/// the bucket; `status` checks the bucket; `down --purge` stops it and closes the port.
+#[test]
+fn a_carried_image_runs_on_s3_storage_behind_the_opened_port() {
+    require_tool("docker-registry");
+    let m = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, id) = skopeo::docker_archive(tmp.path());
+    let bin = tmp.path().join("bin");
+    host_stubs::podman(&bin);
+    host_stubs::firewall_cmd(&bin);
+    std::fs::write(bin.join("running"), "").unwrap();
+    let _cleanup = Cleanup(bin.clone());
+    let root = tmp.path().join("registry");
+    registry_root(&root);
+    let creds = m.credentials_file(tmp.path());
+    let port = free_port();
+    let p = format!("{port}/tcp");
+    let out = mirrorctl(["registry", "up", "--image-archive"])
+        .arg(&archive)
+        .args(["--port", &port.to_string(), "--storage", "s3"])
+        .args(["--s3-endpoint", &m.endpoint, "--s3-bucket", BUCKET])
+        .arg("--s3-credentials-file")
+        .arg(&creds)
+        .arg("--root")
+        .arg(&root)
+        .env("MIRRORCTL_SUPERVISOR", "process")
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    let _down = scopeguard(&root, &bin);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "started: podman container `mirror-registry` from {id}\n\
+image: docker.io/library/registry:2 = {id} (loaded from {})\n\
+listening on every interface, port {port}; config {}\n\
+storage: s3 bucket `{BUCKET}` at {} (region us-east-1, root /, blob downloads redirected to the store) (config for registry 2.0, from the tag of `docker.io/library/registry:2`)\n\
+http secret: {} (created; give every replica this file)\n\
+firewall: opened {p} in firewalld (zone public), now and permanently\n",
+            archive.display(),
+            root.join("config.yml").display(),
+            m.endpoint,
+            root.join("auth/http-secret").display()
+        )
+    );
+    // podman's calls are those of a filesystem registry (the test above); then firewalld's.
+    let calls = take_calls(&bin);
+    assert!(calls[5].ends_with(&format!(" {id}")), "{calls:?}");
+    assert_eq!(
+        calls[6..],
+        [
+            "--state".to_string(),
+            "--get-default-zone".to_string(),
+            format!("--query-port={p}"),
+            format!("--permanent --query-port={p}"),
+            format!("--add-port={p}"),
+            format!("--permanent --add-port={p}"),
+        ]
+    );
+    let config = std::fs::read_to_string(root.join("config.yml")).unwrap();
+    assert!(
+        config.contains(&format!("regionendpoint: \"{}\"", m.endpoint))
+            && !config.contains("forcepathstyle"),
+        "{config}"
+    );
+
+    // What is pushed lands in the bucket, through the "container" podman runs.
+    let out = Command::new(require_tool("skopeo"))
+        .args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "admin:s3cret-pass",
+        ])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("docker://localhost:{port}/carried/registry:2"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let keys = m.keys(BUCKET);
+    assert!(
+        keys.iter()
+            .any(|k| k.contains("docker/registry/v2/repositories/carried/registry/")),
+        "{keys:?}"
+    );
+    let out = mirrorctl([
+        "registry",
+        "status",
+        "--username",
+        "admin",
+        "--password-file",
+    ])
+    .arg(root.join("pw"))
+    .arg("--registry")
+    .arg(format!("localhost:{port}"))
+    .arg("--root")
+    .arg(&root)
+    .env("PATH", path_with(&bin))
+    .output()
+    .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("\nok    storage  s3 bucket `{BUCKET}`")),
+        "{stdout}"
+    );
+    take_calls(&bin);
+
+    let out = mirrorctl(["registry", "down", "--purge", "--root"])
+        .arg(&root)
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(
+        text(&out).0,
+        format!(
+            "stopped: podman container `mirror-registry` from {id}\nfirewall: closed {p} in firewalld (zone public)\n"
+        )
+    );
+    assert_eq!(
+        (lines(&bin, "runtime"), lines(&bin, "permanent")),
+        (vec![], vec![])
+    );
 }
 
 /// `registry down` when the test ends, however it ends.
