@@ -27,9 +27,10 @@ ensure_moto() {
 
 # ensure_packages: docker-registry (the distribution registry, the program in the registry:2
 # image), skopeo (an independent registry client), openssl, gnupg (the tests check that
-# release signatures made by `gpg --sign` verify, and that gpg verifies ours) and moto (an S3
-# API server).
+# release signatures made by `gpg --sign` verify, and that gpg verifies ours), moto (an S3
+# API server); and what scripts/dist.sh and its test use (ensure_dist_tools).
 ensure_packages() {
+  ensure_dist_tools
   ensure_apt_packages
   ensure_moto
 }
@@ -56,5 +57,52 @@ ensure_apt_packages() {
   # docker-distribution installs `registry`; the harness looks for `docker-registry`.
   if ! command -v docker-registry >/dev/null 2>&1 && command -v registry >/dev/null 2>&1; then
     need_sudo ln -sf "$(command -v registry)" /usr/local/bin/docker-registry
+  fi
+}
+
+# Where ensure_dist_tools puts zig and cargo-zigbuild when they are not installed already: a
+# virtual environment of their own (Debian 12 refuses `pip install` into the system Python).
+dist_tools_venv() {
+  echo "${MIRRORCTL_DIST_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/mirrorctl/dist-tools}"
+}
+
+# zig_ready: cargo-zigbuild on PATH and a zig it can run (`zig`, or the ziglang Python package).
+zig_ready() {
+  command -v cargo-zigbuild >/dev/null 2>&1 &&
+    { command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1; }
+}
+
+# ensure_dist_tools: what scripts/dist.sh needs beyond cargo: cargo-zigbuild and ziglang (from
+# PyPI), rpmbuild (Debian's `rpm`), objcopy/objdump/readelf (`binutils`). Puts the venv's bin
+# first on PATH when that is where they are.
+ensure_dist_tools() {
+  local venv
+  venv="$(dist_tools_venv)"
+  [ -x "$venv/bin/cargo-zigbuild" ] && export PATH="$venv/bin:$PATH"
+  local missing=()
+  command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
+  command -v objcopy >/dev/null 2>&1 && command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  # Debian ships venv's ensurepip in python3-venv.
+  if ! zig_ready && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "info: installing ${missing[*]}" >&2
+    if command -v apt-get >/dev/null 2>&1; then
+      need_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    elif command -v dnf >/dev/null 2>&1; then
+      need_sudo dnf install -y rpm-build binutils python3
+    elif command -v yum >/dev/null 2>&1; then
+      need_sudo yum install -y rpm-build binutils python3
+    else
+      echo "error: cannot install ${missing[*]}: no apt-get, dnf or yum; install them by hand" >&2
+      return 1
+    fi
+  fi
+  if ! zig_ready; then
+    echo "info: installing ziglang and cargo-zigbuild (PyPI) into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q ziglang cargo-zigbuild
+    export PATH="$venv/bin:$PATH"
   fi
 }

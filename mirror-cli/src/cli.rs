@@ -6,7 +6,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build and fill the mirror registry a restricted-network OpenShift install needs.
 #[derive(Parser, Debug)]
-#[command(name = "mirrorctl", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mirrorctl",
+    version = crate::version::SHORT,
+    long_version = crate::version::LONG,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Print no progress on stderr (errors are still printed)
     #[arg(long, short, global = true)]
@@ -23,7 +30,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, hostname, tools, upstream
+    /// Check this host before anything changes: OS, disk, memory, CIDR overlaps, port, firewall, hostname, tools, storage, upstream
     Preflight(PreflightArgs),
     /// Generate and verify the registry's CA and SAN server certificate
     #[command(subcommand)]
@@ -41,12 +48,26 @@ pub enum Command {
     #[command(subcommand)]
     Release(ReleaseCommand),
     /// Do everything createMirrorRegistry.sh did, idempotently, in one command
-    #[command(disable_version_flag = true)]
+    ///
+    /// `--version` is the OpenShift version to mirror here; `-V` prints mirrorctl's version.
+    #[command(disable_version_flag = true, arg = mirrorctl_version_short())]
     Install(Box<InstallArgs>),
     /// Stop and remove what `install` created (the registry, its files, trust entries, outputs)
     Uninstall(UninstallArgs),
     /// Mirror what an oc-mirror ImageSetConfiguration asks for: releases from channels, additional images
     Mirror(ConfigMirrorArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish)
+    Completions(crate::cmd::generate::CompletionsArgs),
+    /// Write a man page for every command into a directory
+    Man(crate::cmd::generate::ManArgs),
+}
+
+/// `-V` alone, for a command whose `--version` flag is its own (install's OpenShift version).
+fn mirrorctl_version_short() -> clap::Arg {
+    clap::Arg::new("mirrorctl-version")
+        .short('V')
+        .action(clap::ArgAction::Version)
+        .help("Print version")
 }
 
 /// `mirrorctl mirror --config`.
@@ -427,6 +448,12 @@ pub struct InstallArgs {
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
+    /// The registry image as an archive carried from a connected host (`podman save`, or `skopeo copy ... docker-archive:FILE`): loaded into podman when missing, then run by its ID
+    #[arg(long, value_name = "FILE")]
+    pub image_archive: Option<PathBuf>,
+    /// Leave firewalld alone (by default the registry port is opened when firewalld runs)
+    #[arg(long)]
+    pub no_firewall: bool,
     #[command(flatten)]
     pub storage: crate::cmd::storage::StorageArgs,
     /// The file holding the secret registry replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3]

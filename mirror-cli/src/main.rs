@@ -10,6 +10,7 @@ mod cmd;
 mod hints;
 mod output;
 mod progress;
+mod version;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 

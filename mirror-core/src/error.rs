@@ -238,6 +238,24 @@ pub enum Error {
         /// The fix.
         hint: Hint,
     },
+    /// An image archive (`podman save`, `skopeo copy ... docker-archive:`) that cannot be used.
+    #[error("image archive `{}`: {reason}", path.display())]
+    ImageArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `firewall-cmd` failed to open or close the registry's port.
+    #[error("cannot {} port {port}/tcp in firewalld: {reason}", if *open { "open" } else { "close" })]
+    Firewall {
+        /// The port.
+        port: u16,
+        /// Opening (else closing).
+        open: bool,
+        /// What failed.
+        reason: String,
+    },
     /// The object store's credentials file is unreadable or not in a known format (the
     /// message never quotes its lines).
     #[error("S3 credentials file `{}`: {reason}", path.display())]
@@ -624,6 +642,11 @@ impl Error {
                 &f.credentials,
             ),
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
+            Error::ImageArchive { .. } => Hint::MakeImageArchive,
+            Error::Firewall { port, open, .. } => Hint::FirewallPort {
+                port: *port,
+                open: *open,
+            },
             Error::GraphFetch { hint, .. }
             | Error::Channel { hint, .. }
             | Error::ImageSetConfig { hint, .. } => (**hint).clone(),

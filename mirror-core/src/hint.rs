@@ -109,6 +109,15 @@ pub enum Hint {
         /// The whole advice, naming only other programs' commands.
         advice: String,
     },
+    /// Save the registry image into an archive on a connected host and carry it over.
+    MakeImageArchive,
+    /// Open (or close) the registry's port in firewalld by hand, as root.
+    FirewallPort {
+        /// The port.
+        port: u16,
+        /// Open it (else close it).
+        open: bool,
+    },
     /// The release's signatures do not verify with its keys: the content or the keys are not
     /// what they should be.
     SignatureRejected,
@@ -311,6 +320,17 @@ impl std::fmt::Display for Hint {
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),
+            Hint::FirewallPort { port, open: true } => write!(
+                f,
+                "rerun this as root, or open it yourself: `firewall-cmd --add-port={port}/tcp && firewall-cmd --permanent --add-port={port}/tcp`; the registry runs, but clients on other hosts cannot reach it until the port is open"
+            ),
+            Hint::FirewallPort { port, open: false } => write!(
+                f,
+                "rerun this as root, or close it yourself: `firewall-cmd --remove-port={port}/tcp && firewall-cmd --permanent --remove-port={port}/tcp`"
+            ),
+            Hint::MakeImageArchive => f.write_str(
+                "on a host with network access save the image with `podman save -o registry.tar docker.io/library/registry:2` (or `skopeo copy docker://docker.io/library/registry:2 docker-archive:registry.tar:docker.io/library/registry:2`), check its sha256sum on both sides, and carry that file over",
+            ),
             Hint::CheckChannel { known, .. } => {
                 f.write_str("check the channel name and the architecture: channels are named like `stable-4.14`, `fast-4.15`, `eus-4.16` or `candidate-4.17`, architectures are `amd64`, `arm64`, `ppc64le`, `s390x` or `multi`")?;
                 if !known.is_empty() {

@@ -60,10 +60,11 @@ pub use mirror_net as net;
 pub use mirror_tls as tls;
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
-    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
-    InterfaceNetwork, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease, PREFLIGHT_API_VERSION,
-    PortStatus, PreflightOptions, PreflightReport, Probe, Problem, ProcessInfo, ReleaseSize,
-    Status, Summary, Tools, UpstreamFacts, checks, evaluate, parse_cidr_arg, run_preflight,
+    DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, FirewallFacts, HostFacts, HostnameFacts,
+    InstallConfig, InterfaceNetwork, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
+    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, Problem,
+    ProcessInfo, ReleaseSize, Status, Summary, Tools, UpstreamFacts, checks, evaluate,
+    parse_cidr_arg, run_preflight,
 };
 pub use progress::{BlobAction, ImageAction, MirrorEvent, NoProgress, Progress};
 pub use pull_secret::{
@@ -94,11 +95,13 @@ pub use release::signature::{
     configmap_file_name, signature_configmap, sigstore_tag,
 };
 pub use runtime::{
-    CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DetectedVersion, DownReport, LogSource, RegistryLayout, RegistryVersion,
-    RunMode, RunOptions, RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport,
-    SupervisorChoice, UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running,
-    parse_bind, registry_down, registry_logs, registry_status, registry_up, validate_port,
+    ArchiveImage, CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
+    DEFAULT_REGISTRY_ROOT, DetectedVersion, DownReport, FirewallAction, FirewallReport,
+    LoadedImage, LogSource, PortOpen, RegistryLayout, RegistryVersion, RunMode, RunOptions,
+    RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice,
+    UNIT_NAME, UpAction, UpOptions, UpReport, close_registry_ports, describe_listen, is_running,
+    parse_bind, read_image_archive, registry_down, registry_logs, registry_status, registry_up,
+    validate_port,
 };
 pub use secret::{read_secret_file, secret_line};
 /// Semantic versions (release versions in the upgrade graph), re-exported so callers share one

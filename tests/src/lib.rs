@@ -7,6 +7,7 @@
 //! - [`fixture`]: a synthetic, format-faithful OpenShift release payload pushed byte for byte.
 //! - [`moto::Moto`]: a real S3 API server (moto) on a free loopback port, with a bucket.
 //! - [`graph_server`]: an upgrade graph server (Cincinnati JSON) on loopback.
+//! - [`host_stubs`]: recording stand-ins for podman and firewall-cmd, which cannot run here.
 //! - [`signing`] and [`SignatureServer`]: release signatures made with a generated OpenPGP
 //!   key, and a loopback signature store serving them.
 //!
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod fault_proxy;
 pub mod fixture;
 pub mod graph_server;
+pub mod host_stubs;
 pub mod moto;
 mod registry;
 pub mod signature_server;

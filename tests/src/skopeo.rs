@@ -76,3 +76,48 @@ pub fn assert_digest(reg: &TestRegistry, image: &str, expected: &Digest) {
         Err(e) => panic!("skopeo cannot read `{image}`: {e}"),
     }
 }
+
+/// A docker-archive as the connected side writes it for a disconnected host (`skopeo copy
+/// docker://... docker-archive:DIR/registry.tar:docker.io/library/registry:2`), of a fixture
+/// image pushed to a registry started for it; with that image's config digest as the
+/// registry serves it (the image ID podman gives it after `podman load`).
+pub fn docker_archive(dir: &std::path::Path) -> (std::path::PathBuf, Digest) {
+    let source = TestRegistry::start();
+    let rt = crate::runtime();
+    let client = mirror_core::RegistryClient::new(source.client_options()).expect("client");
+    let f = rt.block_on(crate::fixture::push(
+        &crate::fixture::FixtureSpec::tiny(),
+        &client,
+        &source.host,
+    ));
+    let c = f
+        .components
+        .iter()
+        .find(|c| c.children.is_empty())
+        .expect("a single-image component");
+    let image = format!("{}@{}", f.component_repo, c.digest);
+    let raw = inspect_raw(&source, &image).expect("skopeo inspect");
+    let manifest: serde_json::Value = serde_json::from_slice(&raw).expect("manifest JSON");
+    let config = Digest::parse(
+        manifest["config"]["digest"]
+            .as_str()
+            .expect("config digest"),
+    )
+    .expect("config digest");
+    let archive = dir.join("registry.tar");
+    let out = Command::new(require_tool("skopeo"))
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .arg(format!(
+            "docker-archive:{}:docker.io/library/registry:2",
+            archive.display()
+        ))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (archive, config)
+}

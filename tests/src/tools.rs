@@ -21,6 +21,9 @@ pub fn require_tool(name: &str) -> PathBuf {
         "docker-registry" => ("docker-registry", "docker-distribution"),
         "update-ca-certificates" => ("ca-certificates", "ca-certificates"),
         "keytool" => ("default-jre-headless", "java-17-openjdk-headless"),
+        "objdump" | "objcopy" | "readelf" => ("binutils", "binutils"),
+        "rpmbuild" => ("rpm", "rpm-build"),
+        "sha256sum" => ("coreutils", "coreutils"),
         "gpg" | "gpgconf" => ("gnupg", "gnupg2"),
         other => (other, other),
     };

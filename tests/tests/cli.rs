@@ -6,9 +6,9 @@ use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 
 /// A green `cargo test` means the code of this tree passed: the binary the tests run is the
-/// one cargo built for this run, newer than every source file it is built from (the list cargo
-/// keeps beside it, `mirrorctl.d`; test-only modules are not in it, so editing one does not
-/// count as a stale binary).
+/// one cargo built for this run, newer than every source file it is built from (the lists cargo
+/// keeps beside its outputs, see [`sources_of`]; test-only modules are not in them, so editing
+/// one does not count as a stale binary).
 #[test]
 fn the_binary_under_test_is_built_from_this_tree() {
     let built = std::path::PathBuf::from(env!("CARGO_BIN_EXE_mirrorctl"));
@@ -17,20 +17,18 @@ fn the_binary_under_test_is_built_from_this_tree() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap();
-    let dep_info = std::fs::read_to_string(built.with_extension("d")).unwrap();
-    let (_, deps) = dep_info.split_once(": ").expect("a dep-info line");
     let mut crates = std::collections::BTreeSet::new();
     let mut sources = 0;
-    for p in deps.split_whitespace().map(std::path::Path::new) {
+    for p in sources_of(&built, root) {
         let Ok(rel) = p.strip_prefix(root) else {
             continue;
         };
-        if p.extension().is_none_or(|x| x != "rs") {
+        if p.extension().is_none_or(|x| x != "rs") || !p.is_file() {
             continue;
         }
         sources += 1;
         crates.insert(rel.iter().next().unwrap().to_string_lossy().to_string());
-        let changed = std::fs::metadata(p).unwrap().modified().unwrap();
+        let changed = std::fs::metadata(&p).unwrap().modified().unwrap();
         assert!(
             changed <= built_at,
             "`{}` changed after `{}` was built",
@@ -49,6 +47,46 @@ fn the_binary_under_test_is_built_from_this_tree() {
             "{c} is not among the binary's sources: {crates:?}"
         );
     }
+}
+
+/// The source files cargo recorded for `built`: `cargo build` writes them all to `built`.d,
+/// but `cargo test` does not (on a fresh target there is none, and a later `cargo test` leaves
+/// it stale), so also each crate's own list from `deps/`: the binary's (`deps/mirrorctl-<hash>.d`
+/// beside the file `built` is a hard link to) and every build of the workspace's libraries
+/// (`<crate>-<hash>.d` beside `lib<crate>-<hash>.rlib`, not the unit-test builds). Relative
+/// paths are under `root`, where cargo runs rustc.
+fn sources_of(built: &std::path::Path, root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let deps = built.parent().unwrap().join("deps");
+    let mut lists = vec![built.with_extension("d")];
+    for entry in std::fs::read_dir(&deps).unwrap().filter_map(Result::ok) {
+        let (path, name) = (
+            entry.path(),
+            entry.file_name().to_string_lossy().into_owned(),
+        );
+        if name.starts_with("mirrorctl-") && path.extension().is_none() && id(&path) == id(built) {
+            lists.push(path.with_extension("d"));
+        }
+        let lib = ["mirror_core-", "mirror_tls-", "mirror_net-"]
+            .into_iter()
+            .find(|c| name.starts_with(&format!("lib{c}")) && name.ends_with(".rlib"));
+        if let Some(c) = lib {
+            let hash = &name[3 + c.len()..name.len() - ".rlib".len()];
+            lists.push(deps.join(format!("{c}{hash}.d")));
+        }
+    }
+    let mut sources = Vec::new();
+    for list in lists {
+        let Ok(text) = std::fs::read_to_string(&list) else {
+            continue;
+        };
+        // The first line: `target: source source ...`.
+        let line = text.lines().next().unwrap_or_default();
+        let (_, files) = line.split_once(": ").unwrap_or_default();
+        sources.extend(files.split_whitespace().map(|f| root.join(f)));
+    }
+    sources
 }
 
 #[test]
@@ -291,6 +329,8 @@ fn every_command_runs_with_only_its_required_arguments() {
                 "NO/SUCH".into(),
             ],
         ),
+        ("completions", vec!["bash".into()]),
+        ("man", vec!["--dir".into(), t("man")]),
     ];
     let leaves: Vec<String> = leaf_commands(&[])
         .into_iter()

@@ -222,6 +222,8 @@ fn given(a: &InstallArgs) -> InstallConfigFile {
         max_per_registry: a.max_per_registry,
         bcrypt_cost: a.bcrypt_cost,
         image: a.image.clone(),
+        image_archive: a.image_archive.clone(),
+        firewall: a.no_firewall.then_some(false),
         storage: a.storage.kind(),
         s3: a.storage.s3_section(),
         http_secret_file: a.http_secret_file.clone(),
@@ -229,13 +231,14 @@ fn given(a: &InstallArgs) -> InstallConfigFile {
 }
 
 /// How `install` names a setting: the flag whose argument id is the config key in snake case
-/// (`pullSecret` -> `--pull-secret`, `s3.bucket` -> `--s3-bucket`); the password, which no
-/// flag holds, as `registry password`.
+/// (`pullSecret` -> `--pull-secret`, `s3.bucket` -> `--s3-bucket`), the negative flag of
+/// `firewall` (`--no-firewall`); the password, which no flag holds, as `registry password`.
 pub fn install_flag(key: &str) -> Option<String> {
-    if key == "password" {
-        return Some("registry password".into());
-    }
-    let id = super::storage::arg_id(key);
+    let id = match key {
+        "password" => return Some("registry password".into()),
+        "firewall" => "no_firewall".to_string(),
+        _ => super::storage::arg_id(key),
+    };
     let root = <crate::cli::Cli as clap::CommandFactory>::command();
     let install = root.find_subcommand("install")?;
     let arg = install
@@ -319,6 +322,8 @@ mod tests {
                 "--max-per-registry",
                 "--bcrypt-cost",
                 "--image",
+                "--image-archive",
+                "--no-firewall",
                 "--storage",
                 "--s3-endpoint",
                 "--s3-bucket",

@@ -2,6 +2,7 @@
 //! render the result.
 
 mod access;
+pub(crate) mod generate;
 mod graph;
 mod install;
 mod mirror;
@@ -32,6 +33,8 @@ pub async fn run(cli: Cli) -> u8 {
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(args) => install::run(*args, quiet).await,
         Command::Uninstall(args) => install::uninstall(args, quiet),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
         Command::Mirror(args) => mirror::config_mirror(args, quiet).await,
     }
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use mirror_core::{
-    CheckState, Credential, LogSource, RegistryLayout, RunOptions, RuntimeChoice, StatusOptions,
-    SupervisorChoice, UpAction, UpOptions, UserAction, parse_bind, validate_port,
+    CheckState, Credential, FirewallAction, LogSource, RegistryLayout, RunOptions, RuntimeChoice,
+    StatusOptions, SupervisorChoice, UpAction, UpOptions, UserAction, parse_bind, validate_port,
 };
 
 use super::secret_input::PasswordArgs;
@@ -85,6 +85,9 @@ pub struct RootArgs {
 pub struct DownArgs {
     #[command(flatten)]
     pub root: RootArgs,
+    /// Also close the port `up` opened in firewalld (a port opened by someone else stays open)
+    #[arg(long)]
+    pub purge: bool,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -109,6 +112,12 @@ pub struct UpArgs {
     /// The image for podman, e.g. a mirrored copy of registry:2
     #[arg(long, value_name = "IMAGE", default_value = mirror_core::DEFAULT_REGISTRY_IMAGE)]
     pub image: String,
+    /// The registry image as an archive carried from a connected host (`podman save`, or `skopeo copy ... docker-archive:FILE`): loaded into podman when missing, then run by its ID
+    #[arg(long, value_name = "FILE", conflicts_with = "binary")]
+    pub image_archive: Option<PathBuf>,
+    /// Leave firewalld alone (by default the port is opened when firewalld runs, unless --bind is a loopback address)
+    #[arg(long)]
+    pub no_firewall: bool,
     /// The distribution binary for the process runtime [default: docker-registry or registry on PATH]
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
@@ -232,6 +241,7 @@ fn up(args: UpArgs) -> u8 {
         bind,
         storage,
         http_secret_file: args.http_secret_file,
+        firewall: !args.no_firewall,
         run: RunOptions {
             runtime: match args.runtime {
                 RuntimeArg::Auto => RuntimeChoice::Auto,
@@ -244,6 +254,7 @@ fn up(args: UpArgs) -> u8 {
                 SupervisorArg::Process => SupervisorChoice::Process,
             },
             image: args.image,
+            image_archive: args.image_archive,
             binary: args.binary,
             ..Default::default()
         },
@@ -267,10 +278,11 @@ fn up(args: UpArgs) -> u8 {
         }
         OutputFormat::Text => print_up(&opts, &report),
     }
-    EXIT_OK
+    firewall_exit(&report.firewall)
 }
 
-/// `registry up`'s report as text: what runs, where, on which storage; notes on stderr.
+/// `registry up`'s report as text: what runs (and the carried image), where, on which
+/// storage, the port in firewalld; notes on stderr.
 fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
     let layout = RegistryLayout::new(&opts.root);
     let what = match report.action {
@@ -283,6 +295,9 @@ fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
         eprintln!(
             "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
         );
+    }
+    if let Some(l) = &report.image_archive {
+        println!("{}", describe_loaded(l));
     }
     let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
     println!(
@@ -317,6 +332,66 @@ fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
         };
         println!("http secret: {} ({how})", f.display());
     }
+    if let Some(line) = describe_firewall(&report.firewall) {
+        println!("{line}");
+    }
+}
+
+/// One line for stdout about the port in firewalld, when there is something to say.
+pub fn describe_firewall(f: &mirror_core::FirewallReport) -> Option<String> {
+    let zone = f
+        .zone
+        .as_deref()
+        .map(|z| format!(" (zone {z})"))
+        .unwrap_or_default();
+    let port = f.port;
+    Some(match f.action {
+        FirewallAction::Opened => {
+            format!("firewall: opened {port}/tcp in firewalld{zone}, now and permanently")
+        }
+        FirewallAction::AlreadyOpen => format!("firewall: {port}/tcp was open already{zone}"),
+        FirewallAction::Closed => format!("firewall: closed {port}/tcp in firewalld{zone}"),
+        FirewallAction::AlreadyClosed => format!("firewall: {port}/tcp was closed already{zone}"),
+        _ => return None,
+    })
+}
+
+/// Prints what went wrong with firewalld (stderr); exit 1 when it failed, else 0.
+pub fn firewall_exit(f: &mirror_core::FirewallReport) -> u8 {
+    match f.action {
+        FirewallAction::Failed => {
+            eprintln!(
+                "error: port {}/tcp in firewalld: {}",
+                f.port,
+                f.detail.as_deref().unwrap_or("firewall-cmd failed")
+            );
+            if let Some(h) = crate::output::hint_text(f.hint()) {
+                eprintln!("hint: {h}");
+            }
+            EXIT_PROBLEM
+        }
+        FirewallAction::NotRunning if f.detail.is_some() => {
+            eprintln!("note: {}", f.detail.as_deref().unwrap_or_default());
+            EXIT_OK
+        }
+        _ => EXIT_OK,
+    }
+}
+
+/// `image: docker.io/library/registry:2 = sha256:... (loaded from FILE)`.
+pub fn describe_loaded(l: &mirror_core::LoadedImage) -> String {
+    let name = l
+        .image
+        .names
+        .first()
+        .map(|n| format!("{n} = "))
+        .unwrap_or_default();
+    let how = if l.loaded {
+        format!("loaded from {}", l.archive.display())
+    } else {
+        format!("already in podman's storage, as in {}", l.archive.display())
+    };
+    format!("image: {name}{} ({how})", l.image.id)
 }
 
 async fn status(args: StatusArgs) -> u8 {
@@ -377,34 +452,52 @@ async fn status(args: StatusArgs) -> u8 {
 
 fn down(args: DownArgs) -> u8 {
     let root = &args.root.root;
-    match mirror_core::registry_down(root) {
-        Ok(r) => {
-            let layout = RegistryLayout::new(root);
-            stdout(&match (args.output, r.stopped, r.removed, &r.run) {
-                (OutputFormat::Json, ..) => json_report(
-                    "RegistryDown",
-                    serde_json::json!({
-                        "root": root,
-                        "changed": r.stopped || r.removed,
-                        "stopped": r.stopped,
-                        "removed": r.removed,
-                        "run": r.run.as_ref().map(|run| run.describe(&layout)),
-                    }),
-                ),
-                (_, true, _, Some(run)) => format!("stopped: {}\n", run.describe(&layout)),
-                (_, true, _, None) => "stopped: the background registry\n".to_string(),
-                (_, false, true, Some(run)) => {
-                    format!("removed (it was not running): {}\n", run.describe(&layout))
-                }
-                (_, false, true, None) => format!(
-                    "removed (it was not running): podman container `{}`\n",
-                    mirror_core::CONTAINER_NAME
-                ),
-                (_, false, false, _) => "not running (already right)\n".to_string(),
-            });
-            EXIT_OK
+    let r = match mirror_core::registry_down(root) {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    // With --purge, the port `up` opened; a failure is reported after what was stopped.
+    let firewall = if args.purge {
+        mirror_core::close_registry_ports(root, false)
+    } else {
+        Ok(Vec::new())
+    };
+    let closed = firewall.as_deref().unwrap_or_default();
+    let layout = RegistryLayout::new(root);
+    stdout(&match (args.output, r.stopped, r.removed, &r.run) {
+        (OutputFormat::Json, ..) => json_report(
+            "RegistryDown",
+            serde_json::json!({
+                "root": root,
+                "changed": r.stopped || r.removed || closed.iter().any(|f| f.action == FirewallAction::Closed),
+                "stopped": r.stopped,
+                "removed": r.removed,
+                "run": r.run.as_ref().map(|run| run.describe(&layout)),
+                "firewall": closed,
+            }),
+        ),
+        (_, true, _, Some(run)) => format!("stopped: {}\n", run.describe(&layout)),
+        (_, true, _, None) => "stopped: the background registry\n".to_string(),
+        (_, false, true, Some(run)) => {
+            format!("removed (it was not running): {}\n", run.describe(&layout))
         }
-        Err(e) => core_error(&e),
+        (_, false, true, None) => format!(
+            "removed (it was not running): podman container `{}`\n",
+            mirror_core::CONTAINER_NAME
+        ),
+        (_, false, false, _) => "not running (already right)\n".to_string(),
+    });
+    if args.output == OutputFormat::Text {
+        let lines: String = closed
+            .iter()
+            .filter_map(describe_firewall)
+            .map(|l| l + "\n")
+            .collect();
+        stdout(&lines);
+    }
+    match &firewall {
+        Ok(f) => f.iter().map(firewall_exit).max().unwrap_or(EXIT_OK),
+        Err(e) => core_error(e),
     }
 }
 

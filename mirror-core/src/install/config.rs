@@ -70,6 +70,13 @@ pub struct InstallConfigFile {
     pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
     pub image: Option<String>,
+    /// The registry image as an archive carried from a connected host (`podman save`, or
+    /// `skopeo copy ... docker-archive:FILE`): loaded into podman when missing, then run by its
+    /// ID. Means the podman runtime.
+    pub image_archive: Option<PathBuf>,
+    /// Open the registry port in firewalld when it runs (default `true`; `false` leaves
+    /// firewalld alone).
+    pub firewall: Option<bool>,
     /// Where the registry stores content: `filesystem` (default) or `s3` (then `s3:` says
     /// where).
     pub storage: Option<String>,
@@ -112,7 +119,7 @@ impl S3ConfigFile {
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 28] = [
+    pub const KEYS: [&'static str; 30] = [
         "email",
         "username",
         "passwordFile",
@@ -138,6 +145,8 @@ impl InstallConfigFile {
         "maxPerRegistry",
         "bcryptCost",
         "image",
+        "imageArchive",
+        "firewall",
         "storage",
         "s3",
         "httpSecretFile",

@@ -21,8 +21,8 @@ use crate::preflight::PreflightOptions;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{ClientOptions, RegistryClient};
 use crate::runtime::{
-    DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_REGISTRY_ROOT, RunOptions,
-    RuntimeChoice, SupervisorChoice, parse_bind, validate_port,
+    DEFAULT_REGISTRY_PORT, DEFAULT_REGISTRY_ROOT, RunOptions, RuntimeChoice, SupervisorChoice,
+    parse_bind, validate_port,
 };
 use crate::storage::StorageSettings;
 
@@ -165,8 +165,11 @@ pub struct InstallSettings {
     /// The file holding `http.secret` that replicas share (created random, 0600, when
     /// missing); `None`: `<root>/auth/http-secret` with S3, none with the filesystem.
     pub http_secret_file: Option<PathBuf>,
-    /// How the registry runs (runtime, supervisor, image); where is `root`, `port`, `bind`,
-    /// `storage`.
+    /// Open the registry port in firewalld when it runs (`registry up`'s
+    /// [`UpOptions::firewall`](crate::UpOptions::firewall)). Default `true`.
+    pub firewall: bool,
+    /// How the registry runs (runtime, supervisor, image or a carried image archive, read
+    /// when the settings are built); where is `root`, `port`, `bind`, `storage`.
     pub run: RunOptions,
 }
 
@@ -319,9 +322,7 @@ impl InstallOptions {
         } else {
             vec![]
         };
-        let image = Self::pick(&g.image, &f.image)
-            .map(|(i, _)| i)
-            .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.to_string());
+        let run = self.run_options(runtime)?;
         Ok(InstallSettings {
             credential,
             rh_account,
@@ -351,12 +352,8 @@ impl InstallOptions {
             dry_run: self.dry_run,
             storage,
             http_secret_file,
-            run: RunOptions {
-                runtime,
-                supervisor: self.supervisor,
-                image,
-                ..Default::default()
-            },
+            firewall: pick_value(g.firewall, f.firewall).is_none_or(|(open, _)| open),
+            run,
         })
     }
 

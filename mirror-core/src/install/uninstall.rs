@@ -70,27 +70,42 @@ fn report(s: &UninstallSettings, step: Step, changed: bool, detail: String) -> S
     }
 }
 
+/// The registry, and the port `registry up` opened for it in firewalld (closed before
+/// `<root>` goes, since `<root>/firewall.json` says which).
 fn stop_registry(
     s: &UninstallSettings,
     layout: &crate::runtime::RegistryLayout,
 ) -> Result<StepReport, Error> {
     let known =
         crate::runtime::RuntimeState::load(layout)?.is_some() || layout.pid_file().is_file();
-    if s.dry_run || !known {
-        let detail = if known {
+    let mut detail = if s.dry_run || !known {
+        if known {
             "stop the registry"
         } else {
             "not running"
-        };
-        return Ok(report(s, Step::Registry, known, detail.into()));
-    }
-    let down = crate::runtime::registry_down(&s.root)?;
-    let detail = if down.stopped {
+        }
+    } else if crate::runtime::registry_down(&s.root)?.stopped {
         "stopped"
     } else {
         "was not running; state removed"
-    };
-    Ok(report(s, Step::Registry, true, detail.into()))
+    }
+    .to_string();
+    let mut changed = known;
+    for f in crate::runtime::close_registry_ports(&s.root, s.dry_run)? {
+        use crate::runtime::FirewallAction as A;
+        let (verb, change) = match (f.action, s.dry_run) {
+            (A::Closed, true) => ("close", true),
+            (A::Closed, false) => ("closed", true),
+            (A::NotRunning, _) => ("left", false),
+            _ => ("nothing to close for", false),
+        };
+        changed |= change;
+        detail.push_str(&format!("; {verb} {}/tcp in firewalld", f.port));
+        if let Some(d) = f.detail {
+            detail.push_str(&format!(" ({d})"));
+        }
+    }
+    Ok(report(s, Step::Registry, changed, detail))
 }
 
 /// The trust entries of the registry named, or of the one in install's summary.

@@ -131,6 +131,17 @@ pub struct ReleaseSize {
     pub note: Option<String>,
 }
 
+/// firewalld, and the registry port in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirewallFacts {
+    /// No `firewall-cmd` on `PATH`.
+    NotInstalled,
+    /// `firewall-cmd --state` says it does not run.
+    NotRunning,
+    /// It runs; whether the port is open in its default zone.
+    Running(crate::runtime::PortOpen),
+}
+
 /// The release source's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamFacts {
@@ -169,6 +180,8 @@ pub struct HostFacts {
     /// `registry up` applies to the pid in `<root>/registry.pid`. False when the port is free
     /// or its holder cannot be seen.
     pub port_held_by_mirror: bool,
+    /// firewalld and the registry port in it.
+    pub firewall: Probe<FirewallFacts>,
     /// The registry's name.
     pub hostname: Probe<HostnameFacts>,
     /// Programs found.
@@ -207,6 +220,7 @@ impl HostFacts {
                     networks: unreadable(&msg),
                     port: unreadable(&msg),
                     port_held_by_mirror: false,
+                    firewall: unreadable(&msg),
                     hostname: unreadable(&msg),
                     tools: Tools::default(),
                     release_size: None,
@@ -310,6 +324,11 @@ impl HostFacts {
             }
             _ => false,
         };
+        let firewall = if opts.runs("firewall") {
+            firewall_facts(opts.port)
+        } else {
+            not_gathered()
+        };
         let hostname = if opts.runs("hostname") {
             hostname_facts(opts.hostname.as_deref())
         } else {
@@ -329,12 +348,24 @@ impl HostFacts {
             networks,
             port,
             port_held_by_mirror,
+            firewall,
             hostname,
             tools,
             release_size: None,
             upstream: None,
             storage: None,
         }
+    }
+}
+
+fn firewall_facts(port: u16) -> Probe<FirewallFacts> {
+    use crate::runtime::firewall::{Firewalld, firewalld, query_port};
+    match firewalld() {
+        Firewalld::NotInstalled => Ok(FirewallFacts::NotInstalled),
+        Firewalld::NotRunning => Ok(FirewallFacts::NotRunning),
+        Firewalld::Running(cmd) => query_port(&cmd, port)
+            .map(FirewallFacts::Running)
+            .map_err(Arc::new),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod disk;
 mod facts;
+mod firewall;
 mod hostname;
 mod network;
 mod os;
@@ -30,8 +31,12 @@ use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
 use crate::runtime::RuntimeChoice;
 
+#[cfg(test)]
+use crate::runtime::PortOpen;
 pub(crate) use facts::disk_space;
-pub use facts::{DiskSpace, HostFacts, HostnameFacts, Probe, ReleaseSize, Tools, UpstreamFacts};
+pub use facts::{
+    DiskSpace, FirewallFacts, HostFacts, HostnameFacts, Probe, ReleaseSize, Tools, UpstreamFacts,
+};
 pub use network::{InstallConfig, parse_cidr_arg};
 pub use os::OsRelease;
 pub use resources::{MIN_CPUS, MIN_MEMORY_BYTES};
@@ -134,6 +139,12 @@ const REGISTRY: &[Check] = &[
         CheckSeverity::Fatal,
         "the registry port is free or held by the mirror registry under --root",
         port::check,
+    ),
+    check(
+        "firewall",
+        CheckSeverity::Warning,
+        "whether firewalld, when it runs, lets other hosts reach the registry port",
+        firewall::check,
     ),
     check(
         "hostname",
@@ -521,6 +532,7 @@ pub(crate) mod test_support {
             }]),
             port: Ok(mirror_net::PortStatus::Free),
             port_held_by_mirror: false,
+            firewall: Ok(FirewallFacts::NotInstalled),
             hostname: Ok(HostnameFacts {
                 name: "mirror.example.com".into(),
                 resolved: Ok(vec!["10.1.0.4".parse().unwrap()]),
@@ -567,8 +579,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "storage",
-                "upstream"
+                "os", "disk", "memory", "cpu", "cidr", "port", "firewall", "hostname", "tools",
+                "storage", "upstream"
             ]
         );
         for c in checks() {
@@ -597,6 +609,7 @@ mod tests {
                 "cpu pass",
                 "cidr skipped",
                 "port pass",
+                "firewall pass",
                 "hostname pass",
                 "tools pass",
                 "storage skipped",
@@ -607,7 +620,7 @@ mod tests {
         assert_eq!(
             report.summary,
             Summary {
-                pass: 7,
+                pass: 8,
                 skipped: 3,
                 ..Default::default()
             }
@@ -622,7 +635,7 @@ mod tests {
             (err.to_string(), err.hint().unwrap().to_string()),
             (
                 "unknown check `nosuch`".to_string(),
-                "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, storage, upstream"
+                "known checks: os, disk, memory, cpu, cidr, port, firewall, hostname, tools, storage, upstream"
                     .to_string()
             )
         );
@@ -666,7 +679,7 @@ mod tests {
         assert_eq!(v["checks"][0]["name"], "os");
         assert_eq!(v["checks"][0]["status"], "pass");
         assert_eq!(v["checks"][0]["severity"], "fatal");
-        assert_eq!(v["summary"]["pass"], 7);
+        assert_eq!(v["summary"]["pass"], 8);
         let list = serde_json::to_value(CheckList::new()).unwrap();
         assert_eq!(list["kind"], "PreflightCheckList");
         assert_eq!(list["checks"][2]["name"], "memory");

@@ -1,28 +1,26 @@
-//! Bringing the registry up, down, and finding its log: the runtime decisions (podman or a
-//! host binary, systemd or a background process) and the idempotence rules.
+//! Bringing the registry up, down, and finding its log: the idempotence rules (what runs is
+//! decided in `plan.rs`), the firewall port, and putting things back when a start fails.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::config::{self, ConfigSpec, PathStyle};
-use super::start::{Probe, installed, is_running, remove_if_present, start, stop};
-use super::version::{self, DetectedVersion, RegistryVersion};
+use super::start::{installed, is_running, remove_if_present, start, stop};
 use super::{
-    CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
-    UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
+    CONTAINER_NAME, RegistryLayout, RunMode, RuntimeState, UpAction, UpOptions, UpReport, archive,
+    firewall, host, plan, process, service_name,
 };
 use crate::error::{Error, ErrorChain};
-use crate::storage::{SecretAction, StorageSettings, ensure_http_secret};
 use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
 ///
 /// A rerun never makes things worse than they were:
-/// - with [`RuntimeChoice::Auto`], a running registry keeps its runtime (podman installed after
-///   a process registry was started does not take over); [`UpReport::runtime_kept`] says so;
+/// - with [`RuntimeChoice::Auto`](super::RuntimeChoice::Auto), a running registry keeps its
+///   runtime (podman installed after a process registry was started does not take over);
+///   [`UpReport::runtime_kept`] says so;
 /// - before a running registry is stopped (to switch runtime or apply a new configuration),
 ///   the new one is proven to start: for podman the image is present (or pulled) and a
 ///   container from it runs; for a host binary it answers `--version`. Otherwise nothing is
@@ -40,12 +38,19 @@ use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, write_atomic};
 /// The configuration then holds the key and `http.secret` (from
 /// [`UpOptions::http_secret_file`], created when missing), so `config.yml` and the state file
 /// are 0600; the S3 keys follow the registry's version (2.x or 3.x, see
-/// [`RegistryVersion`]).
+/// [`RegistryVersion`](super::RegistryVersion)).
+///
+/// With [`RunOptions::image_archive`](super::RunOptions::image_archive) the archive is read
+/// before anything changes and means podman: the image is loaded when podman lacks it and
+/// runs by its ID ([`UpReport::image_archive`]). Once the registry runs, its port is opened
+/// in firewalld when firewalld runs ([`UpOptions::firewall`], [`UpReport::firewall`]).
 pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     let layout = RegistryLayout::new(&opts.root);
     check_inputs(&layout)?;
-    let (secret_file, http_secret, http_secret_created) = prepare_storage(opts, &layout)?;
-    let made = Inputs {
+    // An archive is read before anything changes, and means podman.
+    let carried = archive::carried_image(&opts.run)?;
+    let (secret_file, http_secret, http_secret_created) = plan::prepare_storage(opts, &layout)?;
+    let made = plan::Inputs {
         storage: &opts.storage,
         http_secret: http_secret.as_deref(),
     };
@@ -53,81 +58,10 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
-    let use_systemd = match opts.run.supervisor {
-        SupervisorChoice::Process => false,
-        SupervisorChoice::Systemd => {
-            if !host::systemd_usable() {
-                return Err(Error::InvalidSetting {
-                    name: "supervisor".into(),
-                    reason: "systemd does not run this host (no /run/systemd/system, or systemctl does not answer)".into(),
-                });
-            }
-            true
-        }
-        SupervisorChoice::Auto => is_root() && host::systemd_usable(),
-    };
-    let mut runtime_kept = false;
-    let podman = match (opts.run.runtime, running.map(|r| r.run.runtime())) {
-        (RuntimeChoice::Process, _) => None,
-        (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
-        // A rerun keeps the runtime that runs: switching is asked for, never implied.
-        (RuntimeChoice::Auto, Some(RuntimeChoice::Process)) => {
-            runtime_kept = host::podman().is_some();
-            None
-        }
-        (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
-        (RuntimeChoice::Auto, None) => host::podman(),
-    };
-    let (target, probe, registry_version) = match podman {
-        Some((podman, version)) => {
-            let (target, registry_version) =
-                podman_state(&layout, opts, &podman, version, use_systemd, &made);
-            (
-                target,
-                Probe::Image {
-                    podman,
-                    image: opts.run.image.clone(),
-                },
-                registry_version,
-            )
-        }
-        None => {
-            // The binary that runs is kept unless another is asked for.
-            let recorded = running.and_then(|r| match &r.run {
-                RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
-                    if opts.run.binary.is_none() && binary.is_file() =>
-                {
-                    Some(binary.clone())
-                }
-                _ => None,
-            });
-            let binary = match recorded {
-                Some(b) => b,
-                None => process::find_binary(opts.run.binary.as_deref()).map_err(|e| {
-                    if opts.run.runtime == RuntimeChoice::Auto {
-                        Error::ToolMissing {
-                            what: "a registry runtime".into(),
-                            looked_for: format!(
-                                "`podman` or `{}` on PATH",
-                                process::BINARY_NAMES.join("` or `")
-                            ),
-                            install: format!(
-                                "install podman ({}), or {}",
-                                crate::preflight::tools::Installer::of_this_host()
-                                    .command("podman"),
-                                process::install_binary()
-                            ),
-                        }
-                    } else {
-                        e
-                    }
-                })?,
-            };
-            let (target, registry_version) =
-                process_state(&layout, opts, &binary, use_systemd, &made);
-            (target, Probe::Binary(binary), registry_version)
-        }
-    };
+    let plan = plan::plan(&layout, opts, running, carried, &made)?;
+    let target = &plan.target;
+    // Made once the registry runs: its port in firewalld is opened then (a rerun opens it
+    // again when it was closed since).
     let report = |action, pid| UpReport {
         action,
         run: target.run.clone(),
@@ -135,19 +69,21 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         bind: target.bind,
         pid,
         config: layout.config(),
-        runtime_kept,
+        runtime_kept: plan.runtime_kept,
         storage: opts.storage.describe(),
-        version: registry_version.clone(),
+        version: plan.version.clone(),
         http_secret_file: secret_file.clone(),
         http_secret_created,
+        image_archive: plan.loaded.clone(),
+        firewall: open_port(opts, &layout, target),
     };
     if let Some(prev) = running {
-        if prev == &target {
+        if prev == target {
             let pid = process::running_pid(&layout)?;
             return Ok(report(UpAction::AlreadyRunning, pid));
         }
         // Prove the new registry can start before the running one is stopped.
-        probe.run().map_err(|e| Error::KeptRunning {
+        plan.probe.run().map_err(|e| Error::KeptRunning {
             reason: format!(
                 "cannot restart the registry as {}: {}; the registry that runs was left alone ({})",
                 target.run.describe(&layout),
@@ -155,77 +91,92 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 prev.run.describe(&layout)
             ),
             hint: crate::Hint::Run {
-                advice: probe.hint(),
+                advice: plan.probe.hint(),
             },
         })?;
         stop(&layout, prev)?;
     }
+    let pid = start_or_restore(&layout, target, previous.as_ref(), running, opts.run.wait)?;
+    let action = if running.is_some() {
+        UpAction::Restarted
+    } else {
+        UpAction::Started
+    };
+    Ok(report(action, pid))
+}
+
+/// Starts `target` and records it. When it fails nothing is left half-done: what the attempt
+/// created is removed, `config.yml` and the state file are put back (`previous` is what the
+/// state file held), and the registry that ran before (`running`, stopped by now) is started
+/// again.
+fn start_or_restore(
+    layout: &RegistryLayout,
+    target: &RuntimeState,
+    previous: Option<&RuntimeState>,
+    running: Option<&RuntimeState>,
+    wait: Duration,
+) -> Result<Option<u32>, Error> {
     let old_config = read_optional(&layout.config())?;
-    let prev_mode = previous
-        .as_ref()
-        .map_or(SECRET_MODE, RuntimeState::file_mode);
-    match start(&layout, &target, opts.run.wait) {
+    let prev_mode = previous.map_or(SECRET_MODE, RuntimeState::file_mode);
+    let e = match start(layout, target, wait) {
         Ok(pid) => {
-            target.save(&layout)?;
-            let action = if running.is_some() {
-                UpAction::Restarted
-            } else {
-                UpAction::Started
-            };
-            Ok(report(action, pid))
+            target.save(layout)?;
+            return Ok(pid);
         }
-        Err(e) => {
-            // Nothing half-done: remove what the attempt created, put the files back.
-            let _ = stop(&layout, &target);
-            let restore_files = || -> Result<(), Error> {
-                match &old_config {
-                    Some(bytes) => write_atomic(&layout.config(), bytes, prev_mode)?,
-                    None => remove_if_present(&layout.config())?,
-                }
-                match &previous {
-                    Some(p) => p.save(&layout),
-                    None => remove_if_present(&layout.state_file()),
-                }
-            };
-            let Some(prev) = running else {
-                let _ = restore_files();
-                return Err(e);
-            };
-            let hint = e.hint();
-            match restore_files().and_then(|()| start(&layout, prev, opts.run.wait)) {
-                Ok(_) => Err(Error::KeptRunning {
-                    reason: format!(
-                        "the registry did not start as {}: {}; the registry that ran before was started again ({})",
-                        target.run.describe(&layout),
-                        ErrorChain(&e),
-                        prev.run.describe(&layout)
-                    ),
-                    hint: hint.unwrap_or_else(|| crate::Hint::Run {
-                        advice: "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into(),
-                    }),
-                }),
-                Err(e2) => Err(Error::Runtime {
-                    reason: format!(
-                        "the registry did not start as {}: {}; starting the registry that ran before again failed too: {}",
-                        target.run.describe(&layout),
-                        ErrorChain(&e),
-                        ErrorChain(&e2)
-                    ),
-                    log: Some(layout.log_file()),
-                }),
-            }
+        Err(e) => e,
+    };
+    let _ = stop(layout, target);
+    let restore_files = || -> Result<(), Error> {
+        match &old_config {
+            Some(bytes) => write_atomic(&layout.config(), bytes, prev_mode)?,
+            None => remove_if_present(&layout.config())?,
         }
+        match previous {
+            Some(p) => p.save(layout),
+            None => remove_if_present(&layout.state_file()),
+        }
+    };
+    let Some(prev) = running else {
+        let _ = restore_files();
+        return Err(e);
+    };
+    let hint = e.hint();
+    match restore_files().and_then(|()| start(layout, prev, wait)) {
+        Ok(_) => Err(Error::KeptRunning {
+            reason: format!(
+                "the registry did not start as {}: {}; the registry that ran before was started again ({})",
+                target.run.describe(layout),
+                ErrorChain(&e),
+                prev.run.describe(layout)
+            ),
+            hint: hint.unwrap_or_else(|| crate::Hint::Run {
+                advice: "fix the cause above and rerun; `mirrorctl registry status` checks the registry that runs".into(),
+            }),
+        }),
+        Err(e2) => Err(Error::Runtime {
+            reason: format!(
+                "the registry did not start as {}: {}; starting the registry that ran before again failed too: {}",
+                target.run.describe(layout),
+                ErrorChain(&e),
+                ErrorChain(&e2)
+            ),
+            log: Some(layout.log_file()),
+        }),
     }
 }
 
-fn podman_missing() -> Error {
-    Error::ToolMissing {
-        what: "podman".into(),
-        looked_for: "`podman version` on PATH".into(),
-        install: format!(
-            "install podman ({}), or run the registry as a process (the process runtime)",
-            crate::preflight::tools::Installer::of_this_host().command("podman")
-        ),
+/// The registry's port in firewalld, as `opts` asks: left alone on loopback or when asked.
+fn open_port(
+    opts: &UpOptions,
+    layout: &RegistryLayout,
+    target: &RuntimeState,
+) -> firewall::FirewallReport {
+    match (opts.firewall, target.bind) {
+        (false, _) => firewall::skipped(target.port, "left alone, as asked"),
+        (_, Some(ip)) if ip.is_loopback() => {
+            firewall::skipped(target.port, "the registry listens on loopback only")
+        }
+        _ => firewall::open_registry_port(layout, target.port),
     }
 }
 
@@ -286,134 +237,6 @@ fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
         problems,
         certs_dir: layout.certs_dir(),
     })
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// What the configuration is made from besides `opts`' own fields.
-/// With S3 the bucket is checked first; then the http secret file (given, or the default
-/// with S3) is read, or made when missing: its path, the secret, and whether it was made.
-fn prepare_storage(
-    opts: &UpOptions,
-    layout: &RegistryLayout,
-) -> Result<(Option<PathBuf>, Option<String>, bool), Error> {
-    if let Some(s3) = opts.storage.s3() {
-        crate::storage::check_s3_blocking(s3)?;
-    }
-    let secret_file = opts.http_secret_file.clone().or_else(|| {
-        opts.storage
-            .s3()
-            .map(|_| crate::storage::default_http_secret_file(&layout.root))
-    });
-    Ok(match &secret_file {
-        Some(path) => {
-            let (secret, action) = ensure_http_secret(path)?;
-            (
-                secret_file.clone(),
-                Some(secret),
-                action == SecretAction::Created,
-            )
-        }
-        None => (None, None, false),
-    })
-}
-
-struct Inputs<'a> {
-    storage: &'a StorageSettings,
-    http_secret: Option<&'a str>,
-}
-
-/// The configuration text, and the registry's version when it matters (S3 storage).
-fn render(
-    layout: &RegistryLayout,
-    opts: &UpOptions,
-    style: PathStyle,
-    made: &Inputs<'_>,
-    version: impl FnOnce() -> DetectedVersion,
-) -> (String, Option<DetectedVersion>) {
-    let detected = made.storage.s3().map(|_| version());
-    let text = config::render(&ConfigSpec {
-        root: &layout.root,
-        port: opts.port,
-        bind: opts.bind,
-        style,
-        storage: made.storage,
-        version: detected
-            .as_ref()
-            .map_or(RegistryVersion::DEFAULT, |d| d.version),
-        http_secret: made.http_secret,
-    });
-    (text, detected)
-}
-
-/// The state of a host binary registry as `opts` asks for it.
-fn process_state(
-    layout: &RegistryLayout,
-    opts: &UpOptions,
-    binary: &Path,
-    use_systemd: bool,
-    made: &Inputs<'_>,
-) -> (RuntimeState, Option<DetectedVersion>) {
-    let run = if use_systemd {
-        RunMode::ProcessUnit {
-            binary: binary.to_path_buf(),
-            unit: PathBuf::from("/etc/systemd/system").join(service_name()),
-        }
-    } else {
-        RunMode::Background {
-            binary: binary.to_path_buf(),
-        }
-    };
-    let (config, detected) = render(layout, opts, PathStyle::Host, made, || {
-        version::of_binary(binary)
-    });
-    let state = RuntimeState {
-        run,
-        port: opts.port,
-        bind: opts.bind,
-        config,
-    };
-    (state, detected)
-}
-
-/// The state of a podman registry as `opts` asks for it.
-fn podman_state(
-    layout: &RegistryLayout,
-    opts: &UpOptions,
-    podman: &Path,
-    version: (u32, u32),
-    use_systemd: bool,
-    made: &Inputs<'_>,
-) -> (RuntimeState, Option<DetectedVersion>) {
-    let run = if use_systemd {
-        let unit = if host::has_quadlet(version) {
-            PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
-        } else {
-            PathBuf::from("/etc/systemd/system").join(service_name())
-        };
-        RunMode::ContainerUnit {
-            podman: podman.to_path_buf(),
-            image: opts.run.image.clone(),
-            unit,
-        }
-    } else {
-        RunMode::Container {
-            podman: podman.to_path_buf(),
-            image: opts.run.image.clone(),
-        }
-    };
-    let (config, detected) = render(layout, opts, PathStyle::Container, made, || {
-        version::of_image(podman, &opts.run.image)
-    });
-    let state = RuntimeState {
-        run,
-        port: opts.port,
-        bind: opts.bind,
-        config,
-    };
-    (state, detected)
 }
 
 /// What [`registry_down`] did.
@@ -503,7 +326,7 @@ pub fn registry_logs(root: &Path) -> Result<LogSource, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions};
+    use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions, RuntimeChoice, SupervisorChoice};
 
     #[test]
     fn up_names_missing_inputs_with_the_command_that_makes_them() {

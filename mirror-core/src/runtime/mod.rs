@@ -6,9 +6,12 @@
 //! files written here: `config.yml`, `registry-state.json` (how it was started, for `status`,
 //! `down` and `logs`), and for a background process `registry.pid` and `registry.log`.
 
+mod archive;
 mod config;
 mod control;
+pub(crate) mod firewall;
 mod host;
+mod plan;
 pub(crate) mod process;
 mod start;
 mod status;
@@ -25,7 +28,10 @@ use crate::error::Error;
 use crate::storage::StorageSettings;
 use mirror_tls::fsutil::{PUBLIC_MODE, SECRET_MODE, read_optional, write_atomic};
 
+pub(crate) use archive::carried_image;
+pub use archive::{ArchiveImage, LoadedImage, read_image_archive};
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
+pub use firewall::{FirewallAction, FirewallReport, PortOpen, close_registry_ports};
 pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
@@ -315,8 +321,14 @@ pub struct RunOptions {
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
     pub supervisor: SupervisorChoice,
-    /// Image for podman. Default [`DEFAULT_REGISTRY_IMAGE`].
+    /// Image for podman. Default [`DEFAULT_REGISTRY_IMAGE`]. With `image_archive`: which of
+    /// the archive's images to run when it holds several.
     pub image: String,
+    /// An archive of the registry image (`podman save`, `skopeo copy ... docker-archive:`)
+    /// to load with `podman load` when podman lacks it; the registry then runs that image by
+    /// its ID (`sha256:...`), never pulled. Means podman ([`RuntimeChoice::Auto`] picks it;
+    /// [`RuntimeChoice::Process`] is an error). Default `None`.
+    pub image_archive: Option<PathBuf>,
     /// The distribution binary for the process runtime. Default: found on `PATH`.
     pub binary: Option<PathBuf>,
     /// How long to wait for the port to answer. Default 30 s.
@@ -329,6 +341,7 @@ impl Default for RunOptions {
             runtime: RuntimeChoice::Auto,
             supervisor: SupervisorChoice::Auto,
             image: DEFAULT_REGISTRY_IMAGE.into(),
+            image_archive: None,
             binary: None,
             wait: Duration::from_secs(30),
         }
@@ -353,6 +366,9 @@ pub struct UpOptions {
     /// none with filesystem storage (the registry makes one per start, as before);
     /// [`crate::default_http_secret_file`] with S3, so replicas can share it.
     pub http_secret_file: Option<PathBuf>,
+    /// Open the port in firewalld when it runs (and the registry does not listen on loopback
+    /// only), in its default zone, now and permanently. Default `true`.
+    pub firewall: bool,
     /// How it runs.
     pub run: RunOptions,
 }
@@ -365,6 +381,7 @@ impl Default for UpOptions {
             bind: None,
             storage: StorageSettings::Filesystem,
             http_secret_file: None,
+            firewall: true,
             run: RunOptions::default(),
         }
     }
@@ -409,6 +426,11 @@ pub struct UpReport {
     pub http_secret_file: Option<PathBuf>,
     /// Whether that file was created now.
     pub http_secret_created: bool,
+    /// The image archive given, and whether it was loaded (podman lacked it).
+    pub image_archive: Option<LoadedImage>,
+    /// The port in firewalld. [`FirewallAction::Failed`] leaves the registry running, but
+    /// unreachable from other hosts: the command has found a problem.
+    pub firewall: FirewallReport,
 }
 
 #[cfg(test)]

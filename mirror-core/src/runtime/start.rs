@@ -63,7 +63,18 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), Error> {
 fn ensure_port_free(bind: Option<IpAddr>, port: u16) -> Result<(), Error> {
     let ip = bind.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, port);
-    match mirror_net::port_status(addr) {
+    let mut status = mirror_net::port_status(addr);
+    // A registry stopped a moment ago can still be closing its socket after its pid looks
+    // gone (the other threads of a process exit after its main one): the port is taken but
+    // no listener is left to name. Look again for up to a second before calling it taken.
+    for _ in 0..10 {
+        if !matches!(status, Ok(mirror_net::PortStatus::InUse { holder: None })) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        status = mirror_net::port_status(addr);
+    }
+    match status {
         Ok(mirror_net::PortStatus::Free) => Ok(()),
         Ok(mirror_net::PortStatus::InUse { holder }) => Err(Error::PortInUse {
             port,

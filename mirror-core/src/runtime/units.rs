@@ -277,6 +277,21 @@ WantedBy=multi-user.target default.target
         }
     }
 
+    /// A carried image runs by its ID (`registry up --image-archive`): podman and Quadlet take
+    /// `sha256:<hex>` as a local image, never pulled.
+    #[test]
+    fn an_image_id_is_run_as_given() {
+        let id = format!("sha256:{}", "ab".repeat(32));
+        let root = Path::new("/opt/registry");
+        assert_eq!(podman_run_args(root, 5000, None, &id).last(), Some(&id));
+        assert!(quadlet_unit(root, 5000, None, &id).contains(&format!("\nImage={id}\n")));
+        let service = podman_service(Path::new("/usr/bin/podman"), root, 5000, None, &id);
+        assert!(
+            service.contains(&format!(":ro,z {id}\nExecStop=")),
+            "{service}"
+        );
+    }
+
     #[test]
     fn process_service_golden() {
         assert_eq!(

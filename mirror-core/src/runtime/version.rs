@@ -61,8 +61,11 @@ pub(crate) fn parse_version_output(text: &str) -> Option<RegistryVersion> {
 }
 
 /// The version an image's tag names: `registry:2` -> 2.0 (2.x), `registry:2.8.3` -> 2.8,
-/// `registry:3` -> 3.0. `latest`, a digest, or no tag -> `None`.
+/// `registry:3` -> 3.0. `latest`, a digest, an image ID (`sha256:<hex>`) or no tag -> `None`.
 pub(crate) fn from_image_tag(image: &str) -> Option<RegistryVersion> {
+    if image.starts_with("sha256:") {
+        return None;
+    }
     let name = image.split('@').next().unwrap_or(image);
     let last = name.rsplit('/').next().unwrap_or(name);
     let tag = last.split_once(':')?.1;
@@ -94,14 +97,18 @@ pub(crate) fn of_binary(binary: &Path) -> DetectedVersion {
     }
 }
 
-/// The version of a podman image: its tag when it names one (`registry:2`), else what
-/// `podman run --rm IMAGE --version` prints (the image's entrypoint runs `registry
-/// --version`), else the default.
-pub(crate) fn of_image(podman: &Path, image: &str) -> DetectedVersion {
-    if let Some(version) = from_image_tag(image) {
+/// The version of a podman image: its tag when it names one (`registry:2`; for a carried
+/// image run by its ID, the tag of a name it was saved under, `names`), else what `podman run
+/// --rm IMAGE --version` prints (the image's entrypoint runs `registry --version`), else the
+/// default.
+pub(crate) fn of_image(podman: &Path, image: &str, names: &[String]) -> DetectedVersion {
+    let tagged = std::iter::once(image)
+        .chain(names.iter().map(String::as_str))
+        .find_map(|name| from_image_tag(name).map(|v| (name, v)));
+    if let Some((name, version)) = tagged {
         return DetectedVersion {
             version,
-            source: format!("the tag of `{image}`"),
+            source: format!("the tag of `{name}`"),
         };
     }
     match host::run(podman, &["run", "--rm", image, "--version"])
@@ -166,6 +173,22 @@ mod tests {
         }
         assert!(RegistryVersion { major: 3, minor: 0 }.needs_forcepathstyle());
         assert!(!RegistryVersion::DEFAULT.needs_forcepathstyle());
+        // A carried image runs by its ID, whose hex digits are no version: the tag of a name
+        // it was saved under tells, else the image itself (here no podman: the default).
+        let id = format!("sha256:3{}", "a".repeat(63));
+        assert_eq!(from_image_tag(&id), None);
+        let podman = Path::new("/nonexistent/podman");
+        let d = of_image(podman, &id, &["docker.io/library/registry:2".into()]);
+        assert_eq!(
+            (d.version, d.source.as_str()),
+            (
+                v(2, 0).unwrap(),
+                "the tag of `docker.io/library/registry:2`"
+            )
+        );
+        let d = of_image(podman, &id, &[]);
+        assert_eq!(d.version, RegistryVersion::DEFAULT);
+        assert!(d.source.starts_with("the default ("), "{}", d.source);
         let d = of_binary(Path::new("/nonexistent/registry"));
         assert_eq!(d.version, RegistryVersion::DEFAULT);
         assert!(d.source.starts_with("the default ("), "{}", d.source);

@@ -50,6 +50,15 @@ impl Files {
         write("s3-key", "AKIAEXAMPLE\nnot-the-secret\n");
         write("http-secret", "shared\n");
         write("empty", "");
+        // Image archives as `podman save` writes them (docker-archive): one image, and two
+        // of which the default image name picks one.
+        let registry = docker_archive(&[(b"{\"os\":\"linux\"}", "docker.io/library/registry:2")]);
+        std::fs::write(dir.path().join("registry.tar"), registry).unwrap();
+        let two = docker_archive(&[
+            (b"{\"os\":\"linux\"}", "docker.io/library/registry:2"),
+            (b"{\"os\":\"other\"}", "quay.io/x/registry:3"),
+        ]);
+        std::fs::write(dir.path().join("two.tar"), two).unwrap();
         Files { dir }
     }
 
@@ -90,7 +99,7 @@ fn summary(s: &InstallSettings) -> String {
         "preflight checks the same storage"
     );
     format!(
-        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={} storage={} key={} secret={}",
+        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={} storage={} key={} secret={} archive={} firewall={}",
         s.email,
         s.credential.username,
         s.credential.password,
@@ -114,7 +123,32 @@ fn summary(s: &InstallSettings) -> String {
         s.storage.describe(),
         file_name(&s.storage.s3().map(|s3| s3.credentials.source.clone())),
         file_name(&s.http_secret_file),
+        file_name(&s.run.image_archive),
+        s.firewall,
     )
+}
+
+/// A docker-archive tar of images given as (config, name).
+fn docker_archive(images: &[(&[u8], &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, bytes).unwrap();
+    };
+    let mut manifest = Vec::new();
+    for (config, name) in images {
+        let file = format!("{}.json", crate::Digest::of(config).hex());
+        add(&file, config);
+        manifest.push(serde_json::json!({"Config": file, "RepoTags": [name], "Layers": []}));
+    }
+    add(
+        "manifest.json",
+        serde_json::to_string(&manifest).unwrap().as_bytes(),
+    );
+    b.into_inner().unwrap()
 }
 
 type Change = Box<dyn Fn(&Files, &mut InstallOptions)>;
@@ -129,7 +163,7 @@ fn yaml(text: &str) -> InstallConfigFile {
 
 #[test]
 fn values_merge_program_over_file_with_defaults() {
-    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=- storage=filesystem key=- secret=-";
+    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=- storage=filesystem key=- secret=- archive=- firewall=true";
     let cases: Vec<(&str, Change, String)> = vec![
         ("defaults", change(|_, _| {}), defaults.to_string()),
         (
@@ -144,7 +178,7 @@ fn values_merge_program_over_file_with_defaults() {
                     "email: file@example.com\nusername: filer\nrelease: quay.io/a/b:1\nhostname: reg.example.com\nport: 8443\nbind: '::1'\nroot: /srv/Mirror\noutputDir: /srv/Out\nrepository: x/y\nskip: [trust]\nskipChecks: [cpu]\nruntime: process\nimage: reg.example.com/registry:2\nmaxPerRegistry: 2\nminFree: 10GiB\ninsecureRegistries: [127.0.0.1:5001]\n",
                 );
             }),
-            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=- storage=filesystem key=- secret=-".to_string(),
+            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=- storage=filesystem key=- secret=- archive=- firewall=true".to_string(),
         ),
         (
             "the program wins; lists add up",
@@ -234,6 +268,28 @@ fn values_merge_program_over_file_with_defaults() {
                 "storage=filesystem key=- secret=-",
                 "storage=s3 bucket `other` at https://rgw.example.com (region us-east-1, root /, blob downloads redirected to the store) key=s3-key secret=not-yet",
             ),
+        ),
+        (
+            "a carried image and firewalld left alone, from the config file",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "imageArchive: {}\nfirewall: false\n",
+                    f.p("registry.tar").display()
+                ));
+            }),
+            defaults.replace("archive=- firewall=true", "archive=registry.tar firewall=false"),
+        ),
+        (
+            "the program's archive and firewall over the file's; the default image picks one of two",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "imageArchive: {}\nfirewall: true\n",
+                    f.p("nope.tar").display()
+                ));
+                o.given.image_archive = Some(f.p("two.tar"));
+                o.given.firewall = Some(false);
+            }),
+            defaults.replace("archive=- firewall=true", "archive=two.tar firewall=false"),
         ),
         (
             "the program's filesystem storage over the file's S3",
@@ -518,6 +574,32 @@ fn every_bad_value_is_refused_naming_it_where_it_came_from() {
                 });
             }),
             "--s3-credentials-file: read S3 credentials file `{dir}/nope`: No such file or directory (os error 2) | -",
+        ),
+        (
+            "a file that is no image archive, from the file",
+            change(|f, o| o.file.image_archive = Some(f.p("pw"))),
+            "imageArchive: image archive `{dir}/pw`: not a readable tar file: ",
+        ),
+        (
+            "a missing image archive, from a flag",
+            change(|f, o| o.given.image_archive = Some(f.p("nope.tar"))),
+            "--image-archive: image archive `{dir}/nope.tar`: cannot open it: No such file or directory (os error 2) | on a host with network access save the image with `podman save -o registry.tar docker.io/library/registry:2`",
+        ),
+        (
+            "an archive of two images, neither the one named",
+            change(|f, o| {
+                o.given.image_archive = Some(f.p("two.tar"));
+                o.file.image = Some("quay.io/x/registry:9".into());
+            }),
+            "--image-archive: image archive `{dir}/two.tar`: it holds 2 images and none is named `quay.io/x/registry:9` (it holds `docker.io/library/registry:2`, `quay.io/x/registry:3`): name the one to run | on a host",
+        ),
+        (
+            "an image archive with the process runtime",
+            change(|f, o| {
+                o.file.image_archive = Some(f.p("registry.tar"));
+                o.given.runtime = Some("process".into());
+            }),
+            "imageArchive: invalid setting `image-archive`: an image archive is run by podman; the process runtime runs a distribution binary of this host | -",
         ),
         (
             "an empty http secret file, from the file",

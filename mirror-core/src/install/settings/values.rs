@@ -1,5 +1,6 @@
 //! The settings that take more than a lookup: passwords and the Red Hat account, the
-//! release, the steps to skip, the runtime, the storage and the http secret.
+//! release, the steps to skip, the runtime and how the registry runs (a carried image archive
+//! is read), the storage and the http secret.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -10,10 +11,10 @@ use crate::error::Error;
 use crate::hint::Hint;
 use crate::install::Step;
 use crate::reference::ImageRef;
-use crate::runtime::RuntimeChoice;
+use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions, RuntimeChoice};
 use crate::storage::{Layer, StorageSettings};
 
-use super::{DEFAULT_ARCHITECTURE, DEFAULT_RELEASE_REPOSITORY, both, path_or};
+use super::{DEFAULT_ARCHITECTURE, DEFAULT_RELEASE_REPOSITORY, both, path_or, pick_value};
 
 impl InstallOptions {
     /// The registry password: the program's `passwordFile`, else the one it read, else the
@@ -158,6 +159,28 @@ impl InstallOptions {
                 known: vec!["podman", "process", "auto"],
             })),
         }
+    }
+
+    /// How the registry runs: `runtime`, the supervisor, `image`, and `imageArchive`, which
+    /// is read now (a file that is no image archive, or an archive with the process runtime,
+    /// stops the install before anything changes).
+    pub(super) fn run_options(&self, runtime: RuntimeChoice) -> Result<RunOptions, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let image = Self::pick(&g.image, &f.image)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.to_string());
+        let picked = pick_value(g.image_archive.as_ref(), f.image_archive.as_ref());
+        let run = RunOptions {
+            runtime,
+            supervisor: self.supervisor,
+            image,
+            image_archive: picked.map(|(p, _)| p.clone()),
+            ..Default::default()
+        };
+        if let Some((_, from_file)) = picked {
+            crate::runtime::carried_image(&run).map_err(self.bad("imageArchive", from_file))?;
+        }
+        Ok(run)
     }
 
     /// `storage` and the `s3:` section, each key the program's over the file's (see

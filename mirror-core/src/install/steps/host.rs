@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::install::{Step, StepReport, packages, rhsm};
 use crate::preflight::Status;
 use crate::registry::{ClientOptions, RegistryClient};
-use crate::runtime::{UpAction, UpOptions};
+use crate::runtime::{FirewallAction, UpAction, UpOptions, UpReport};
 use mirror_tls::OsFamily;
 use mirror_tls::fsutil;
 
@@ -152,11 +152,14 @@ pub(super) fn user(cx: &Ctx<'_>) -> Result<StepReport, Error> {
 pub(super) fn registry(cx: &Ctx<'_>) -> Result<StepReport, Error> {
     let s = cx.s;
     if s.dry_run {
-        let runtime = format!("{:?}", s.run.runtime).to_lowercase();
+        let runtime = match &s.run.image_archive {
+            Some(a) => format!("podman runtime, the image in {}", a.display()),
+            None => format!("{:?} runtime", s.run.runtime).to_lowercase(),
+        };
         return Ok(planned(
             Step::Registry,
             format!(
-                "start the registry ({runtime} runtime, {} storage) on {} under {}",
+                "start the registry ({runtime}, {} storage) on {} under {}",
                 s.storage.describe(),
                 crate::runtime::describe_listen(s.bind, s.port),
                 s.root.display()
@@ -169,6 +172,7 @@ pub(super) fn registry(cx: &Ctx<'_>) -> Result<StepReport, Error> {
         bind: s.bind,
         storage: s.storage.clone(),
         http_secret_file: s.http_secret_file.clone(),
+        firewall: s.firewall,
         run: s.run.clone(),
     };
     let report = crate::runtime::registry_up(&up)?;
@@ -183,11 +187,45 @@ pub(super) fn registry(cx: &Ctx<'_>) -> Result<StepReport, Error> {
     if report.runtime_kept {
         detail.push_str("; kept the process runtime that runs although podman is installed now (`--runtime podman` switches)");
     }
-    Ok(changed(
-        Step::Registry,
-        report.action != UpAction::AlreadyRunning,
-        detail,
-    ))
+    let changed = report.action != UpAction::AlreadyRunning
+        || report.image_archive.as_ref().is_some_and(|l| l.loaded)
+        || report.firewall.action == FirewallAction::Opened;
+    registry_extras(&report, &mut detail)?;
+    Ok(super::changed(Step::Registry, changed, detail))
+}
+
+/// The carried image and the port in firewalld, added to the registry step's line. A port
+/// firewalld refused to open stops the install: the registry runs, but the cluster could not
+/// reach it (a rerun as root finishes).
+fn registry_extras(report: &UpReport, detail: &mut String) -> Result<(), Error> {
+    if let Some(l) = &report.image_archive {
+        let how = if l.loaded {
+            "loaded from"
+        } else {
+            "already loaded from"
+        };
+        detail.push_str(&format!(
+            "; image {} {how} {}",
+            l.image.id,
+            l.archive.display()
+        ));
+    }
+    let f = &report.firewall;
+    match f.action {
+        FirewallAction::Opened => detail.push_str(&format!("; opened {}/tcp in firewalld", f.port)),
+        FirewallAction::AlreadyOpen => {
+            detail.push_str(&format!("; {}/tcp open in firewalld", f.port))
+        }
+        FirewallAction::Failed => {
+            return Err(Error::Firewall {
+                port: f.port,
+                open: true,
+                reason: f.detail.clone().unwrap_or_default(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 pub(super) fn trust(cx: &Ctx<'_>) -> Result<StepReport, Error> {
