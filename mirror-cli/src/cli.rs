@@ -45,6 +45,9 @@ pub enum Command {
     Install(Box<InstallArgs>),
     /// Stop and remove what `install` created (the registry, its files, trust entries, outputs)
     Uninstall(UninstallArgs),
+    /// Check and describe a bundle written by `release mirror --to-dir`
+    #[command(subcommand)]
+    Bundle(crate::cmd::bundle::BundleCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,11 +99,13 @@ pub enum Instructions {
 #[derive(Args, Debug)]
 pub struct MirrorArgs {
     /// The release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64)
-    #[arg(long, value_name = "SRC")]
-    pub from: String,
+    #[arg(long, value_name = "SRC", required_unless_present = "from_dir")]
+    pub from: Option<String>,
     /// Target repository, without tag or digest (e.g. mirror.example.com:5000/ocp4/openshift4)
-    #[arg(long, value_name = "REPO")]
-    pub to: String,
+    #[arg(long, value_name = "REPO", required_unless_present = "to_dir")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub bundle: crate::cmd::bundle::BundleFlags,
     /// Where to put the release image [default: <REPO>:<version>-<arch>]
     #[arg(long, value_name = "REF")]
     pub to_release_image: Option<String>,
@@ -418,7 +423,19 @@ mod tests {
         walk(&cmd, &mut vec!["mirrorctl".into()], &mut leaves);
         assert!(leaves.len() > 10, "{leaves:?}");
         assert!(leaves.iter().any(|l| l[1..] == ["tls", "generate"]));
-        for argv in leaves {
+        for mut argv in leaves {
+            // Arguments required only without another (`--from` unless `--from-dir`) are
+            // named by the error: give them too, once.
+            if let Err(e) = Cli::command().try_get_matches_from(&argv)
+                && e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+                && let Some(clap::error::ContextValue::Strings(missing)) =
+                    e.get(clap::error::ContextKind::InvalidArg)
+            {
+                for m in missing {
+                    argv.extend(m.split_whitespace().next().map(str::to_string));
+                    argv.push("x".into());
+                }
+            }
             if let Err(e) = Cli::command().try_get_matches_from(&argv) {
                 panic!("`{}`: {e}", argv.join(" "));
             }

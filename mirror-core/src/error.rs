@@ -285,6 +285,18 @@ pub enum Error {
         /// The fix.
         hint: Box<Hint>,
     },
+    /// A bundle on disk (docs/bundles.md) that cannot be written, read or published as asked:
+    /// a missing or damaged file, an unknown metadata version, a directory that is not a
+    /// bundle, too little free space, an earlier bundle's blobs the target lacks.
+    #[error("bundle `{}`: {reason}", path.display())]
+    Bundle {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
 }
 
 /// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
@@ -440,7 +452,8 @@ impl Error {
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
             Error::GraphFetch { hint, .. }
             | Error::Channel { hint, .. }
-            | Error::ImageSetConfig { hint, .. } => (**hint).clone(),
+            | Error::ImageSetConfig { hint, .. }
+            | Error::Bundle { hint, .. } => (**hint).clone(),
             Error::GraphInvalid { .. } => Hint::GraphFormat,
             _ => return None,
         })

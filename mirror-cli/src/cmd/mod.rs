@@ -2,6 +2,7 @@
 //! render the result.
 
 mod access;
+pub(crate) mod bundle;
 mod graph;
 mod install;
 mod preflight;
@@ -29,5 +30,6 @@ pub async fn run(cli: Cli) -> u8 {
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(args) => install::run(*args, quiet).await,
         Command::Uninstall(args) => install::uninstall(args, quiet),
+        Command::Bundle(cmd) => bundle::run(cmd).await,
     }
 }

@@ -11,11 +11,14 @@ use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, s
 use crate::progress::{CliProgress, retry_hook};
 
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
-    let from = match ImageRef::parse(&args.from) {
+    if args.bundle.to_dir.is_some() || args.bundle.from_dir.is_some() {
+        return super::bundle::mirror(args, quiet).await;
+    }
+    let from = match ImageRef::parse(args.from.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => return usage(&e, "--from"),
     };
-    let to = match Repository::parse(&args.to) {
+    let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => return usage(&e, "--to"),
     };
@@ -78,7 +81,7 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     EXIT_OK
 }
 
-fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
+pub(crate) fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
     eprintln!("error: {flag}: {e}");
     if let Some(h) = crate::output::hint_text(e.hint()) {
         eprintln!("hint: {h}");
@@ -86,7 +89,7 @@ fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
     EXIT_USAGE
 }
 
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     #[cfg(unix)]
     {
         let mut term =
