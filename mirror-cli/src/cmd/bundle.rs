@@ -22,8 +22,8 @@ use crate::progress::{CliProgress, retry_hook};
 /// The bundle flags of `release mirror`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct BundleFlags {
-    /// Write the release into this directory, a bundle to carry to a disconnected site, instead of a registry
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["to", "from_dir", "to_release_image"])]
+    /// Write the release into this directory, a bundle to carry to a disconnected site, instead of a registry (--to)
+    #[arg(long, value_name = "DIR")]
     pub to_dir: Option<PathBuf>,
     /// Publish the bundle in this directory (written with --to-dir) into --to; the source is never contacted
     #[arg(long, value_name = "DIR", conflicts_with = "from")]
@@ -64,6 +64,22 @@ pub async fn run(cmd: BundleCommand) -> u8 {
 
 /// `release mirror` with `--to-dir` or `--from-dir`.
 pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
+    // Checked here, not as clap conflicts: clap stops enforcing a `requires` on
+    // `--to-dir` (`--archive-size`, `--since`) once an argument conflicting with it is given.
+    if args.bundle.to_dir.is_some() {
+        let other = [
+            ("--to", args.to.is_some()),
+            ("--from-dir", args.bundle.from_dir.is_some()),
+            ("--to-release-image", args.to_release_image.is_some()),
+        ];
+        if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
+            eprintln!("error: --to-dir and {flag} cannot be used together");
+            eprintln!(
+                "hint: write the bundle with --to-dir on the connected side, then publish it with --from-dir DIR --to REPO on the other"
+            );
+            return EXIT_USAGE;
+        }
+    }
     match args.bundle.to_dir.clone() {
         Some(dir) => to_dir(args, dir, quiet).await,
         None => from_dir(args, quiet).await,

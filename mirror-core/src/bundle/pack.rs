@@ -230,3 +230,62 @@ fn remove_empty_dirs(dir: &Path) -> Result<(), Error> {
     let _ = std::fs::remove_dir(dir);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::format::blob_path;
+    use crate::digest::Digest;
+
+    fn loose(dir: &Path, n: usize) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let data = vec![i as u8; 200 << 10];
+            let rel = blob_path(&Digest::of(&data));
+            std::fs::create_dir_all(dir.join(BLOBS)).unwrap();
+            std::fs::write(dir.join(&rel), &data).unwrap();
+            out.push((rel, data));
+        }
+        std::fs::write(dir.join(INDEX), b"{}").unwrap();
+        std::fs::write(dir.join(OCI_LAYOUT), b"{}").unwrap();
+        out
+    }
+
+    #[test]
+    fn files_fill_volumes_whole_and_a_repack_only_removes_what_is_packed() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = loose(dir.path(), 5);
+        let big = vec![9u8; 700 << 10];
+        let big_rel = blob_path(&Digest::of(&big));
+        std::fs::write(dir.path().join(&big_rel), &big).unwrap();
+        let mut store = Store::scan(dir.path()).unwrap();
+        let max = 512 << 10;
+        let mut warnings = Vec::new();
+        let vols = pack(&mut store, max, &[], &mut |w| warnings.push(w)).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains(&big_rel));
+        // Two 200 KiB blobs per volume, the big one alone, the layout files with the last.
+        assert_eq!(vols.len(), 4, "{vols:?}");
+        for v in &vols {
+            let size = std::fs::metadata(dir.path().join(&v.name)).unwrap().len();
+            assert_eq!(size, v.size);
+            let members = crate::bundle::volume::read_index(&dir.path().join(&v.name)).unwrap();
+            assert!(size <= max || members.len() == 1, "{v:?}");
+        }
+        assert!(loose_files(dir.path()).unwrap().is_empty());
+        assert!(!dir.path().join("blobs").exists());
+        for (rel, data) in &blobs {
+            let loc = store.locate(rel).unwrap();
+            assert_eq!(super::super::store::read_loc_sync(&loc).unwrap(), *data);
+        }
+        // As if interrupted after the volumes were written but before the files went.
+        let (rel, data) = &blobs[0];
+        std::fs::create_dir_all(dir.path().join(BLOBS)).unwrap();
+        std::fs::write(dir.path().join(rel), data).unwrap();
+        std::fs::write(dir.path().join(INDEX), b"{}").unwrap();
+        let mut store = Store::scan(dir.path()).unwrap();
+        let again = pack(&mut store, max, &vols, &mut |_| {}).unwrap();
+        assert_eq!(again, vols);
+        assert!(loose_files(dir.path()).unwrap().is_empty());
+    }
+}

@@ -430,3 +430,63 @@ where
         .await
         .map_err(|e| Error::io("rename", tmp, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn a_plan_bigger_than_the_free_space_is_refused_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = BundleSink::create(dir.path(), BTreeSet::new()).unwrap();
+        let free = free_space(dir.path()).unwrap();
+        sink.plan_bytes(free + (1 << 30));
+        let repo = crate::bundle::bundle_repository();
+        let e = sink
+            .put_manifest(&repo, "t", Bytes::from_static(b"{}"), "x")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.hint(), Some(Hint::BundleNoSpace { needed, .. }) if needed == free + (1 << 30)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not enough free space"), "{e}");
+        assert!(names(&dir.path().join(BLOBS)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_blob_that_does_not_match_leaves_nothing_and_a_good_one_is_renamed_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = BundleSink::create(dir.path(), BTreeSet::new()).unwrap();
+        let repo = crate::bundle::bundle_repository();
+        let good = Digest::of(b"hello world");
+        let body = |b: &'static [u8]| {
+            futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b))])
+        };
+        let e = sink
+            .put_blob(&repo, &good, 11, None, body(b"hello wurld"))
+            .await
+            .unwrap_err();
+        assert!(e.is_transient(), "a mismatch is worth another attempt: {e}");
+        assert!(names(&dir.path().join(BLOBS)).is_empty());
+        assert!(names(&dir.path().join(TMP_DIR)).is_empty());
+        sink.put_blob(&repo, &good, 11, None, body(b"hello world"))
+            .await
+            .unwrap();
+        assert_eq!(names(&dir.path().join(BLOBS)), vec![good.hex().to_string()]);
+        assert!(names(&dir.path().join(TMP_DIR)).is_empty());
+        assert!(sink.has_blob(&repo, &good).await.unwrap());
+        // A second writer is refused while this one holds the directory.
+        let e = BundleSink::create(dir.path(), BTreeSet::new()).unwrap_err();
+        assert!(e.to_string().contains("another mirrorctl"), "{e}");
+    }
+}

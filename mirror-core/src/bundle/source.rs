@@ -123,12 +123,15 @@ impl BundleSource {
     }
 
     fn corrupt_error(d: &Digest, file: &Path) -> Error {
+        let rel = blob_path(d);
+        let what = if file.ends_with(&rel) {
+            String::new()
+        } else {
+            format!("`{rel}` in it ")
+        };
         Error::Bundle {
             path: file.to_path_buf(),
-            reason: format!(
-                "`{}` holds bytes that do not match its digest",
-                blob_path(d)
-            ),
+            reason: format!("{what}holds bytes that do not match its digest"),
             hint: Box::new(Hint::BundleDamaged),
         }
     }
