@@ -45,9 +45,39 @@ pub enum Command {
     Install(Box<InstallArgs>),
     /// Stop and remove what `install` created (the registry, its files, trust entries, outputs)
     Uninstall(UninstallArgs),
+    /// Mirror what an oc-mirror ImageSetConfiguration asks for: releases from channels, additional images
+    Mirror(ConfigMirrorArgs),
     /// Check and describe a bundle written by `release mirror --to-dir`
     #[command(subcommand)]
     Bundle(crate::cmd::bundle::BundleCommand),
+}
+
+/// `mirrorctl mirror --config`.
+#[derive(Args, Debug)]
+pub struct ConfigMirrorArgs {
+    /// An ImageSetConfiguration (mirror.openshift.io/v2alpha1); see docs/upgrades.md for the fields supported
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// Target registry, optionally with a namespace: releases go to <REGISTRY>/<NAMESPACE>/openshift/release, other images to their repository path under the namespace
+    #[arg(long, value_name = "REGISTRY[/NAMESPACE]")]
+    pub to: String,
+    /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
+    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
+    pub graph_url: String,
+    #[command(flatten)]
+    pub access: Access,
+    /// Print the plan (images, unique blobs, bytes per release) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Transfers in flight at once per registry
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_MAX_PER_REGISTRY)]
+    pub max_per_registry: usize,
+    /// Which mirror instructions to print for the releases [default: icsp before 4.14, idms from 4.14]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub print_mirror_instructions: Option<Instructions>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,14 +128,17 @@ pub enum Instructions {
 
 #[derive(Args, Debug)]
 pub struct MirrorArgs {
-    /// The release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64)
-    #[arg(long, value_name = "SRC", required_unless_present = "from_dir")]
-    pub from: Option<String>,
+    /// A release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64); repeatable: several releases share one copy
+    #[arg(long, value_name = "SRC", required_unless_present_any = ["channel", "from_dir"])]
+    pub from: Vec<String>,
+    /// Also the releases picked from the upgrade graph (see `mirrorctl release graph`)
+    #[command(flatten)]
+    pub pick: ChannelArgs,
     /// Target repository, without tag or digest (e.g. mirror.example.com:5000/ocp4/openshift4)
     #[arg(long, value_name = "REPO", required_unless_present = "to_dir")]
     pub to: Option<String>,
     #[command(flatten)]
-    pub bundle: crate::cmd::bundle::BundleFlags,
+    pub bundle: Box<crate::cmd::bundle::BundleFlags>,
     /// Where to put the release image [default: <REPO>:<version>-<arch>]
     #[arg(long, value_name = "REF")]
     pub to_release_image: Option<String>,
@@ -152,6 +185,21 @@ pub struct ChannelArgs {
     /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
     #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
     pub graph_url: String,
+}
+
+impl Default for ChannelArgs {
+    fn default() -> Self {
+        Self {
+            channel: None,
+            min_version: None,
+            max_version: None,
+            shortest_path: false,
+            full: false,
+            include_conditional: false,
+            arch: mirror_core::DEFAULT_ARCH.into(),
+            graph_url: mirror_core::DEFAULT_GRAPH_URL.into(),
+        }
+    }
 }
 
 /// `mirrorctl release graph`: read-only.
@@ -405,7 +453,16 @@ mod tests {
                 return;
             }
             let mut argv = path.clone();
-            for a in cmd.get_arguments().filter(|a| a.is_required_set()) {
+            // A required group is satisfied by its first member.
+            let group_firsts: Vec<&clap::Id> = cmd
+                .get_groups()
+                .filter(|g| g.is_required_set())
+                .filter_map(|g| g.get_args().next())
+                .collect();
+            for a in cmd
+                .get_arguments()
+                .filter(|a| a.is_required_set() || group_firsts.contains(&a.get_id()))
+            {
                 if let Some(l) = a.get_long() {
                     argv.push(format!("--{l}"));
                 }

@@ -1,6 +1,10 @@
 //! `mirrorctl`: a thin shim over the mirrorctl libraries. Parse, build the runtime, run,
 //! map the outcome to an exit code (0 ok, 1 a problem found, 2 usage or unexpected error).
 
+// Doc comments in this crate are clap's help text (`<REPO>`, `<arch>` are placeholders users
+// read in --help), not rustdoc.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 mod cmd;
 mod hints;

@@ -153,8 +153,7 @@ impl Progress for CliProgress {
             MirrorEvent::Planned(p) => {
                 self.total_bytes.store(p.bytes_to_upload, Ordering::Relaxed);
                 self.total_images.store(p.images, Ordering::Relaxed);
-                self.images
-                    .fetch_add(p.images_present + p.images_absent, Ordering::Relaxed);
+                self.images.fetch_add(p.images_present, Ordering::Relaxed);
                 self.say(&format!(
                     "info: Plan: {} images ({} present, {} to tag, {} to copy); {} of {} unique blobs to copy ({}): {} to upload ({}), {} to mount ({})",
                     p.images,
@@ -182,7 +181,11 @@ impl Progress for CliProgress {
                     });
                 self.draw(false);
             }
-            MirrorEvent::Image { name, action } => {
+            MirrorEvent::Image {
+                role: mirror_core::copy::Role::Signature,
+                ..
+            } => {}
+            MirrorEvent::Image { name, action, .. } => {
                 if !matches!(action, ImageAction::Present | ImageAction::Absent) {
                     self.images.fetch_add(1, Ordering::Relaxed);
                 }

@@ -76,7 +76,8 @@ pub use release::extract::{ExtractReport, extract_installer};
 pub use release::info::{ComponentInfo, ReleaseInfo, release_info};
 pub use release::instructions::{InstructionKind, MirrorInstructions, SourceMirror};
 pub use release::mirror::{
-    MirrorOptions, MirrorPlan, MirrorReport, ReleaseEntry, mirror_release, mirror_releases,
+    ImageEntry, MirrorOptions, MirrorPlan, MirrorReport, MirrorRequest, ReleaseEntry,
+    mirror_release, mirror_releases,
 };
 pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::copy::CopyPlan;
+use crate::copy::{CopyPlan, Role};
 use crate::digest::Digest;
 
 /// What happened to a blob.
@@ -68,6 +68,8 @@ pub enum MirrorEvent<'a> {
     Image {
         /// Its name (component, `release`, a signature, an additional image).
         name: &'a str,
+        /// What it is.
+        role: Role,
         /// What was done.
         action: ImageAction,
     },

@@ -12,7 +12,8 @@ use mirror_core::bundle::{
 use mirror_core::{Hint, ImageRef, InstructionKind, Repository};
 
 use super::access;
-use super::release::{interrupted, render_text, usage};
+use super::interrupted;
+use super::mirror::{pick, render_text, usage};
 use crate::cli::{Instructions, MirrorArgs, OutputFormat};
 use crate::output::{
     EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, human_bytes, stdout,
@@ -80,6 +81,13 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
             return EXIT_USAGE;
         }
     }
+    if args.bundle.from_dir.is_some() && args.pick.channel.is_some() {
+        eprintln!("error: --from-dir and --channel cannot be used together");
+        eprintln!(
+            "hint: the bundle holds the releases it was made with; pick channels with --to-dir on the connected side"
+        );
+        return EXIT_USAGE;
+    }
     match args.bundle.to_dir.clone() {
         Some(dir) => to_dir(args, dir, quiet).await,
         None => from_dir(args, quiet).await,
@@ -95,10 +103,13 @@ fn far_side_commands(dir: &str) -> Vec<String> {
 }
 
 async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
-    let from = match ImageRef::parse(args.from.as_deref().unwrap_or_default()) {
-        Ok(r) => r,
-        Err(e) => return usage(&e, "--from"),
-    };
+    let mut froms = Vec::with_capacity(args.from.len());
+    for f in &args.from {
+        match ImageRef::parse(f) {
+            Ok(r) => froms.push(r),
+            Err(e) => return usage(&e, "--from"),
+        }
+    }
     let archive_size = match args
         .bundle
         .archive_size
@@ -112,6 +123,10 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
             eprintln!("hint: {}; for FAT32 media use 4000MiB", e.hint());
             return EXIT_USAGE;
         }
+    };
+    let request = match pick(&args.pick, None, froms, &args.access).await {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let progress = Arc::new(CliProgress::new(quiet));
     let client = match access::client(&args.access, Some(retry_hook(progress.clone()))) {
@@ -128,7 +143,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         ..WriteOptions::new(dir.clone())
     };
     let result = tokio::select! {
-        r = write_bundle(&client, std::slice::from_ref(&from), &opts, progress.clone()) => r,
+        r = write_bundle(&client, &request, &opts, progress.clone()) => r,
         _ = interrupted() => Err(mirror_core::Error::Cancelled {
             what: "the bundle was interrupted and has no metadata file yet. Run the same command again: only what is missing is written".into(),
         }),

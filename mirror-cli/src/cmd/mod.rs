@@ -5,6 +5,7 @@ mod access;
 pub(crate) mod bundle;
 mod graph;
 mod install;
+pub(crate) mod mirror;
 mod preflight;
 pub(crate) mod pull_secret;
 pub(crate) mod registry;
@@ -19,7 +20,7 @@ use crate::cli::{Cli, Command, ReleaseCommand};
 pub async fn run(cli: Cli) -> u8 {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Release(ReleaseCommand::Mirror(args)) => release::mirror(args, quiet).await,
+        Command::Release(ReleaseCommand::Mirror(args)) => mirror::release_mirror(args, quiet).await,
         Command::Release(ReleaseCommand::Info(args)) => release::info(args, quiet).await,
         Command::Release(ReleaseCommand::Extract(args)) => release::extract(args, quiet).await,
         Command::Release(ReleaseCommand::Graph(args)) => graph::run(args).await,
@@ -30,6 +31,27 @@ pub async fn run(cli: Cli) -> u8 {
         Command::PullSecret(cmd) => pull_secret::run(cmd).await,
         Command::Install(args) => install::run(*args, quiet).await,
         Command::Uninstall(args) => install::uninstall(args, quiet),
+        Command::Mirror(args) => mirror::config_mirror(args, quiet).await,
         Command::Bundle(cmd) => bundle::run(cmd).await,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM: a long copy stops cleanly (the release tag unwritten).
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -161,6 +161,8 @@ pub struct BundleRelease {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleImage {
+    /// A short name (`cli`, `release`, `cli signature`, an additional image's name).
+    pub name: String,
     /// The repository it came from, e.g. `quay.io/openshift-release-dev/ocp-v4.0-art-dev`.
     pub source: String,
     /// The tag or digest it was read by at the source.

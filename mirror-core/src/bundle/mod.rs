@@ -12,11 +12,14 @@
 //! # async fn demo() -> Result<(), mirror_core::Error> {
 //! use std::sync::Arc;
 //! use mirror_core::bundle::{PublishOptions, WriteOptions, publish_bundle, write_bundle};
-//! use mirror_core::{ClientOptions, ImageRef, NoProgress, RegistryClient, Repository};
+//! use mirror_core::{ClientOptions, ImageRef, MirrorRequest, NoProgress, RegistryClient, Repository};
 //! // Connected side.
 //! let quay = RegistryClient::new(ClientOptions::default())?;
-//! let from = ImageRef::parse("quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64")?;
-//! write_bundle(&quay, &[from], &WriteOptions::new("/mnt/media/bundle"), Arc::new(NoProgress))
+//! let request = MirrorRequest {
+//!     releases: vec![ImageRef::parse("quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64")?],
+//!     ..Default::default()
+//! };
+//! write_bundle(&quay, &request, &WriteOptions::new("/mnt/media/bundle"), Arc::new(NoProgress))
 //!     .await?;
 //! // Disconnected side.
 //! let mirror = RegistryClient::new(ClientOptions::default())?;

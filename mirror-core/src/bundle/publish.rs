@@ -105,7 +105,7 @@ pub async fn publish_bundle(
         .await
         .map_err(|e| Error::io("open", &opts.dir, std::io::Error::other(e)))??
         .with_fallback(client.clone(), opts.to.clone());
-    let froms = source.releases()?;
+    let request = source.request()?;
     let mirror_opts = MirrorOptions {
         to_release_image: opts.to_release_image.clone(),
         dry_run: opts.dry_run,
@@ -113,5 +113,5 @@ pub async fn publish_bundle(
         retry: opts.retry.clone(),
         ..MirrorOptions::new(opts.to.clone())
     };
-    mirror_releases(&source, client, &froms, &mirror_opts, progress).await
+    mirror_releases(&source, client, &request, &mirror_opts, progress).await
 }

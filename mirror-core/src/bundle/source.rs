@@ -24,6 +24,8 @@ use crate::hint::Hint;
 use crate::manifest::{MAX_MANIFEST_BYTES, media_type_of};
 use crate::reference::{ImageRef, Repository, Target};
 use crate::registry::{BlobStream, RawManifest, RegistryClient};
+use crate::release::mirror::MirrorRequest;
+use crate::upgrade::imageset::AdditionalImage;
 use crate::verify::{VerifyError, VerifyingStream};
 
 /// Reads the images of a bundle as if from their original registries (see the module docs).
@@ -105,13 +107,10 @@ impl BundleSource {
         &self.meta
     }
 
-    /// The release images as they were given when the bundle was made.
-    pub fn releases(&self) -> Result<Vec<ImageRef>, Error> {
-        self.meta
-            .releases
-            .iter()
-            .map(|r| ImageRef::parse(&r.source))
-            .collect()
+    /// What the bundle was made from (releases and additional images, with their original
+    /// names): publishing mirrors exactly this from the bundle.
+    pub fn request(&self) -> Result<MirrorRequest, Error> {
+        request_of(&self.meta)
     }
 
     fn not_carried(&self, d: &Digest) -> Error {
@@ -222,6 +221,35 @@ impl Source for BundleSource {
             stream: Box::pin(checked),
         })
     }
+}
+
+/// The request a bundle was made from, by the names its images had at their sources.
+pub(crate) fn request_of(meta: &BundleMetadata) -> Result<MirrorRequest, Error> {
+    let releases = meta
+        .releases
+        .iter()
+        .map(|r| ImageRef::parse(&r.source))
+        .collect::<Result<_, _>>()?;
+    let additional = meta
+        .images
+        .iter()
+        .filter(|i| i.role == "additional")
+        .map(|i| {
+            let sep = if i.reference.starts_with("sha256:") {
+                '@'
+            } else {
+                ':'
+            };
+            Ok(AdditionalImage {
+                name: i.name.clone(),
+                image: ImageRef::parse(&format!("{}{sep}{}", i.source, i.reference))?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(MirrorRequest {
+        releases,
+        additional,
+    })
 }
 
 /// The digests of `blobs` that `client` does not find in `repo` (`HEAD`s, `n` at once).

@@ -26,7 +26,9 @@ use crate::manifest::{ManifestKind, parse_kind};
 use crate::progress::{MirrorEvent, Progress};
 use crate::reference::{ImageRef, Repository};
 use crate::registry::RetryPolicy;
-use crate::release::mirror::{MirrorOptions, MirrorReport, ReleaseEntry, mirror_releases};
+use crate::release::mirror::{
+    ImageEntry, MirrorOptions, MirrorReport, MirrorRequest, ReleaseEntry, mirror_releases,
+};
 
 /// The registry name the bundle's images are keyed under (never contacted; `.invalid` is
 /// reserved for names that resolve nowhere).
@@ -146,11 +148,12 @@ enum DirState {
     Complete(Box<BundleMetadata>),
 }
 
-/// Mirrors the releases `froms` from `source` into the bundle directory `opts.dir`, then
-/// writes its index, its volumes (with `archive_size`) and, last, its metadata file.
+/// Mirrors the releases and images of `request` from `source` into the bundle directory
+/// `opts.dir`, then writes its index, its volumes (with `archive_size`) and, last, its
+/// metadata file.
 pub async fn write_bundle<S: Source>(
     source: &S,
-    froms: &[ImageRef],
+    request: &MirrorRequest,
     opts: &WriteOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<WriteReport, Error> {
@@ -170,7 +173,7 @@ pub async fn write_bundle<S: Source>(
     let state = inspect_dir(&opts.dir)?;
     let old = match state {
         DirState::Complete(m) => {
-            check_same_releases(&m, froms, &opts.dir)?;
+            check_same_request(&m, request, &opts.dir)?;
             Some(*m)
         }
         DirState::Partial | DirState::New => None,
@@ -205,7 +208,7 @@ pub async fn write_bundle<S: Source>(
         retry: opts.retry.clone(),
         ..MirrorOptions::new(bundle_repository())
     };
-    let report = mirror_releases(source, &sink, froms, &mirror_opts, tap).await?;
+    let report = mirror_releases(source, &sink, request, &mirror_opts, tap).await?;
     let needed = report.plan.bytes_to_upload + reserve.min(report.plan.bytes_to_upload);
     let mut out = WriteReport {
         api_version: "mirrorctl.openshift.io/v1alpha1",
@@ -245,8 +248,7 @@ pub async fn write_bundle<S: Source>(
         out.duration_seconds = start.elapsed().as_secs_f64();
         return Ok(out);
     }
-    let images = written_images(source, froms, &report, &opts.retry).await?;
-    let (images, blobs, requires) = inventory(&sink, images, &base).await?;
+    let (images, blobs, requires) = inventory(&sink, &report.images, &base).await?;
     let images = write_layout(&sink, images)?;
     sync_dir(&opts.dir.join(BLOBS))?;
     out.blobs_in_base = requires.len();
@@ -403,10 +405,26 @@ fn inspect_dir(dir: &Path) -> Result<DirState, Error> {
     })
 }
 
-fn check_same_releases(m: &BundleMetadata, froms: &[ImageRef], dir: &Path) -> Result<(), Error> {
-    let have: BTreeSet<String> = m.releases.iter().map(|r| r.source.clone()).collect();
-    let want: BTreeSet<String> = froms.iter().map(ToString::to_string).collect();
-    if have == want {
+/// What a bundle was made from: its releases and additional images, as given.
+fn request_sources(request: &MirrorRequest) -> BTreeSet<String> {
+    request
+        .releases
+        .iter()
+        .map(ToString::to_string)
+        .chain(request.additional.iter().map(|a| a.image.to_string()))
+        .collect()
+}
+
+fn check_same_request(
+    m: &BundleMetadata,
+    request: &MirrorRequest,
+    dir: &Path,
+) -> Result<(), Error> {
+    let have: BTreeSet<String> = match super::source::request_of(m) {
+        Ok(r) => request_sources(&r),
+        Err(_) => BTreeSet::new(),
+    };
+    if have == request_sources(request) {
         return Ok(());
     }
     let list: Vec<String> = have.iter().map(|s| format!("`{s}`")).collect();
@@ -420,57 +438,12 @@ fn check_same_releases(m: &BundleMetadata, froms: &[ImageRef], dir: &Path) -> Re
     })
 }
 
-/// An image the mirror wrote, with where it came from.
-struct Written {
-    source: Repository,
-    reference: String,
-    digest: Digest,
-    tag: Option<String>,
-    role: &'static str,
-}
-
-/// The images of each release as the mirror tagged them: `<version>-<arch>-<component>` and
-/// the release at `<version>-<arch>`, each with its source repository. The release is read
-/// again (its manifest, config and the layer with `image-references`) to learn them.
-async fn written_images<S: Source>(
-    source: &S,
-    froms: &[ImageRef],
-    report: &MirrorReport,
-    retry: &RetryPolicy,
-) -> Result<Vec<Written>, Error> {
-    let mut out = Vec::new();
-    for (from, entry) in froms.iter().zip(&report.releases) {
-        let r = crate::release::payload::read_release(source, from, retry).await?;
-        let release_tag = ImageRef::parse(&entry.update_image)?
-            .target
-            .as_str()
-            .to_string();
-        for c in &r.components {
-            out.push(Written {
-                source: c.image.repo.clone(),
-                reference: c.digest.to_string(),
-                digest: c.digest.clone(),
-                tag: Some(format!("{release_tag}-{}", c.name)),
-                role: "component",
-            });
-        }
-        out.push(Written {
-            source: from.repo.clone(),
-            reference: from.target.as_str().to_string(),
-            digest: r.digest.clone(),
-            tag: Some(release_tag),
-            role: "release",
-        });
-    }
-    Ok(out)
-}
-
 /// Every image with its manifest's media type and size, and every blob the images reference:
 /// those in the bundle, and those left to the earlier bundle. A blob in neither means the
 /// mirror did not finish, which is an error.
 async fn inventory(
     sink: &BundleSink,
-    written: Vec<Written>,
+    written: &[ImageEntry],
     base: &BTreeSet<Digest>,
 ) -> Result<(Vec<BundleImage>, Vec<BlobEntry>, Vec<BlobEntry>), Error> {
     let repo = bundle_repository();
@@ -483,10 +456,14 @@ async fn inventory(
         hint: Box::new(Hint::BundleIncomplete),
     };
     for w in written {
+        // An optional image the source does not have (a signature never published).
+        let (true, Some(digest)) = (w.present, &w.digest) else {
+            continue;
+        };
         let m = sink
-            .manifest(&repo, &w.digest)
+            .manifest(&repo, digest)
             .await?
-            .ok_or_else(|| missing(&w.digest))?;
+            .ok_or_else(|| missing(digest))?;
         let mut stack = vec![m.clone()];
         while let Some(m) = stack.pop() {
             carried.insert(
@@ -529,15 +506,25 @@ async fn inventory(
                 }
             }
         }
+        let reference = w
+            .source
+            .strip_prefix(&w.source_repository)
+            .map(|r| r.trim_start_matches([':', '@']))
+            .unwrap_or_default()
+            .to_string();
         images.push(BundleImage {
-            source: w.source.to_string(),
-            reference: w.reference,
-            digest: w.digest,
+            name: w.name.clone(),
+            source: w.source_repository.clone(),
+            reference,
+            digest: digest.clone(),
             media_type: m.media_type.clone(),
             size: m.bytes.len() as u64,
-            repository: BUNDLE_REPOSITORY.into(),
-            tag: w.tag,
-            role: w.role.into(),
+            repository: ImageRef::parse(&w.target)?.repo.path,
+            tag: w.tag.clone(),
+            role: serde_json::to_value(w.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             oci_ref: None,
         });
     }

@@ -17,7 +17,7 @@ mod run;
 use serde::Serialize;
 
 pub use endpoint::{Mounted, RepoState, Sink, Source};
-pub use plan::{Planned, plan};
+pub use plan::{Planned, plan, signature_tag};
 pub use run::{CopyOutcome, execute};
 
 use crate::reference::{Repository, Target};
@@ -44,6 +44,24 @@ pub struct CopyJob {
     pub after: Vec<usize>,
     /// Absent at the source is not an error: the job is skipped (a signature tag).
     pub optional: bool,
+    /// What the image is, for reports.
+    pub role: Role,
+}
+
+/// What an image is to the run that copies it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Role {
+    /// A release image.
+    Release,
+    /// A component of a release.
+    #[default]
+    Component,
+    /// An image asked for beside the releases.
+    Additional,
+    /// A sigstore signature (`sha256-<hex>.sig`) of another image.
+    Signature,
 }
 
 impl CopyJob {
@@ -63,7 +81,14 @@ impl CopyJob {
             tag,
             after: Vec::new(),
             optional: false,
+            role: Role::default(),
         }
+    }
+
+    /// This job, with the role `role`.
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
     }
 
     /// This job, written only after `jobs` are complete.
@@ -103,6 +128,9 @@ pub struct CopyOptions {
     pub max_in_flight: usize,
     /// How a streamed blob copy is retried as a whole.
     pub retry: RetryPolicy,
+    /// Also copy each image's sigstore signature tag (`sha256-<hex>.sig`) when the source
+    /// has one. Default true.
+    pub sigstore: bool,
 }
 
 impl Default for CopyOptions {
@@ -110,6 +138,7 @@ impl Default for CopyOptions {
         Self {
             max_in_flight: DEFAULT_MAX_PER_REGISTRY,
             retry: RetryPolicy::default(),
+            sigstore: true,
         }
     }
 }
@@ -119,7 +148,7 @@ impl Default for CopyOptions {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CopyPlan {
-    /// Images, signatures included.
+    /// Images (signature tags are counted apart).
     pub images: usize,
     /// Images whose tag already points at the right digest.
     pub images_present: usize,
@@ -127,9 +156,12 @@ pub struct CopyPlan {
     pub images_to_tag: usize,
     /// Images to copy.
     pub images_to_copy: usize,
-    /// Optional images the source does not have (signatures never published).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub images_absent: usize,
+    /// Sigstore signature tags (`sha256-<hex>.sig`) the source has for the images.
+    pub signatures: usize,
+    /// Those of them to copy (the others are at the target).
+    pub signatures_to_copy: usize,
+    /// Images checked for a signature tag the source does not have.
+    pub signatures_absent: usize,
     /// Unique blobs referenced by the images to copy.
     pub unique_blobs: usize,
     /// Their size after deduplication.
@@ -151,8 +183,4 @@ pub struct CopyPlan {
     /// The repository mounted from, per target registry, when an earlier mirror was found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mount_sources: Vec<String>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }

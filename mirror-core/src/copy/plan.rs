@@ -7,7 +7,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use super::endpoint::{RepoState, Sink, Source};
 use super::mount::{self, How, Step};
-use super::{CopyJob, CopyOptions, CopyPlan};
+use super::{CopyJob, CopyOptions, CopyPlan, Role};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::manifest::tree::{ImageTree, fetch_tree, missing};
@@ -45,6 +45,8 @@ pub(crate) struct BlobTask {
 pub struct Planned {
     /// The figures.
     pub summary: CopyPlan,
+    /// Every job: the ones asked for, then the signature jobs the plan added.
+    pub(crate) jobs: Vec<CopyJob>,
     pub(crate) states: Vec<JobState>,
     pub(crate) tasks: BTreeMap<Digest, BlobTask>,
     /// Per job, the blobs its image needs that the target lacks (digest, size).
@@ -57,14 +59,24 @@ pub struct Planned {
 
 impl Planned {
     /// Blobs and bytes each group of jobs adds, in order: a blob a group needs counts for the
-    /// first group that needs it and never again, and nothing the target holds counts.
+    /// first group that needs it and never again, and nothing the target holds counts. The
+    /// signature jobs a job waits for count with it.
     pub fn added_by(&self, groups: &[Vec<usize>]) -> Vec<(usize, u64)> {
         let mut seen: BTreeSet<&Digest> = BTreeSet::new();
         groups
             .iter()
             .map(|jobs| {
                 let mut n = (0usize, 0u64);
-                for &j in jobs {
+                let with_signatures = jobs.iter().flat_map(|&j| {
+                    std::iter::once(j).chain(
+                        self.jobs[j]
+                            .after
+                            .iter()
+                            .copied()
+                            .filter(|&k| self.jobs[k].role == Role::Signature),
+                    )
+                });
+                for j in with_signatures {
                     for (d, size) in self.needs.get(j).into_iter().flatten() {
                         if seen.insert(d) {
                             n.0 += 1;
@@ -82,54 +94,66 @@ impl Planned {
         self.skipped
     }
 
+    /// Every job: the ones asked for (same indices), then the signature jobs added.
+    pub fn jobs(&self) -> &[CopyJob] {
+        &self.jobs
+    }
+
     /// The digest of job `j`'s image, once known (tag references are resolved when planning;
     /// `None` for an optional image the source does not have).
     pub fn digest(&self, j: usize) -> Option<&Digest> {
         self.digests.get(j).and_then(Option::as_ref)
     }
+
+    /// The media type of job `j`'s image, when the plan read it (images to copy).
+    pub fn media_type(&self, j: usize) -> Option<&str> {
+        match self.states.get(j) {
+            Some(JobState::Copy(t)) => Some(&t.media_type),
+            _ => None,
+        }
+    }
+
+    /// Whether job `j`'s image is at the target after the copy (not an absent optional one).
+    pub fn is_there(&self, j: usize) -> bool {
+        !matches!(self.states.get(j), Some(JobState::Absent) | None)
+    }
 }
 
-/// Reads what the copy of `jobs` needs; writes nothing.
+/// Reads what the copy of `jobs` needs; writes nothing. With `opts.sigstore`, each image's
+/// sigstore signature tag (`sha256-<hex>.sig`, and those of a list's children) becomes an
+/// optional job the image waits for, unless the image and every image waiting for it are
+/// already complete at the target.
 pub async fn plan<S: Source, K: Sink>(
     source: &S,
     sink: &K,
-    jobs: &[CopyJob],
+    jobs: Vec<CopyJob>,
     opts: &CopyOptions,
     progress: &Arc<dyn Progress>,
 ) -> Result<Planned, Error> {
-    check_jobs(jobs, opts)?;
+    check_jobs(&jobs, opts)?;
     let n = opts.max_in_flight;
-    let repos = repo_states(sink, jobs, n).await;
-    let states: Vec<(JobState, Option<Digest>)> = futures_util::stream::iter(jobs.iter())
-        .map(|job| {
-            let repos = &repos;
-            async move {
-                job_state(source, sink, job, &repos[&job.dst])
-                    .await
-                    .map_err(|e| wrap(job, e))
-            }
-        })
-        .buffered(n)
-        .try_collect()
-        .await?;
-    let (states, digests): (Vec<JobState>, Vec<Option<Digest>>) = states.into_iter().unzip();
+    let mut jobs = jobs;
+    let repos = repo_states(sink, &jobs, n).await;
+    let (mut states, mut digests) = job_states(source, sink, &jobs, &repos, n).await?;
+    if opts.sigstore {
+        let first = jobs.len();
+        add_signature_jobs(&mut jobs, &states, &digests);
+        let (s, d) = job_states(source, sink, &jobs[first..], &repos, n).await?;
+        states.extend(s);
+        digests.extend(d);
+    }
 
-    let mut summary = CopyPlan {
-        images: jobs.len(),
-        ..Default::default()
-    };
+    let mut summary = CopyPlan::default();
     // Blobs of the images to copy, deduplicated across all of them: (digest -> task, and
     // the repositories that may lack it).
     let mut tasks: BTreeMap<Digest, BlobTask> = BTreeMap::new();
     let mut wanted: BTreeMap<Digest, Vec<Repository>> = BTreeMap::new();
     let mut per_job: Vec<Vec<(Digest, u64)>> = vec![Vec::new(); jobs.len()];
     for (j, (job, state)) in jobs.iter().zip(&states).enumerate() {
+        summary.count(job.role, state);
         match state {
-            JobState::Present => summary.images_present += 1,
-            JobState::Absent => summary.images_absent += 1,
-            JobState::Tag(_) => summary.images_to_tag += 1,
+            JobState::Present | JobState::Absent | JobState::Tag(_) => {}
             JobState::Copy(tree) => {
-                summary.images_to_copy += 1;
                 for b in tree.blobs() {
                     let t = tasks.entry(b.digest.clone()).or_insert_with(|| BlobTask {
                         size: b.size,
@@ -197,7 +221,7 @@ pub async fn plan<S: Source, K: Sink>(
     plan_sources(
         source,
         sink,
-        jobs,
+        &jobs,
         &mut tasks,
         &missing_in,
         &digests,
@@ -208,6 +232,7 @@ pub async fn plan<S: Source, K: Sink>(
     progress.event(MirrorEvent::Planned(&summary));
     Ok(Planned {
         summary,
+        jobs,
         states,
         tasks,
         needs: per_job,
@@ -223,18 +248,138 @@ fn check_jobs(jobs: &[CopyJob], opts: &CopyOptions) -> Result<(), Error> {
             reason: "must be at least 1".into(),
         });
     }
+    // No job waits, directly or not, for itself (Kahn's algorithm reaches every job).
+    let mut waiting: Vec<usize> = jobs.iter().map(|j| j.after.len()).collect();
+    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
     for (j, job) in jobs.iter().enumerate() {
-        if let Some(&k) = job.after.iter().find(|&&k| k >= j) {
-            return Err(Error::InvalidSetting {
-                name: "jobs".into(),
-                reason: format!(
-                    "`{}` is to come after job {k}, which is not an earlier job",
-                    job.name
-                ),
-            });
+        for &k in &job.after {
+            let Some(f) = followers.get_mut(k) else {
+                return Err(Error::InvalidSetting {
+                    name: "jobs".into(),
+                    reason: format!(
+                        "`{}` is to come after job {k}, which does not exist",
+                        job.name
+                    ),
+                });
+            };
+            f.push(j);
         }
     }
+    let mut ready: Vec<usize> = (0..jobs.len()).filter(|&j| waiting[j] == 0).collect();
+    let mut done = 0;
+    while let Some(j) = ready.pop() {
+        done += 1;
+        for &k in &followers[j] {
+            waiting[k] -= 1;
+            if waiting[k] == 0 {
+                ready.push(k);
+            }
+        }
+    }
+    if done < jobs.len() {
+        return Err(Error::InvalidSetting {
+            name: "jobs".into(),
+            reason: "some images wait for each other".into(),
+        });
+    }
     Ok(())
+}
+
+impl CopyPlan {
+    /// Counts one job: images by what they need, signatures by whether the source has them.
+    fn count(&mut self, role: Role, state: &JobState) {
+        if role == Role::Signature {
+            match state {
+                JobState::Absent => self.signatures_absent += 1,
+                JobState::Copy(_) => {
+                    self.signatures += 1;
+                    self.signatures_to_copy += 1;
+                }
+                _ => self.signatures += 1,
+            }
+            return;
+        }
+        self.images += 1;
+        match state {
+            JobState::Present | JobState::Absent => self.images_present += 1,
+            JobState::Tag(_) => self.images_to_tag += 1,
+            JobState::Copy(_) => self.images_to_copy += 1,
+        }
+    }
+}
+
+/// The states (and image digests) of `jobs`, `n` at once.
+async fn job_states<S: Source, K: Sink>(
+    source: &S,
+    sink: &K,
+    jobs: &[CopyJob],
+    repos: &BTreeMap<Repository, RepoState>,
+    n: usize,
+) -> Result<(Vec<JobState>, Vec<Option<Digest>>), Error> {
+    let states: Vec<(JobState, Option<Digest>)> = futures_util::stream::iter(jobs.iter())
+        .map(|job| async move {
+            job_state(source, sink, job, &repos[&job.dst])
+                .await
+                .map_err(|e| wrap(job, e))
+        })
+        .buffered(n)
+        .try_collect()
+        .await?;
+    Ok(states.into_iter().unzip())
+}
+
+/// The sigstore signature tag of `digest`: `sha256-<hex>.sig`, beside the image.
+pub fn signature_tag(digest: &Digest) -> String {
+    format!("sha256-{}.sig", digest.hex())
+}
+
+/// Adds an optional signature job for each image (and each child of a list) that is not
+/// already complete, and makes the image wait for it.
+fn add_signature_jobs(jobs: &mut Vec<CopyJob>, states: &[JobState], digests: &[Option<Digest>]) {
+    let count = states.len();
+    let mut followers: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (j, job) in jobs.iter().enumerate().take(count) {
+        for &k in &job.after {
+            followers[k].push(j);
+        }
+    }
+    // Complete: present, and so is everything that waits for it (a release tag written last
+    // means its signatures were handled then).
+    let mut complete = vec![false; count];
+    for j in (0..count).rev() {
+        complete[j] =
+            matches!(states[j], JobState::Present) && followers[j].iter().all(|&k| complete[k]);
+    }
+    let mut seen: BTreeSet<(Repository, String)> = BTreeSet::new();
+    for j in 0..count {
+        if complete[j] || jobs[j].role == Role::Signature {
+            continue;
+        }
+        let Some(digest) = &digests[j] else { continue };
+        let mut wanted = vec![digest.clone()];
+        if let JobState::Copy(tree) = &states[j] {
+            wanted.extend(tree.children.iter().map(|c| c.digest.clone()));
+        }
+        for d in wanted {
+            let tag = signature_tag(&d);
+            if !seen.insert((jobs[j].dst.clone(), tag.clone())) {
+                continue;
+            }
+            let job = &jobs[j];
+            let mut sig = CopyJob::new(
+                format!("{} signature", job.name),
+                job.src.clone(),
+                Target::Tag(tag.clone()),
+                job.dst.clone(),
+                Some(tag),
+            )
+            .optional();
+            sig.role = Role::Signature;
+            let k = jobs.len();
+            jobs.push(sig);
+            jobs[j].after.push(k);
+        }
+    }
 }
 
 /// One tag list per target repository.
@@ -347,8 +492,20 @@ async fn plan_sources<S: Source, K: Sink>(
                     targets.push(j.dst.clone());
                 }
             }
-            // An earlier mirror holds the last image of the run (a release image).
-            let marker = digests.iter().rev().flatten().next();
+            // An earlier mirror holds the last release image of the run (else its last image).
+            let marker = jobs
+                .iter()
+                .zip(digests)
+                .rev()
+                .filter(|(j, _)| j.role != Role::Signature)
+                .find_map(|(j, d)| d.as_ref().filter(|_| j.role == Role::Release))
+                .or_else(|| {
+                    jobs.iter()
+                        .zip(digests)
+                        .rev()
+                        .filter(|(j, _)| j.role != Role::Signature)
+                        .find_map(|(_, d)| d.as_ref())
+                });
             let sources = match marker {
                 Some(m) => mount::find_sources(client, &targets, m, n).await,
                 None => BTreeMap::new(),

@@ -48,12 +48,12 @@ struct Counters {
 pub async fn execute<S: Source, K: Sink>(
     source: &S,
     sink: &K,
-    jobs: &[CopyJob],
     planned: &Planned,
     opts: &CopyOptions,
     progress: &Arc<dyn Progress>,
 ) -> Result<CopyOutcome, Error> {
     let n = opts.max_in_flight.max(1);
+    let jobs: &[CopyJob] = &planned.jobs;
     let counters = Counters::default();
     let hook = retry_hook(progress.clone());
     let mut blobs_left = vec![0usize; jobs.len()];
@@ -329,6 +329,7 @@ async fn finish_image<K: Sink>(
     };
     progress.event(MirrorEvent::Image {
         name: &job.name,
+        role: job.role,
         action,
     });
     Ok(())

@@ -504,7 +504,7 @@ pub async fn install(
                         }
                         r => r?,
                     };
-                    release_digest = Some(report.release_digest.clone());
+                    release_digest = report.release_digest.clone();
                     update_image = Some(report.update_image.clone());
                     kind = report.default_instructions;
                     instructions = Some(report.instructions.clone());

@@ -249,7 +249,7 @@ impl RegistryClient {
 
     /// Uploads `size` bytes that must hash to `digest` with one streamed `PUT`, into `session`
     /// or a session opened now: one attempt (a stream cannot be replayed; the caller retries
-    /// the whole copy). On failure the session is cancelled. A [`VerifyError`] in the body's
+    /// the whole copy). On failure the session is cancelled. A [`crate::verify::VerifyError`] in the body's
     /// stream (see [`crate::verify::VerifyingStream`]) comes back as a digest mismatch.
     pub async fn put_blob_stream<S>(
         &self,

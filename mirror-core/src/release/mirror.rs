@@ -11,12 +11,15 @@ use serde::Serialize;
 
 use super::instructions::{InstructionKind, MirrorInstructions};
 use super::payload::{Release, read_release};
-use crate::copy::{self, CopyJob, CopyOptions, CopyPlan, DEFAULT_MAX_PER_REGISTRY, Sink, Source};
+use crate::copy::{
+    self, CopyJob, CopyOptions, CopyPlan, DEFAULT_MAX_PER_REGISTRY, Role, Sink, Source,
+};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::progress::{MirrorEvent, Progress};
 use crate::reference::{ImageRef, Repository, Target, valid_tag};
 use crate::registry::{RegistryClient, RetryPolicy};
+use crate::{AdditionalImage, AdditionalMirrors};
 
 /// The figures of a mirror plan (see [`CopyPlan`]).
 pub type MirrorPlan = CopyPlan;
@@ -35,6 +38,12 @@ pub struct MirrorOptions {
     pub max_per_registry: usize,
     /// How a streamed blob copy is retried as a whole (requests are retried by the clients).
     pub retry: RetryPolicy,
+    /// Copy each image's sigstore signature tag (`sha256-<hex>.sig`) when the source has one.
+    /// Default true.
+    pub sigstore: bool,
+    /// Where additional images go: `<registry of to>/<namespace>/<their repository path>`.
+    /// Default: no namespace.
+    pub namespace: String,
 }
 
 impl MirrorOptions {
@@ -46,8 +55,47 @@ impl MirrorOptions {
             dry_run: false,
             max_per_registry: DEFAULT_MAX_PER_REGISTRY,
             retry: RetryPolicy::default(),
+            sigstore: true,
+            namespace: String::new(),
         }
     }
+}
+
+/// What one run mirrors: releases (each with its components), and images beside them.
+#[derive(Clone, Debug, Default)]
+pub struct MirrorRequest {
+    /// Release images, by tag or digest.
+    pub releases: Vec<ImageRef>,
+    /// Other images (by tag or digest), kept at their repository path under the namespace.
+    pub additional: Vec<AdditionalImage>,
+}
+
+/// One image a [`MirrorReport`] covers.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ImageEntry {
+    /// A short name (`cli`, `release`, `cli signature`, an additional image's name).
+    pub name: String,
+    /// What it is.
+    pub role: Role,
+    /// Where it came from: the source repository with the tag or digest asked for.
+    pub source: String,
+    /// The source repository alone.
+    pub source_repository: String,
+    /// Its manifest digest (absent for a signature the source does not have).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// Its manifest media type, when this run read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Where it is at the target (`repo:tag`, or `repo@digest`).
+    pub target: String,
+    /// The tag written, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// False for an optional image the source does not have (nothing was written).
+    pub present: bool,
 }
 
 /// One release of a [`MirrorReport`].
@@ -87,8 +135,8 @@ pub struct MirrorReport {
     pub kind: &'static str,
     /// The (first) release as given.
     pub release: String,
-    /// Its digest.
-    pub release_digest: Digest,
+    /// Its digest (none when the run mirrors no release).
+    pub release_digest: Option<Digest>,
     /// Its version.
     pub version: String,
     /// Its architecture suffix.
@@ -122,6 +170,11 @@ pub struct MirrorReport {
     /// Which instructions fit these releases (ICSP before 4.14, IDMS from 4.14; the oldest
     /// release decides).
     pub default_instructions: InstructionKind,
+    /// Mirrors of the additional images: by digest (IDMS) and by tag (ImageTagMirrorSet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_instructions: Option<AdditionalMirrors>,
+    /// Every image of the run, signatures included, in job order.
+    pub images: Vec<ImageEntry>,
 }
 
 /// Mirrors the release `from` from its registry into `opts.to`, digests preserved, release
@@ -144,22 +197,27 @@ pub async fn mirror_release(
     opts: &MirrorOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<MirrorReport, Error> {
-    mirror_releases(client, client, std::slice::from_ref(from), opts, progress).await
+    let request = MirrorRequest {
+        releases: vec![from.clone()],
+        additional: Vec::new(),
+    };
+    mirror_releases(client, client, &request, opts, progress).await
 }
 
-/// Mirrors several releases from `source` into `sink` in one plan: blobs they share are
-/// copied once, and each release's tag is written as soon as that release is complete.
+/// Mirrors the releases and images of `request` from `source` into `sink` in one plan: blobs
+/// they share are copied once, and each release's tag is written as soon as that release
+/// (its components and signatures) is complete.
 pub async fn mirror_releases<S: Source, K: Sink>(
     source: &S,
     sink: &K,
-    froms: &[ImageRef],
+    request: &MirrorRequest,
     opts: &MirrorOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<MirrorReport, Error> {
     let start = Instant::now();
-    check_options(froms, opts)?;
-    let mut releases = Vec::with_capacity(froms.len());
-    for from in froms {
+    check_options(request, opts)?;
+    let mut releases = Vec::with_capacity(request.releases.len());
+    for from in &request.releases {
         let release = read_release(source, from, &opts.retry).await?;
         progress.event(MirrorEvent::ReleaseRead {
             version: &release.version,
@@ -178,16 +236,34 @@ pub async fn mirror_releases<S: Source, K: Sink>(
         }));
         groups.push((first..jobs.len()).collect::<Vec<usize>>());
     }
+    for a in &request.additional {
+        let to = a.mirror_image(&opts.to.registry, &opts.namespace);
+        jobs.push(
+            CopyJob::new(
+                a.name.clone(),
+                a.image.repo.clone(),
+                a.image.target.clone(),
+                to.repo,
+                match &a.image.target {
+                    Target::Tag(t) => Some(t.clone()),
+                    Target::Digest(_) => None,
+                },
+            )
+            .role(Role::Additional),
+        );
+    }
     let copy_opts = CopyOptions {
         max_in_flight: opts.max_per_registry,
         retry: opts.retry.clone(),
+        sigstore: opts.sigstore,
     };
-    let planned = copy::plan(source, sink, &jobs, &copy_opts, &progress).await?;
+    let planned = copy::plan(source, sink, jobs, &copy_opts, &progress).await?;
     let outcome = if opts.dry_run {
         copy::CopyOutcome::default()
     } else {
-        copy::execute(source, sink, &jobs, &planned, &copy_opts, &progress).await?
+        copy::execute(source, sink, &planned, &copy_opts, &progress).await?
     };
+    let jobs = planned.jobs();
     let added = planned.added_by(&groups);
     let entries: Vec<ReleaseEntry> = releases
         .iter()
@@ -208,6 +284,25 @@ pub async fn mirror_releases<S: Source, K: Sink>(
             }
         })
         .collect();
+    let images = jobs
+        .iter()
+        .enumerate()
+        .map(|(j, job)| ImageEntry {
+            name: job.name.clone(),
+            role: job.role,
+            source: job.src.display_ref(job.reference.as_str()),
+            source_repository: job.src.to_string(),
+            digest: planned.digest(j).cloned(),
+            media_type: planned.media_type(j).map(str::to_string),
+            target: match (&job.tag, planned.digest(j)) {
+                (Some(t), _) => job.dst.display_ref(t),
+                (None, Some(d)) => job.dst.display_ref(d.as_str()),
+                (None, None) => job.dst.display_ref(job.reference.as_str()),
+            },
+            tag: job.tag.clone(),
+            present: planned.is_there(j),
+        })
+        .collect();
     let (mirrors, prefixes) = mirrors_and_prefixes(opts);
     let instructions = MirrorInstructions::new(
         releases
@@ -216,6 +311,9 @@ pub async fn mirror_releases<S: Source, K: Sink>(
             .map(|r| r.to_string()),
         &mirrors,
     );
+    let additional_instructions = (!request.additional.is_empty()).then(|| {
+        crate::additional_mirrors(&request.additional, &opts.to.registry, &opts.namespace)
+    });
     let oldest = if releases
         .iter()
         .any(|r| InstructionKind::default_for(&r.version) == InstructionKind::Icsp)
@@ -224,16 +322,20 @@ pub async fn mirror_releases<S: Source, K: Sink>(
     } else {
         InstructionKind::Idms
     };
-    let first = &entries[0];
+    let first = entries.first();
     Ok(MirrorReport {
         api_version: "mirrorctl.openshift.io/v1alpha1",
         kind: "ReleaseMirrorReport",
-        release: first.release.clone(),
-        release_digest: first.digest.clone(),
-        version: first.version.clone(),
-        architecture: first.architecture.clone(),
-        update_image: first.update_image.clone(),
-        mirror_prefixes: prefixes,
+        release: first.map(|e| e.release.clone()).unwrap_or_default(),
+        release_digest: first.map(|e| e.digest.clone()),
+        version: first.map(|e| e.version.clone()).unwrap_or_default(),
+        architecture: first.map(|e| e.architecture.clone()).unwrap_or_default(),
+        update_image: first.map(|e| e.update_image.clone()).unwrap_or_default(),
+        mirror_prefixes: if releases.is_empty() {
+            Vec::new()
+        } else {
+            prefixes
+        },
         dry_run: opts.dry_run,
         plan: planned.summary.clone(),
         blobs_copied: outcome.blobs_copied,
@@ -246,14 +348,17 @@ pub async fn mirror_releases<S: Source, K: Sink>(
         duration_seconds: start.elapsed().as_secs_f64(),
         instructions,
         default_instructions: oldest,
+        additional_instructions,
+        images,
     })
 }
 
-fn check_options(froms: &[ImageRef], opts: &MirrorOptions) -> Result<(), Error> {
-    if froms.is_empty() {
+fn check_options(request: &MirrorRequest, opts: &MirrorOptions) -> Result<(), Error> {
+    let froms = &request.releases;
+    if froms.is_empty() && request.additional.is_empty() {
         return Err(Error::InvalidSetting {
             name: "from".into(),
-            reason: "no release to mirror".into(),
+            reason: "nothing to mirror: no release and no image".into(),
         });
     }
     if let Some(r) = &opts.to_release_image {
@@ -316,6 +421,7 @@ fn jobs_for(release: &Release, opts: &MirrorOptions) -> Result<Vec<CopyJob>, Err
             dst,
             Some(tag),
         )
+        .role(Role::Release)
         .after(components),
     );
     Ok(jobs)

@@ -71,7 +71,8 @@ impl UpgradePlan {
 }
 
 /// The mirror sets for additional images, split by how each is mirrored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AdditionalMirrors {
     /// Images by digest: for an ImageDigestMirrorSet (`imageDigestSources`).
     pub by_digest: MirrorInstructions,

@@ -1,0 +1,316 @@
+//! `mirrorctl release mirror` (releases by reference or picked from the upgrade graph) and
+//! `mirrorctl mirror --config` (an ImageSetConfiguration): one plan, one copy.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mirror_core::{
+    ImageRef, InstructionKind, MirrorOptions, MirrorReport, MirrorRequest, RegistryClient,
+    ReleaseUpdate, Repository, UpgradeRequest,
+};
+
+use super::{access, graph};
+use crate::cli::{Access, ChannelArgs, ConfigMirrorArgs, Instructions, MirrorArgs, OutputFormat};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, stdout};
+use crate::progress::{CliProgress, retry_hook};
+
+/// `release mirror`.
+pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
+    if args.bundle.to_dir.is_some() || args.bundle.from_dir.is_some() {
+        return super::bundle::mirror(args, quiet).await;
+    }
+    let mut froms = Vec::with_capacity(args.from.len());
+    for f in &args.from {
+        match ImageRef::parse(f) {
+            Ok(r) => froms.push(r),
+            Err(e) => return usage(&e, "--from"),
+        }
+    }
+    let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--to"),
+    };
+    let to_release_image = match args
+        .to_release_image
+        .as_deref()
+        .map(ImageRef::parse)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--to-release-image"),
+    };
+    let request = match pick(&args.pick, None, froms, &args.access).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let opts = MirrorOptions {
+        to_release_image,
+        dry_run: args.dry_run,
+        max_per_registry: args.max_per_registry,
+        retry: access::retry_policy(&args.access),
+        ..MirrorOptions::new(to)
+    };
+    run(
+        &request,
+        opts,
+        &args.access,
+        args.print_mirror_instructions,
+        args.output,
+        quiet,
+    )
+    .await
+}
+
+/// `mirror --config FILE --to REGISTRY[/NAMESPACE]`: releases into
+/// `<REGISTRY>/<NAMESPACE>/openshift/release` (tags as `release mirror` writes them),
+/// additional images at their repository path under the namespace.
+pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
+    let (registry, namespace) = match args.to.split_once('/') {
+        Some((r, ns)) => (r.to_string(), ns.trim_matches('/').to_string()),
+        None => (args.to.trim_end_matches('/').to_string(), String::new()),
+    };
+    let path = if namespace.is_empty() {
+        RELEASE_PATH.to_string()
+    } else {
+        format!("{namespace}/{RELEASE_PATH}")
+    };
+    let to = match Repository::parse(&format!("{registry}/{path}")) {
+        Ok(r) => r,
+        Err(e) => return usage(&e, "--to"),
+    };
+    let pick_args = ChannelArgs {
+        graph_url: args.graph_url.clone(),
+        ..ChannelArgs::default()
+    };
+    let request = match pick(&pick_args, Some(&args.config), Vec::new(), &args.access).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let opts = MirrorOptions {
+        dry_run: args.dry_run,
+        max_per_registry: args.max_per_registry,
+        retry: access::retry_policy(&args.access),
+        namespace,
+        ..MirrorOptions::new(to)
+    };
+    run(
+        &request,
+        opts,
+        &args.access,
+        args.print_mirror_instructions,
+        args.output,
+        quiet,
+    )
+    .await
+}
+
+/// Where `mirror --config` puts releases under the namespace (as oc's `--to-dir` default).
+const RELEASE_PATH: &str = "openshift/release";
+
+/// The releases to mirror: those given, plus those the graph picks for `--channel` or an
+/// ImageSetConfiguration (with its additional images). Refusals come before any copy.
+pub(crate) async fn pick(
+    pick: &ChannelArgs,
+    config: Option<&std::path::Path>,
+    froms: Vec<ImageRef>,
+    access: &Access,
+) -> Result<MirrorRequest, u8> {
+    if pick.channel.is_none() && config.is_none() {
+        return Ok(MirrorRequest {
+            releases: froms,
+            additional: Vec::new(),
+        });
+    }
+    let mut req: UpgradeRequest =
+        graph::upgrade_request(pick, config).map_err(|e| core_error(&e))?;
+    req.releases.extend(froms);
+    let needs_graph = !req.channels.is_empty();
+    let plan = if needs_graph {
+        let client =
+            graph::graph_client(&pick.graph_url, &access.ca_files).map_err(|e| core_error(&e))?;
+        mirror_core::plan_upgrade(&req, &client)
+            .await
+            .map_err(|e| core_error(&e))?
+    } else {
+        return Ok(MirrorRequest {
+            releases: req.releases,
+            additional: req.additional_images,
+        });
+    };
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(MirrorRequest {
+        releases: plan.releases.iter().map(|r| r.image.clone()).collect(),
+        additional: plan.additional_images.clone(),
+    })
+}
+
+async fn run(
+    request: &MirrorRequest,
+    opts: MirrorOptions,
+    access_flags: &Access,
+    instructions: Option<Instructions>,
+    output: OutputFormat,
+    quiet: bool,
+) -> u8 {
+    let progress = Arc::new(CliProgress::new(quiet));
+    let client: RegistryClient =
+        match access::client(access_flags, Some(retry_hook(progress.clone()))) {
+            Ok(c) => c,
+            Err(e) => return core_error(&e),
+        };
+    let started = Instant::now();
+    let result = tokio::select! {
+        r = mirror_core::mirror_releases(&client, &client, request, &opts, progress.clone()) => r,
+        _ = super::interrupted() => Err(mirror_core::Error::Cancelled {
+            what: "the mirror was interrupted; the release tag was not written. Run the same command again: only what is missing is copied".into(),
+        }),
+    };
+    progress.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return core_error(&e),
+    };
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        let rate = report.bytes_copied as f64 / secs.max(0.001) / 1e6;
+        if report.dry_run {
+            eprintln!("info: Dry run complete");
+        } else {
+            eprintln!("info: Mirroring completed in {secs:.2}s ({rate:.2}MB/s)");
+        }
+    }
+    let kind = match instructions {
+        Some(Instructions::Icsp) => InstructionKind::Icsp,
+        Some(Instructions::Idms) => InstructionKind::Idms,
+        Some(Instructions::Both) => InstructionKind::Both,
+        Some(Instructions::None) => InstructionKind::None,
+        None => report.default_instructions,
+    };
+    let out = match output {
+        OutputFormat::Json => serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .unwrap_or_default(),
+        OutputFormat::Text => render_text(&report, kind),
+    };
+    stdout(&out);
+    EXIT_OK
+}
+
+pub(crate) fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
+    eprintln!("error: {flag}: {e}");
+    if let Some(h) = crate::output::hint_text(e.hint()) {
+        eprintln!("hint: {h}");
+    }
+    EXIT_USAGE
+}
+
+/// The text `oc adm release mirror` prints on stdout, plus the plan for a dry run, one
+/// `Update image:` per release, the upgrade commands when there are several releases, and
+/// the mirror sets of additional images.
+pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
+    let mut out = String::new();
+    if r.dry_run {
+        out.push_str(&render_plan(r));
+    }
+    out.push_str("Success\n");
+    for rel in &r.releases {
+        out.push_str(&format!("Update image:  {}\n", rel.update_image));
+    }
+    for p in &r.mirror_prefixes {
+        out.push_str(&format!("Mirror prefix: {p}\n"));
+    }
+    if !r.releases.is_empty() {
+        out.push_str(&r.instructions.render(kind));
+    }
+    if r.releases.len() > 1 && !r.dry_run {
+        let updates: Vec<ReleaseUpdate> = r
+            .releases
+            .iter()
+            .filter_map(|rel| {
+                let repo = ImageRef::parse(&rel.update_image).ok()?.repo;
+                Some(ReleaseUpdate::new(rel.version.clone(), &repo, &rel.digest))
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&mirror_core::render_release_updates(&updates));
+    }
+    if let Some(a) = &r.additional_instructions
+        && kind != InstructionKind::None
+    {
+        if !a.by_digest.is_empty() {
+            out.push_str(&format!(
+                "\nFor the additional images pulled by digest, create this ImageDigestMirrorSet:\n\n{}",
+                a.by_digest.idms_yaml("additional-images")
+            ));
+        }
+        if !a.by_tag.is_empty() {
+            out.push_str(&format!(
+                "\nFor the additional images pulled by tag, create this ImageTagMirrorSet:\n\n{}",
+                a.by_tag.itms_yaml("additional-images")
+            ));
+        }
+    }
+    out
+}
+
+fn render_plan(r: &MirrorReport) -> String {
+    let p = &r.plan;
+    let mut out = String::from("Plan (dry run: nothing was written)\n");
+    out.push_str(&format!(
+        "  images:       {} ({} present, {} to tag, {} to copy)\n",
+        p.images, p.images_present, p.images_to_tag, p.images_to_copy
+    ));
+    out.push_str(&format!(
+        "  signatures:   {} sigstore signature tags at the source ({} to copy)\n",
+        p.signatures, p.signatures_to_copy
+    ));
+    out.push_str(&format!(
+        "  unique blobs: {} ({}) in the images to copy\n",
+        p.unique_blobs,
+        human_bytes(p.unique_bytes)
+    ));
+    out.push_str(&format!(
+        "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
+        p.blobs_to_copy,
+        human_bytes(p.bytes_to_copy)
+    ));
+    out.push_str(&format!(
+        "  to mount:     {} ({}) from other repositories of the target registry{}\n",
+        p.blobs_to_mount,
+        human_bytes(p.bytes_to_mount),
+        if p.mount_sources.is_empty() {
+            String::new()
+        } else {
+            format!(" (earlier mirror: {})", p.mount_sources.join(", "))
+        }
+    ));
+    out.push_str(&format!(
+        "  to upload:    {} ({}) from the source\n",
+        p.blobs_to_upload,
+        human_bytes(p.bytes_to_upload)
+    ));
+    if r.releases.len() > 1 {
+        out.push_str("  per release (what each adds to the ones before it and to the target):\n");
+        let w = r
+            .releases
+            .iter()
+            .map(|x| x.version.len())
+            .max()
+            .unwrap_or(0);
+        for rel in &r.releases {
+            out.push_str(&format!(
+                "    {:w$}  {} blobs ({})\n",
+                rel.version,
+                rel.new_blobs,
+                human_bytes(rel.new_bytes)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  target disk:  at least {} more\n\n",
+        human_bytes(p.bytes_to_upload)
+    ));
+    out
+}
