@@ -163,6 +163,16 @@ fn round_trip_through_a_directory_with_the_source_stopped() {
     let mut st = setup(&rt);
     let dir = st.work.path().join("bundle");
     let f = st.fixture.clone();
+    // The release is signed (a sigstore `.sig` tag beside it): the signature travels too.
+    let client = RegistryClient::new(st.source.client_options()).unwrap();
+    let release_repo = mirror_core::ImageRef::parse(&f.release).unwrap().repo;
+    let sig = rt.block_on(fixture::push_sigstore_signature(
+        &client,
+        &release_repo,
+        &f.release_digest,
+        &f.release,
+    ));
+    let sig_tag = format!("sha256-{}.sig", f.release_digest.hex());
 
     // Only the required arguments (and the source's CA).
     let (stdout, _) = ok(&to_dir(&st, &f.release, &dir, &[]), "--to-dir");
@@ -186,14 +196,30 @@ fn round_trip_through_a_directory_with_the_source_stopped() {
     );
     assert_eq!(meta["releases"][0]["source"], f.release);
     assert_eq!(meta["releases"][0]["digest"], f.release_digest.to_string());
+    let images = meta["images"].as_array().unwrap();
     assert_eq!(
-        meta["images"].as_array().unwrap().len(),
-        f.components.len() + 1
+        images.len(),
+        f.components.len() + 2,
+        "components, release, signature"
     );
-    // Every manifest and blob of the release, deduplicated: configs and layers plus manifests.
+    let signature = images.iter().find(|i| i["role"] == "signature").unwrap();
+    assert_eq!(
+        (
+            &signature["reference"],
+            &signature["digest"],
+            &signature["source"]
+        ),
+        (
+            &serde_json::json!(sig_tag),
+            &serde_json::json!(sig.to_string()),
+            &serde_json::json!(f.release_repo)
+        )
+    );
+    // Every manifest and blob of the release, deduplicated, plus the signature's manifest,
+    // config and payload.
     assert_eq!(
         meta["blobs"]["count"].as_u64().unwrap() as usize,
-        f.unique_blobs + f.manifests
+        f.unique_blobs + f.manifests + 3
     );
     let sources: Vec<&str> = meta["mirrorSources"]
         .as_array()
@@ -229,7 +255,8 @@ fn round_trip_through_a_directory_with_the_source_stopped() {
     let files = assert_portable_names(&dir);
     assert!(files > f.unique_blobs, "{files}");
 
-    // A rerun of a complete bundle writes nothing, metadata included.
+    // A rerun of a complete bundle writes nothing, metadata included (the engine does not
+    // look at the signatures of complete images again; the bundle keeps them).
     let before = std::fs::read(dir.join("mirrorctl-bundle.json")).unwrap();
     let out = to_dir(&st, &f.release, &dir, &["--output", "json"]);
     let (stdout, _) = ok(&out, "rerun");
@@ -305,6 +332,11 @@ fn round_trip_through_a_directory_with_the_source_stopped() {
     st.source.stop();
     let (stdout, _) = ok(&from_dir(&st, &dir, TARGET_REPO, &[]), "--from-dir");
     assert_exact(&st.target, TARGET_REPO, &f);
+    skopeo::assert_digest(
+        &st.target,
+        &format!("{}/{TARGET_REPO}:{sig_tag}", st.target.host),
+        &sig,
+    );
     let to = format!("{}/{TARGET_REPO}", st.target.host);
     assert!(
         stdout.starts_with(&format!(
@@ -711,9 +743,10 @@ fn an_incremental_bundle_is_published_on_top_of_the_first() {
     let rt = rt();
     let mut st = setup(&rt);
     let first = st.fixture.clone();
-    // 4.14.2: the same components (same seed), a new release image.
+    // 4.14.2: a z-stream (same seed): a third of the components and the release image new.
     let spec2 = FixtureSpec {
         version: "4.14.2".into(),
+        revision: 1,
         ..FixtureSpec::tiny()
     };
     let client = RegistryClient::new(st.source.client_options()).unwrap();

@@ -248,7 +248,8 @@ pub async fn write_bundle<S: Source>(
         out.duration_seconds = start.elapsed().as_secs_f64();
         return Ok(out);
     }
-    let (images, blobs, requires) = inventory(&sink, &report.images, &base).await?;
+    let found = images_found(&report.images, old.as_ref())?;
+    let (images, blobs, requires) = inventory(&sink, found, &base).await?;
     let images = write_layout(&sink, images)?;
     sync_dir(&opts.dir.join(BLOBS))?;
     out.blobs_in_base = requires.len();
@@ -438,12 +439,64 @@ fn check_same_request(
     })
 }
 
+/// The images of the bundle: those the run's report lists (optional ones the source lacks
+/// left out), then those an earlier run recorded that this run did not plan (the engine
+/// plans no signature job for an image already complete, so a rerun's report lacks them).
+fn images_found(
+    report: &[ImageEntry],
+    old: Option<&BundleMetadata>,
+) -> Result<Vec<BundleImage>, Error> {
+    let mut out = Vec::new();
+    for w in report {
+        let (true, Some(digest)) = (w.present, &w.digest) else {
+            continue;
+        };
+        let reference = w
+            .source
+            .strip_prefix(&w.source_repository)
+            .map(|r| r.trim_start_matches([':', '@']))
+            .unwrap_or_default()
+            .to_string();
+        out.push(BundleImage {
+            name: w.name.clone(),
+            source: w.source_repository.clone(),
+            reference,
+            digest: digest.clone(),
+            media_type: String::new(),
+            size: 0,
+            repository: ImageRef::parse(&w.target)?.repo.path,
+            tag: w.tag.clone(),
+            role: serde_json::to_value(w.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            oci_ref: None,
+        });
+    }
+    let key = |i: &BundleImage| {
+        (
+            i.repository.clone(),
+            i.tag.clone().unwrap_or_else(|| i.digest.to_string()),
+        )
+    };
+    let seen: BTreeSet<(String, String)> = out.iter().map(key).collect();
+    for i in old.map(|o| o.images.as_slice()).unwrap_or_default() {
+        if !seen.contains(&key(i)) {
+            out.push(BundleImage {
+                oci_ref: None,
+                ..i.clone()
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Every image with its manifest's media type and size, and every blob the images reference:
 /// those in the bundle, and those left to the earlier bundle. A blob in neither means the
 /// mirror did not finish, which is an error.
 async fn inventory(
     sink: &BundleSink,
-    written: &[ImageEntry],
+    found: Vec<BundleImage>,
     base: &BTreeSet<Digest>,
 ) -> Result<(Vec<BundleImage>, Vec<BlobEntry>, Vec<BlobEntry>), Error> {
     let repo = bundle_repository();
@@ -455,15 +508,11 @@ async fn inventory(
         reason: "missing: the mirror into the bundle did not finish".into(),
         hint: Box::new(Hint::BundleIncomplete),
     };
-    for w in written {
-        // An optional image the source does not have (a signature never published).
-        let (true, Some(digest)) = (w.present, &w.digest) else {
-            continue;
-        };
+    for mut img in found {
         let m = sink
-            .manifest(&repo, digest)
+            .manifest(&repo, &img.digest)
             .await?
-            .ok_or_else(|| missing(digest))?;
+            .ok_or_else(|| missing(&img.digest))?;
         let mut stack = vec![m.clone()];
         while let Some(m) = stack.pop() {
             carried.insert(
@@ -506,27 +555,9 @@ async fn inventory(
                 }
             }
         }
-        let reference = w
-            .source
-            .strip_prefix(&w.source_repository)
-            .map(|r| r.trim_start_matches([':', '@']))
-            .unwrap_or_default()
-            .to_string();
-        images.push(BundleImage {
-            name: w.name.clone(),
-            source: w.source_repository.clone(),
-            reference,
-            digest: digest.clone(),
-            media_type: m.media_type.clone(),
-            size: m.bytes.len() as u64,
-            repository: ImageRef::parse(&w.target)?.repo.path,
-            tag: w.tag.clone(),
-            role: serde_json::to_value(w.role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            oci_ref: None,
-        });
+        img.media_type.clone_from(&m.media_type);
+        img.size = m.bytes.len() as u64;
+        images.push(img);
     }
     Ok((
         images,
