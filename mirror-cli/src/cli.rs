@@ -377,14 +377,17 @@ pub struct InstallArgs {
     #[arg(long, value_name = "STEP")]
     pub skip: Vec<String>,
     /// Skip a preflight check; repeatable
-    #[arg(long, value_name = "NAME")]
-    pub skip_check: Vec<String>,
+    #[arg(long = "skip-check", value_name = "NAME")]
+    pub skip_checks: Vec<String>,
     /// Preflight free-space minimum [default: 1000GiB]
     #[arg(long, value_name = "SIZE")]
     pub min_free: Option<String>,
     /// Transfers in flight per registry
     #[arg(long, value_name = "N")]
     pub max_per_registry: Option<usize>,
+    /// bcrypt cost of the registry user's hash (4-31); the registry checks it on every request, so each step up doubles its CPU per request [default: 5]
+    #[arg(long, value_name = "N")]
+    pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
@@ -493,7 +496,10 @@ mod tests {
                     argv.push("x".into());
                 }
             }
-            if let Err(e) = Cli::command().try_get_matches_from(&argv) {
+            let parsed = Cli::command()
+                .try_get_matches_from(&argv)
+                .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+            if let Err(e) = parsed {
                 panic!("`{}`: {e}", argv.join(" "));
             }
         }

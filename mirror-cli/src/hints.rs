@@ -135,6 +135,31 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             }
             t
         }
+        Hint::ReplaceCa { .. } if has("force") => {
+            "rerun with `--force` to replace the CA and every certificate; clients that trust the old CA must then trust the new one"
+                .to_string()
+        }
+        Hint::ReplaceCa { certs_dir } => format!(
+            "replace the CA and every certificate on purpose with `mirrorctl tls generate --dir {} --hostname HOST --force`, or move them away; clients that trust the old CA must then trust the new one",
+            certs_dir.display()
+        ),
+        Hint::ForeignCertificate { .. } if has("force") => {
+            "put its CA in `ca.crt` and `ca.key` beside it, or rerun with `--force` to replace it with a certificate from a new CA"
+                .to_string()
+        }
+        Hint::ForeignCertificate { certs_dir } => format!(
+            "put its CA in `ca.crt` and `ca.key` in `{dir}`, or replace it with a certificate from a new CA: `mirrorctl tls generate --dir {dir} --hostname HOST --force`",
+            dir = certs_dir.display()
+        ),
+        Hint::RunPreflight if has("skip-check") => {
+            "run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply"
+                .to_string()
+        }
+        Hint::RunPreflight => "run `mirrorctl preflight` for details and hints".to_string(),
+        Hint::BindAddress if has("port") && has("bind") => {
+            "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface"
+                .to_string()
+        }
         Hint::BundleIncomplete => {
             "the run that wrote this bundle did not finish: run the same `mirrorctl release mirror --to-dir DIR` again on the connected side (it continues where it stopped) and carry the bundle once it says `Success`"
                 .to_string()
@@ -155,8 +180,8 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
         ),
         Hint::BundleNoSpace { needed, free } if has("archive-size") => format!(
             "the bundle needs {} and {} are free there: free space, or choose a `--to-dir` on a larger filesystem",
-            crate::output::human_bytes(*needed),
-            crate::output::human_bytes(*free)
+            mirror_core::format_size(*needed),
+            mirror_core::format_size(*free)
         ),
         _ => generic,
     }
@@ -234,6 +259,24 @@ mod tests {
                 field: "mirror.operators".into(),
             },
             Hint::ImageSetConfigFormat,
+            Hint::Worded {
+                advice: "did you mean `10.0.0.0/16`".into(),
+            },
+            Hint::SizeFormat,
+            Hint::PortRange,
+            Hint::KnownNames {
+                kind: "check",
+                known: vec!["os", "disk"],
+            },
+            Hint::InstallConfigFormat,
+            Hint::ReplaceCa {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::ForeignCertificate {
+                certs_dir: "/opt/registry/certs".into(),
+            },
+            Hint::RunPreflight,
+            Hint::BindAddress,
             Hint::BundleIncomplete,
             Hint::BundleDamaged,
             Hint::BundleVersion {

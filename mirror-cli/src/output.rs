@@ -12,9 +12,9 @@ pub const EXIT_PROBLEM: u8 = 1;
 /// Usage error or unexpected failure.
 pub const EXIT_USAGE: u8 = 2;
 
-/// Prints `error: ...` and any `hint: ...` to stderr.
-pub fn print_error(err: &dyn std::error::Error, hint: Option<String>) {
-    eprintln!("error: {err}");
+/// Prints `error: ...` with the error's causes (`a: b: c`) and any `hint: ...` to stderr.
+pub fn print_error(err: &(dyn std::error::Error + 'static), hint: Option<String>) {
+    eprintln!("error: {}", mirror_core::ErrorChain(err));
     if let Some(h) = hint {
         eprintln!("hint: {h}");
     }
@@ -25,16 +25,16 @@ pub fn hint_text(hint: Option<mirror_core::Hint>) -> Option<String> {
     hint.as_ref().map(crate::hints::render)
 }
 
-/// Prints a core error with its hint; returns the exit code it maps to.
+/// Prints a core error with its causes and hint; returns its exit code: usage (2) for a bad
+/// input, problem (1) otherwise ([`mirror_core::Error::is_usage`]).
 pub fn core_error(err: &mirror_core::Error) -> u8 {
     print_error(err, hint_text(err.hint()));
-    match err {
-        mirror_core::Error::InvalidReference { .. }
-        | mirror_core::Error::InvalidSetting { .. }
-        | mirror_core::Error::Channel { .. }
-        | mirror_core::Error::ImageSetConfig { .. } => EXIT_USAGE,
-        _ => EXIT_PROBLEM,
-    }
+    exit_code(err.is_usage())
+}
+
+/// The exit code of a failure: [`EXIT_USAGE`] for a bad input, else [`EXIT_PROBLEM`].
+pub fn exit_code(usage: bool) -> u8 {
+    if usage { EXIT_USAGE } else { EXIT_PROBLEM }
 }
 
 /// Writes data to stdout. A reader that went away (`mirrorctl ... | head -1`) ends the process
@@ -62,44 +62,4 @@ pub fn json_report(kind: &str, report: serde_json::Value) -> String {
 /// True when stderr is a terminal and progress may be drawn.
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
-}
-
-/// Human-readable bytes (binary units, 4 significant digits like `oc`).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n}B")
-    } else {
-        let digits = if v >= 100.0 {
-            1
-        } else if v >= 10.0 {
-            2
-        } else {
-            3
-        };
-        format!("{v:.digits$}{}", UNITS[u])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bytes() {
-        let table = [
-            (0, "0B"),
-            (629, "629B"),
-            (1773, "1.731KiB"),
-            (79_953_920, "76.25MiB"),
-            (15 << 30, "15.00GiB"),
-        ];
-        for (n, want) in table {
-            assert_eq!(super::human_bytes(n), want);
-        }
-    }
 }

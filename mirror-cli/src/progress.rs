@@ -8,10 +8,30 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mirror_core::{ImageAction, MirrorEvent, Progress};
 
-use crate::output::{human_bytes, stderr_is_tty};
+use mirror_core::format_size;
 
-/// The bar's layout. `{msg}` carries the image count.
-pub(crate) const BAR_TEMPLATE: &str = "{wide_bar} {percent:>3}%  {binary_bytes}/{binary_total_bytes}  {binary_bytes_per_sec}  ETA {eta}  images {msg}";
+use crate::output::stderr_is_tty;
+
+/// The bar's layout. `{msg}` carries the image count; `{bytes}`, `{total}` and `{rate}` are
+/// written by [`format_size`], as every size mirrorctl prints.
+pub(crate) const BAR_TEMPLATE: &str =
+    "{wide_bar} {percent:>3}%  {bytes}/{total}  {rate}/s  ETA {eta}  images {msg}";
+
+/// The bar's style: [`BAR_TEMPLATE`] with its size keys.
+fn bar_style() -> Result<ProgressStyle, indicatif::style::TemplateError> {
+    use indicatif::ProgressState;
+    Ok(ProgressStyle::with_template(BAR_TEMPLATE)?
+        .with_key("bytes", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&format_size(s.pos()));
+        })
+        .with_key("total", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&format_size(s.len().unwrap_or(0)));
+        })
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&format_size(s.per_sec() as u64));
+        })
+        .progress_chars("=> "))
+}
 
 /// Plain lines: how often the periodic `info: images ...` line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -66,9 +86,9 @@ impl CliProgress {
         format!(
             "images {}  {} / {}  {}/s",
             self.images_text(),
-            human_bytes(b),
-            human_bytes(self.total_bytes.load(Ordering::Relaxed)),
-            human_bytes((b as f64 / secs) as u64)
+            format_size(b),
+            format_size(self.total_bytes.load(Ordering::Relaxed)),
+            format_size((b as f64 / secs) as u64)
         )
     }
 
@@ -78,8 +98,8 @@ impl CliProgress {
                 Some(self.total_bytes.load(Ordering::Relaxed)),
                 ProgressDrawTarget::stderr(),
             );
-            if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
-                bar.set_style(style.progress_chars("=> "));
+            if let Ok(style) = bar_style() {
+                bar.set_style(style);
             }
             bar.set_position(self.bytes.load(Ordering::Relaxed));
             bar.set_message(self.images_text());
@@ -162,11 +182,11 @@ impl Progress for CliProgress {
                     p.images_to_copy,
                     p.blobs_to_copy,
                     p.unique_blobs,
-                    human_bytes(p.bytes_to_copy),
+                    format_size(p.bytes_to_copy),
                     p.blobs_to_upload,
-                    human_bytes(p.bytes_to_upload),
+                    format_size(p.bytes_to_upload),
                     p.blobs_to_mount,
-                    human_bytes(p.bytes_to_mount)
+                    format_size(p.bytes_to_mount)
                 ));
             }
             MirrorEvent::Bytes(n) => {
@@ -239,7 +259,7 @@ mod tests {
 
     #[test]
     fn bar_template_parses() {
-        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert!(bar_style().is_ok());
     }
 
     #[test]
@@ -250,9 +270,6 @@ mod tests {
         p.images.store(4, Ordering::Relaxed);
         p.bytes.store(1 << 20, Ordering::Relaxed);
         let line = p.plain_line();
-        assert!(
-            line.starts_with("images 4/13  1.000MiB / 3.000MiB  "),
-            "{line}"
-        );
+        assert!(line.starts_with("images 4/13  1MiB / 3MiB  "), "{line}");
     }
 }

@@ -7,7 +7,12 @@ use crate::hint::Hint;
 /// Everything that can go wrong in `mirror-core`.
 ///
 /// Each variant carries the offending input (path, image reference, digest, the registry's own
-/// error code and message); [`Error::hint`] gives the likely fix where there is one.
+/// error code and message); [`Error::hint`] gives the likely fix where there is one, and
+/// [`Error::is_usage`] tells a bad input from a problem found.
+///
+/// A message never repeats its cause: the cause is `source()`, and a program prints the chain
+/// as `a: b: c` ([`ErrorChain`] does). Errors of `mirror-tls` and `mirror-net` are wrapped
+/// whole ([`Error::Tls`], [`Error::Net`]), keeping their cause and their hint.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,7 +31,7 @@ pub enum Error {
         reason: String,
     },
     /// A file could not be read or written.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`", path.display())]
     Io {
         /// What we were doing (`read`, `write`, ...).
         action: &'static str,
@@ -131,7 +136,7 @@ pub enum Error {
         what: String,
     },
     /// A failure while handling one image of a release, naming it.
-    #[error("{image}: {source}")]
+    #[error("{image}")]
     Image {
         /// The component name (or `release image`) and its reference.
         image: String,
@@ -232,6 +237,103 @@ pub enum Error {
         reason: String,
         /// The fix.
         hint: Hint,
+    },
+    /// A certificate or trust-store operation failed (`mirror-tls`), with its cause and hint.
+    #[error(transparent)]
+    Tls(#[from] mirror_tls::Error),
+    /// A network fact could not be read or a network value is invalid (`mirror-net`), with its
+    /// cause and hint.
+    #[error(transparent)]
+    Net(#[from] mirror_net::Error),
+    /// A size that does not parse (`1000GiB`, `500G`, `1.5TiB` do).
+    #[error("invalid size `{input}`: {reason}")]
+    InvalidSize {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value given to a program (a flag, a config-file field) that cannot be used: `name`
+    /// says which, as the program names it; the cause says why.
+    #[error("{name}")]
+    Setting {
+        /// The flag or field (`--mirror-cidr`, `bind`).
+        name: String,
+        /// What is wrong with its value.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A password file with more than one line (never quoted: it holds a secret).
+    #[error(
+        "password file `{}` has more than one line: a password is one line (a final newline is dropped)",
+        path.display()
+    )]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An address to listen on that is not an IP address.
+    #[error("`{text}` is not an IP address")]
+    InvalidAddress {
+        /// The text given.
+        text: String,
+    },
+    /// A setting that must be given is missing (or given without another it needs), worded
+    /// with the names of the program that takes it.
+    #[error("{message}")]
+    SettingMissing {
+        /// What is missing.
+        message: String,
+        /// How to give it.
+        hint: Hint,
+    },
+    /// A port number no registry can listen on (0).
+    #[error("`{port}` is not a port")]
+    InvalidPort {
+        /// The number given.
+        port: u16,
+    },
+    /// A name that is not one of the known ones (a preflight check, an install step).
+    #[error("unknown {kind} `{name}`")]
+    UnknownName {
+        /// What it names (`check`, `step`).
+        kind: &'static str,
+        /// The name given.
+        name: String,
+        /// The names known.
+        known: Vec<&'static str>,
+    },
+    /// An install-config file that is not YAML with a `networking` mapping.
+    #[error("`{}`: not a valid install-config: {reason}", path.display())]
+    InstallConfigSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        reason: String,
+    },
+    /// An install-config whose networking the installer would refuse.
+    #[error("`{}`", path.display())]
+    InstallConfigNetworks {
+        /// The file.
+        path: PathBuf,
+        /// The field and what is wrong with it.
+        #[source]
+        source: mirror_net::Error,
+    },
+    /// A fact about this host could not be read (memory size, free space, CPU count).
+    #[error("{what}")]
+    HostFact {
+        /// What could not be read, naming the file or value.
+        what: String,
+        /// The OS error, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// Preflight checks that block an install failed or could not run.
+    #[error("preflight: {}", failures.join("; "))]
+    PreflightFailed {
+        /// Each blocking check as `name: detail`.
+        failures: Vec<String>,
     },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
@@ -455,8 +557,46 @@ impl Error {
             | Error::ImageSetConfig { hint, .. }
             | Error::Bundle { hint, .. } => (**hint).clone(),
             Error::GraphInvalid { .. } => Hint::GraphFormat,
+            Error::Tls(e) => return tls_hint(e),
+            Error::Net(e) | Error::InstallConfigNetworks { source: e, .. } => {
+                Hint::Worded { advice: e.hint()? }
+            }
+            Error::InvalidSize { .. } => Hint::SizeFormat,
+            Error::InvalidPort { .. } => Hint::PortRange,
+            Error::InvalidAddress { .. } => Hint::BindAddress,
+            Error::SettingMissing { hint, .. } => hint.clone(),
+            Error::Setting { source, .. } => return source.hint(),
+            Error::UnknownName { kind, known, .. } => Hint::KnownNames {
+                kind,
+                known: known.clone(),
+            },
+            Error::InstallConfigSyntax { .. } => Hint::InstallConfigFormat,
+            Error::PreflightFailed { .. } => Hint::RunPreflight,
             _ => return None,
         })
+    }
+
+    /// True when the input was at fault (a bad flag, setting, reference, size or config file):
+    /// a program exits with its usage code (mirrorctl: 2). False when the command ran and
+    /// found a problem (mirrorctl: 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidReference { .. }
+                | Error::InvalidSetting { .. }
+                | Error::InvalidSize { .. }
+                | Error::InvalidPort { .. }
+                | Error::InvalidAddress { .. }
+                | Error::SecretFile { .. }
+                | Error::SettingMissing { .. }
+                | Error::Setting { .. }
+                | Error::UnknownName { .. }
+                | Error::ConfigFile { .. }
+                | Error::InstallConfigSyntax { .. }
+                | Error::InstallConfigNetworks { .. }
+                | Error::Channel { .. }
+                | Error::ImageSetConfig { .. }
+        )
     }
 
     /// True for a failure worth another attempt: a connection error (not a refused
@@ -516,6 +656,54 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<mirror_tls::fsutil::FileError> for Error {
+    fn from(e: mirror_tls::fsutil::FileError) -> Self {
+        Error::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+/// A `mirror-tls` hint as data: the two that tell to replace certificates become their own
+/// hints (a program words how to replace them); the others name no flag and stay as worded.
+fn tls_hint(e: &mirror_tls::Error) -> Option<Hint> {
+    match e {
+        mirror_tls::Error::CaNotReplaced { dir, .. } => Some(Hint::ReplaceCa {
+            certs_dir: dir.clone(),
+        }),
+        mirror_tls::Error::ForeignCertificate { path } => Some(Hint::ForeignCertificate {
+            certs_dir: path.parent().map(PathBuf::from).unwrap_or_default(),
+        }),
+        other => other.hint().map(|advice| Hint::Worded { advice }),
+    }
+}
+
+/// An error and its causes as one line, `a: b: c`, as programs print them.
+///
+/// ```
+/// let e = mirror_core::parse_size("lots").unwrap_err();
+/// assert_eq!(
+///     mirror_core::ErrorChain(&e).to_string(),
+///     "invalid size `lots`: expected a number first"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -588,6 +776,160 @@ mod tests {
             let h = e.hint().unwrap().to_string();
             assert!(h.contains(hint), "{message}: {h}");
             assert_eq!(e.is_transient(), transient, "{message}");
+        }
+    }
+
+    /// Every error with a cause, wrapped as deep as the code wraps them: no message repeats
+    /// its cause, so the chain a program prints names each cause once.
+    #[test]
+    fn causes_are_in_source_not_in_the_message() {
+        let os = || std::io::Error::from_raw_os_error(13);
+        let io = || Error::io("write", "/opt/registry/auth/htpasswd", os());
+        let tls = || {
+            Error::Tls(mirror_tls::Error::Read {
+                path: "/opt/registry/certs/ca.crt".into(),
+                source: os(),
+            })
+        };
+        let net = || {
+            Error::Net(mirror_net::Error::Bind {
+                addr: "0.0.0.0:5000".parse().unwrap(),
+                source: os(),
+            })
+        };
+        let errors: Vec<(Box<dyn std::error::Error + 'static>, &str)> = vec![
+            (
+                Box::new(io()),
+                "write `/opt/registry/auth/htpasswd`: Permission denied (os error 13)",
+            ),
+            (
+                Box::new(Error::Image {
+                    image: "etcd quay.io/x@sha256:00".into(),
+                    source: Box::new(io()),
+                }),
+                "etcd quay.io/x@sha256:00: write `/opt/registry/auth/htpasswd`: Permission denied (os error 13)",
+            ),
+            (
+                Box::new(tls()),
+                "cannot read `/opt/registry/certs/ca.crt`: Permission denied (os error 13)",
+            ),
+            (
+                Box::new(net()),
+                "bind `0.0.0.0:5000`: Permission denied (os error 13)",
+            ),
+            (
+                Box::new(Error::Setting {
+                    name: "--min-free".into(),
+                    source: Box::new(crate::parse_size("lots").unwrap_err()),
+                }),
+                "--min-free: invalid size `lots`: expected a number first",
+            ),
+            (
+                Box::new(Error::HostFact {
+                    what: "count CPUs".into(),
+                    source: Some(os()),
+                }),
+                "count CPUs: Permission denied (os error 13)",
+            ),
+            (
+                Box::new(Error::InstallConfigNetworks {
+                    path: "ic.yaml".into(),
+                    source: mirror_net::Error::InvalidCidr {
+                        input: "x".into(),
+                        reason: "empty".into(),
+                    },
+                }),
+                "`ic.yaml`: invalid CIDR `x`: empty",
+            ),
+            (
+                Box::new(crate::install::InstallError {
+                    step: crate::install::Step::Certificates,
+                    source: tls(),
+                    done: vec![],
+                }),
+                "step `certificates` failed: cannot read `/opt/registry/certs/ca.crt`: Permission denied (os error 13)",
+            ),
+        ];
+        for (e, chain) in &errors {
+            let mut level: &dyn std::error::Error = e.as_ref();
+            while let Some(cause) = level.source() {
+                assert!(
+                    !level.to_string().contains(&cause.to_string()),
+                    "`{level}` repeats its cause `{cause}`"
+                );
+                level = cause;
+            }
+            assert_eq!(ErrorChain(e.as_ref()).to_string(), *chain);
+        }
+    }
+
+    /// Wrapped errors of the lower crates keep their hint; the two that say to replace
+    /// certificates become data, so no flag of one program is named.
+    #[test]
+    fn wrapped_errors_keep_their_hints() {
+        let hint = |e: Error| e.hint().map(|h| h.to_string());
+        assert_eq!(
+            hint(Error::Net(mirror_net::Error::HostBitsSet {
+                input: "10.0.0.1/16".into(),
+                canonical: "10.0.0.0/16".parse().unwrap(),
+            })),
+            Some("did you mean `10.0.0.0/16`".into())
+        );
+        let replace = Error::Tls(mirror_tls::Error::CaNotReplaced {
+            dir: "/opt/registry/certs".into(),
+            reason: "`ca.key` is missing".into(),
+        });
+        assert_eq!(
+            replace.hint(),
+            Some(Hint::ReplaceCa {
+                certs_dir: "/opt/registry/certs".into()
+            })
+        );
+        assert!(!hint(replace).unwrap().contains("--"));
+        let subject = Error::Tls(mirror_tls::Error::SubjectMissingKey {
+            path: None,
+            key: "state",
+        });
+        assert_eq!(hint(subject), Some("add a line `state=...`".into()));
+    }
+
+    #[test]
+    fn usage_or_problem() {
+        let table: Vec<(Error, bool)> = vec![
+            (crate::parse_size("x").unwrap_err(), true),
+            (crate::validate_port(0).unwrap_err(), true),
+            (
+                Error::Setting {
+                    name: "--to".into(),
+                    source: Box::new(Error::io("read", "x", std::io::Error::other("x"))),
+                },
+                true,
+            ),
+            (
+                Error::UnknownName {
+                    kind: "check",
+                    name: "x".into(),
+                    known: vec![],
+                },
+                true,
+            ),
+            (Error::io("read", "x", std::io::Error::other("x")), false),
+            (
+                Error::PreflightFailed {
+                    failures: vec!["disk: full".into()],
+                },
+                false,
+            ),
+            (
+                Error::Tls(mirror_tls::Error::SubjectMissingKey {
+                    path: None,
+                    key: "state",
+                }),
+                false,
+            ),
+        ];
+        for (e, usage) in table {
+            assert_eq!(e.is_usage(), usage, "{e}");
         }
     }
 }

@@ -141,6 +141,39 @@ pub enum Hint {
     },
     /// An ImageSetConfiguration that is not the documented format.
     ImageSetConfigFormat,
+    /// Advice already worded by a library below this one (`mirror-tls`, `mirror-net`), naming
+    /// no program's flags.
+    Worded {
+        /// The advice.
+        advice: String,
+    },
+    /// A size is written as a number and a unit.
+    SizeFormat,
+    /// A port is a number from 1 to 65535.
+    PortRange,
+    /// An address to listen on is one of this host's IP addresses, without a port.
+    BindAddress,
+    /// The name is not one of these.
+    KnownNames {
+        /// What they name (`check`, `step`).
+        kind: &'static str,
+        /// The names known.
+        known: Vec<&'static str>,
+    },
+    /// An install-config file is YAML with a `networking` mapping.
+    InstallConfigFormat,
+    /// The certificate directory holds a CA that is not replaced unasked.
+    ReplaceCa {
+        /// The certificate directory.
+        certs_dir: PathBuf,
+    },
+    /// The certificate directory holds a server certificate from a CA that is not there.
+    ForeignCertificate {
+        /// The certificate directory.
+        certs_dir: PathBuf,
+    },
+    /// Preflight checks blocked the install: run them alone for details, or waive one.
+    RunPreflight,
     /// A bundle without its metadata file: the run that wrote it did not finish.
     BundleIncomplete,
     /// A bundle file is missing, cut short or altered (in transfer, on the media).
@@ -316,6 +349,31 @@ impl std::fmt::Display for Hint {
             Hint::ImageSetConfigFormat => f.write_str(
                 "the file is an oc-mirror `ImageSetConfiguration` with `apiVersion: mirror.openshift.io/v2alpha1`; field names are camelCase (see docs/upgrades.md)",
             ),
+            Hint::Worded { advice } => f.write_str(advice),
+            Hint::SizeFormat => f.write_str(
+                "write a number and a unit, like `1000GiB`, `500G` or `1.5TiB` (binary units KiB..PiB, decimal units K..P or KB..PB; no unit means bytes)",
+            ),
+            Hint::PortRange => f.write_str("pass a port from 1 to 65535"),
+            Hint::BindAddress => f.write_str(
+                "give one of this host's addresses, e.g. `127.0.0.1` or `::1`, without a port; leave it out to listen on every interface",
+            ),
+            Hint::KnownNames { kind, known } => write!(f, "known {kind}s: {}", known.join(", ")),
+            Hint::InstallConfigFormat => f.write_str(
+                "install-config.yaml is YAML with a `networking` mapping; `openshift-install create install-config` writes one",
+            ),
+            Hint::ReplaceCa { certs_dir } => write!(
+                f,
+                "replace the CA in `{}` and every certificate on purpose, or move them away; clients that trust the old CA must then trust the new one",
+                certs_dir.display()
+            ),
+            Hint::ForeignCertificate { certs_dir } => write!(
+                f,
+                "put its CA in `ca.crt` and `ca.key` in `{}`, or replace it on purpose with a certificate from a new CA",
+                certs_dir.display()
+            ),
+            Hint::RunPreflight => f.write_str(
+                "run the preflight checks alone for details and hints, or waive a check that does not apply",
+            ),
             Hint::BundleIncomplete => f.write_str(
                 "the run that wrote this bundle did not finish: run it again on the connected side (it continues where it stopped) and carry the bundle once it completes",
             ),
@@ -335,8 +393,8 @@ impl std::fmt::Display for Hint {
             Hint::BundleNoSpace { needed, free } => write!(
                 f,
                 "the bundle needs {} and {} are free there: free space or write the bundle onto a larger filesystem",
-                crate::preflight::format_size(*needed),
-                crate::preflight::format_size(*free)
+                crate::format_size(*needed),
+                crate::format_size(*free)
             ),
             Hint::BundleBaseMissing {
                 base_id,

@@ -11,11 +11,16 @@ use serde::Serialize;
 
 use crate::auth::Credential;
 use crate::error::Error;
-use crate::fsutil::{SECRET_MODE, create_dirs, read_optional, tighten_mode, write_atomic};
+use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, tighten_mode, write_atomic};
 
-/// bcrypt cost of new hashes: Go's `bcrypt.DefaultCost`. The registry checks the hash on every
-/// request, so each step up doubles its CPU cost per request.
-pub const DEFAULT_BCRYPT_COST: u32 = 10;
+/// bcrypt cost of new hashes: 5, as `htpasswd -B` writes them and as the script this replaces
+/// did. The distribution registry checks the hash on every request (it caches nothing), so
+/// each step up doubles the registry's CPU per request: measured here 4.9 ms at cost 5 and
+/// 169 ms at cost 10 under load (docs/security.md weighs this against offline guessing).
+pub const DEFAULT_BCRYPT_COST: u32 = 5;
+
+/// The lowest and highest bcrypt costs accepted.
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
 /// The longest password bcrypt uses in full; longer ones would be silently truncated.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -30,6 +35,9 @@ pub enum UserAction {
     Replaced,
     /// The user's hash already matches the password: the file was not rewritten.
     Unchanged,
+    /// The user's hash matches the password but has another bcrypt cost: it was hashed again
+    /// at the cost asked for (the password, and so every client, is unchanged).
+    Rehashed,
 }
 
 /// A parsed htpasswd file. `Debug` does not show hashes.
@@ -101,6 +109,12 @@ impl Htpasswd {
             && self
                 .hash_of(username)
                 .is_some_and(|h| bcrypt::verify(password, h).unwrap_or(false))
+    }
+
+    /// The bcrypt cost of `username`'s hash (`$2y$NN$...`), when it has one.
+    pub fn cost_of(&self, username: &str) -> Option<u32> {
+        let h = self.hash_of(username)?;
+        h.split('$').nth(2)?.parse().ok()
     }
 
     fn hash_of(&self, username: &str) -> Option<&str> {
@@ -208,6 +222,7 @@ pub fn validate_password(password: &str) -> Result<(), Error> {
 /// bcrypt would truncate.
 pub fn hash_password(password: &str, cost: u32) -> Result<String, Error> {
     validate_password(password)?;
+    validate_cost(cost)?;
     // `validate_password` refused anything over 72 bytes, so no byte is dropped here. (The
     // crate's `non_truncating_*` functions also refuse exactly 72 bytes because the terminating
     // NUL no longer fits; Go's bcrypt, which the registry uses, accepts 72 and hashes the same.)
@@ -217,6 +232,21 @@ pub fn hash_password(password: &str, cost: u32) -> Result<String, Error> {
             name: "password".into(),
             reason: format!("bcrypt: {e}"),
         })
+}
+
+/// Checks a bcrypt cost: 4 to 31.
+pub fn validate_cost(cost: u32) -> Result<(), Error> {
+    if BCRYPT_COSTS.contains(&cost) {
+        return Ok(());
+    }
+    Err(Error::InvalidSetting {
+        name: "bcrypt-cost".into(),
+        reason: format!(
+            "`{cost}` is not a bcrypt cost ({} to {})",
+            BCRYPT_COSTS.start(),
+            BCRYPT_COSTS.end()
+        ),
+    })
 }
 
 /// What an htpasswd file holds for a user, from [`htpasswd_user_state`].
@@ -264,8 +294,9 @@ pub fn htpasswd_user_state(path: &Path, credential: &Credential) -> Result<UserS
 
 /// Adds or replaces `credential.username` in the htpasswd file at `path`, keeping every other
 /// line. The file (and its directory) is created when missing; it is written atomically,
-/// mode 0600. When the user's hash already matches the password nothing is written
-/// ([`UserAction::Unchanged`]), though a file readable by others is narrowed to 0600.
+/// mode 0600. When the user's hash already matches the password at bcrypt `cost` nothing is
+/// written ([`UserAction::Unchanged`]), though a file readable by others is narrowed to 0600;
+/// a matching hash of another cost is hashed again at `cost` ([`UserAction::Rehashed`]).
 pub fn set_htpasswd_user(
     path: &Path,
     credential: &Credential,
@@ -273,12 +304,15 @@ pub fn set_htpasswd_user(
 ) -> Result<UserAction, Error> {
     validate_username(&credential.username)?;
     validate_password(&credential.password)?;
+    validate_cost(cost)?;
     let existing = load(path)?;
     let exists = existing.is_some();
     let mut file = existing.unwrap_or_default();
+    let mut same_password = false;
     if exists && file.verify(&credential.username, &credential.password) {
+        same_password = true;
         let only_line = file.users().filter(|u| *u == credential.username).count() == 1;
-        if only_line {
+        if only_line && file.cost_of(&credential.username) == Some(cost) {
             tighten_mode(path, SECRET_MODE)?;
             return Ok(UserAction::Unchanged);
         }
@@ -289,10 +323,10 @@ pub fn set_htpasswd_user(
         create_dirs(dir)?;
     }
     write_atomic(path, file.render().as_bytes(), SECRET_MODE)?;
-    Ok(if existed {
-        UserAction::Replaced
-    } else {
-        UserAction::Added
+    Ok(match (existed, same_password) {
+        (true, true) => UserAction::Rehashed,
+        (true, false) => UserAction::Replaced,
+        (false, _) => UserAction::Added,
     })
 }
 
@@ -374,6 +408,37 @@ mod tests {
         assert!(file.verify("other", "two"));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    /// A rerun with another cost keeps the password (every client keeps working) and hashes
+    /// it again at that cost; a cost bcrypt does not have is refused before any change.
+    #[test]
+    fn another_cost_rehashes_the_same_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        set_htpasswd_user(&path, &cred("admin", "one"), 6).unwrap();
+        let file = |p: &Path| Htpasswd::parse(&std::fs::read_to_string(p).unwrap(), p).unwrap();
+        assert_eq!(file(&path).cost_of("admin"), Some(6));
+        assert_eq!(
+            set_htpasswd_user(&path, &cred("admin", "one"), 4).unwrap(),
+            UserAction::Rehashed
+        );
+        assert_eq!(file(&path).cost_of("admin"), Some(4));
+        assert!(file(&path).verify("admin", "one"));
+        assert_eq!(
+            set_htpasswd_user(&path, &cred("admin", "one"), 4).unwrap(),
+            UserAction::Unchanged
+        );
+        let before = std::fs::read(&path).unwrap();
+        for bad in [3, 32] {
+            let e = set_htpasswd_user(&path, &cred("admin", "one"), bad).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid setting `bcrypt-cost`: `{bad}` is not a bcrypt cost (4 to 31)")
+            );
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(DEFAULT_BCRYPT_COST, 5);
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub mod bundle;
 pub mod copy;
 mod digest;
 mod error;
-mod fsutil;
 mod hint;
 mod htpasswd;
 mod install;
@@ -30,19 +29,25 @@ mod reference;
 mod registry;
 mod release;
 mod runtime;
+mod secret;
+mod size;
 mod upgrade;
 pub mod verify;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use copy::DEFAULT_MAX_PER_REGISTRY;
 pub use digest::{Digest, DigestHasher};
-pub use error::{CertProblem, Error};
+pub use error::{CertProblem, Error, ErrorChain};
 pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
     htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
 pub use install::config::InstallConfigFile;
+pub use install::settings::{
+    DEFAULT_ARCHITECTURE, DEFAULT_CERTIFICATE_FILE, DEFAULT_MIRROR_REPOSITORY, DEFAULT_OUTPUT_DIR,
+    DEFAULT_RELEASE_REPOSITORY, InstallOptions, SettingNames,
+};
 pub use install::uninstall::{UninstallSettings, uninstall};
 pub use install::{
     InstallError, InstallProgress, InstallReport, InstallSettings, Step, StepReport, StepStatus,
@@ -56,10 +61,9 @@ pub use mirror_tls as tls;
 pub use preflight::{
     CheckInfo, CheckList, CheckResult, CheckSeverity, ClusterNetworks, DEFAULT_DATA_DIR,
     DEFAULT_MIN_FREE, DEFAULT_PORT, DiskSpace, HostFacts, HostnameFacts, InstallConfig,
-    InterfaceNetwork, InvalidArgument, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease,
-    PREFLIGHT_API_VERSION, PortStatus, PreflightOptions, PreflightReport, Probe, ProbeError,
-    Problem, ProcessInfo, ReleaseSize, SizeError, Status, Summary, Tools, UpstreamFacts, checks,
-    evaluate, format_size, parse_cidr_arg, parse_size, run_preflight,
+    InterfaceNetwork, IpNet, MIN_CPUS, MIN_MEMORY_BYTES, OsRelease, PREFLIGHT_API_VERSION,
+    PortStatus, PreflightOptions, PreflightReport, Probe, Problem, ProcessInfo, ReleaseSize,
+    Status, Summary, Tools, UpstreamFacts, checks, evaluate, parse_cidr_arg, run_preflight,
 };
 pub use progress::{BlobAction, ImageAction, MirrorEvent, NoProgress, Progress};
 pub use pull_secret::{
@@ -85,14 +89,16 @@ pub use release::payload::{
 };
 pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RuntimeChoice,
-    RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice, UNIT_NAME, UpAction,
-    UpOptions, UpReport, describe_listen, is_running, registry_down, registry_logs,
-    registry_status, registry_up,
+    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RunOptions,
+    RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice,
+    UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running, parse_bind,
+    registry_down, registry_logs, registry_status, registry_up, validate_port,
 };
+pub use secret::{read_secret_file, secret_line};
 /// Semantic versions (release versions in the upgrade graph), re-exported so callers share one
 /// version.
 pub use semver;
+pub use size::{format_size, parse_size};
 pub use upgrade::cross::{CrossChannelPath, CrossStep};
 pub use upgrade::fetch::{
     ChannelGraph, DEFAULT_ARCH, DEFAULT_GRAPH_URL, GraphClient, GraphOptions, GraphSource,

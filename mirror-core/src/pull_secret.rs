@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::auth::{AuthFile, Credential};
 use crate::error::Error;
-use crate::fsutil::{SECRET_MODE, read_optional, tighten_mode, write_atomic};
 use crate::reference::Repository;
 use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
+use mirror_tls::fsutil::{SECRET_MODE, read_optional, tighten_mode, write_atomic};
 
 /// Where the Red Hat pull secret comes from: the hint when it is missing.
 pub(crate) const GET_PULL_SECRET: &str = "download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file";
@@ -468,7 +468,7 @@ pub async fn check_logins(
             Err(e) => LoginCheck {
                 key,
                 ok: false,
-                detail: e.to_string(),
+                detail: crate::error::ErrorChain(&e).to_string(),
                 hint: e.hint().map(String::from),
             },
         };

@@ -9,7 +9,8 @@ use ipnet::IpNet;
 /// Everything that can go wrong in `mirror-net`.
 ///
 /// Each variant carries the offending input; [`Error::hint`] gives the likely fix where there is
-/// one.
+/// one. Messages leave the underlying cause to [`std::error::Error::source`], so a caller prints
+/// the chain as `a: b: c` and never sees a cause twice.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -38,7 +39,7 @@ pub enum Error {
         canonical: IpNet,
     },
     /// A value in an install-config file that does not parse.
-    #[error("`{field}`: {source}")]
+    #[error("`{field}`")]
     Field {
         /// The field path (`networking.machineNetwork[0].cidr`).
         field: String,
@@ -47,7 +48,7 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A file (under `/proc`, `/etc`) could not be read.
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error("{action} `{}`", path.display())]
     Io {
         /// What we were doing (`read`, ...).
         action: &'static str,
@@ -64,7 +65,7 @@ pub enum Error {
         reason: String,
     },
     /// A host name did not resolve.
-    #[error("resolve `{name}`: {source}")]
+    #[error("resolve `{name}`")]
     Resolve {
         /// The name looked up.
         name: String,
@@ -73,7 +74,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A port could not be probed for a reason other than being in use.
-    #[error("bind `{addr}`: {source}")]
+    #[error("bind `{addr}`")]
     Bind {
         /// The address probed.
         addr: SocketAddr,
@@ -123,5 +124,69 @@ pub(crate) fn in_field(field: impl Into<String>, err: Error) -> Error {
     Error::Field {
         field: field.into(),
         source: Box::new(err),
+    }
+}
+
+/// `e` and its causes as `a: b: c`, as a program prints them (for tests).
+#[cfg(test)]
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No message repeats its cause: printed as a chain, each cause appears once.
+    #[test]
+    fn causes_are_in_source_not_in_the_message() {
+        let os = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let errors = [
+            Error::Io {
+                action: "read",
+                path: "/proc/net/tcp".into(),
+                source: os(),
+            },
+            Error::Resolve {
+                name: "mirror.example".into(),
+                source: os(),
+            },
+            Error::Bind {
+                addr: "0.0.0.0:5000".parse().unwrap(),
+                source: os(),
+            },
+            in_field(
+                "networking.machineNetwork[0].cidr",
+                Error::InvalidCidr {
+                    input: "x".into(),
+                    reason: "empty".into(),
+                },
+            ),
+        ];
+        for e in &errors {
+            let mut level: &dyn std::error::Error = e;
+            while let Some(cause) = level.source() {
+                assert!(
+                    !level.to_string().contains(&cause.to_string()),
+                    "`{level}` repeats its cause `{cause}`"
+                );
+                level = cause;
+            }
+        }
+        assert_eq!(
+            chain(&errors[3]),
+            "`networking.machineNetwork[0].cidr`: invalid CIDR `x`: empty"
+        );
+        assert_eq!(
+            chain(&errors[1]),
+            "resolve `mirror.example`: permission denied"
+        );
     }
 }

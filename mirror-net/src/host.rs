@@ -347,8 +347,7 @@ bogus-line  other.example.com other
         assert!(resolves_to_local("localhost", &lo).unwrap());
         let err = resolve("no such host.invalid").unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("resolve `no such host.invalid`: "),
+            crate::error::chain(&err).starts_with("resolve `no such host.invalid`: "),
             "{err}"
         );
     }

@@ -558,7 +558,7 @@ mod tests {
         ];
         let got: Vec<String> = cases
             .iter()
-            .map(|(json, _)| from_json(json).normalize().unwrap_err().to_string())
+            .map(|(json, _)| crate::error::chain(&from_json(json).normalize().unwrap_err()))
             .collect();
         assert_eq!(
             got,

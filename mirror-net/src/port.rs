@@ -290,7 +290,7 @@ mod tests {
         let addr: SocketAddr = "192.0.2.1:5000".parse().unwrap();
         let err = port_status(addr).unwrap_err();
         assert_eq!(
-            (err.to_string(), err.hint()),
+            (crate::error::chain(&err), err.hint()),
             (
                 "bind `192.0.2.1:5000`: Cannot assign requested address (os error 99)".to_string(),
                 Some("`192.0.2.1` is not an address of this host: use one of its own addresses or `0.0.0.0`".to_string())

@@ -1,14 +1,15 @@
 //! Keeping a certificate directory (`ca.crt`, `ca.key`, `domain.crt`, `domain.key`) up to date:
 //! create, keep, renew from the same CA, or replace on request.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result, write_err};
-use crate::fsutil::{CERT_MODE, KEY_MODE, create_dirs, read_optional, write_atomic};
+use crate::error::{Error, Result};
+use crate::fsutil::{
+    PUBLIC_MODE, SECRET_MODE, create_dirs, read_optional, tighten_mode, write_atomic,
+};
 use crate::generate::{CertAndKey, GenerateOptions, generate_ca, issue_server_cert};
 use crate::inspect::{self, San};
 
@@ -127,8 +128,8 @@ pub fn ensure_certificates(
         create_dirs(dir)?;
         let ca = generate_ca(opts, now)?;
         let leaf = issue_server_cert(&ca, opts, now)?;
-        write_atomic(&paths.ca_key, ca.key_pem.as_bytes(), KEY_MODE)?;
-        write_atomic(&paths.ca_cert, ca.cert_pem.as_bytes(), CERT_MODE)?;
+        write_atomic(&paths.ca_key, ca.key_pem.as_bytes(), SECRET_MODE)?;
+        write_atomic(&paths.ca_cert, ca.cert_pem.as_bytes(), PUBLIC_MODE)?;
         write_server(&paths, &ca, &leaf)?;
         let action = if existed {
             CertAction::Replaced
@@ -261,16 +262,13 @@ fn write_server(paths: &CertPaths, ca: &CertAndKey, leaf: &CertAndKey) -> Result
         chain.push('\n');
     }
     chain.push_str(&ca.cert_pem);
-    write_atomic(&paths.key, leaf.key_pem.as_bytes(), KEY_MODE)?;
-    write_atomic(&paths.cert, chain.as_bytes(), CERT_MODE)
+    write_atomic(&paths.key, leaf.key_pem.as_bytes(), SECRET_MODE)?;
+    write_atomic(&paths.cert, chain.as_bytes(), PUBLIC_MODE)?;
+    Ok(())
 }
 
 fn tighten_key_mode(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(crate::error::read_err(path))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(KEY_MODE))
-            .map_err(write_err(path))?;
-    }
+    tighten_mode(path, SECRET_MODE)?;
     Ok(())
 }
 
@@ -298,6 +296,7 @@ mod tests {
     use crate::KeyType;
     use crate::generate::days;
     use crate::testutil::{openssl, sample_opts as opts, sans};
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777

@@ -185,6 +185,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the input was at fault (the certificate subject file, a generation option): a
+    /// program exits with its usage code. False when the command ran and found a problem.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::SubjectSyntax { .. }
+                | Error::SubjectUnknownKey { .. }
+                | Error::SubjectDuplicateKey { .. }
+                | Error::SubjectEmptyValue { .. }
+                | Error::SubjectUnbalancedQuote { .. }
+                | Error::SubjectBadCountry { .. }
+                | Error::SubjectMissingKey { .. }
+                | Error::InvalidOption { .. }
+        )
+    }
+
     /// A likely fix for this error, if there is one, for the CLI to print as a `hint:` line.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -255,6 +271,23 @@ impl fmt::Display for File<'_> {
         match self.0 {
             Some(path) => write!(f, "`{}`: ", path.display()),
             None => Ok(()),
+        }
+    }
+}
+
+impl From<crate::fsutil::FileError> for Error {
+    /// A failed read or `stat` is [`Error::Read`]; anything else (write, create, sync, chmod)
+    /// is [`Error::Write`].
+    fn from(e: crate::fsutil::FileError) -> Self {
+        match e.action {
+            "read" | "stat" => Error::Read {
+                path: e.path,
+                source: e.source,
+            },
+            _ => Error::Write {
+                path: e.path,
+                source: e.source,
+            },
         }
     }
 }

@@ -46,7 +46,7 @@
 
 mod cert_dir;
 mod error;
-mod fsutil;
+pub mod fsutil;
 mod generate;
 mod inspect;
 mod subject;

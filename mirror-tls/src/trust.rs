@@ -7,7 +7,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::error::{Error, Result, read_err, write_err};
-use crate::fsutil::{CERT_MODE, create_dirs, read_optional, write_atomic};
+use crate::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
 use crate::inspect;
 
 /// A distribution family, which decides where anchors go and how the store is refreshed.
@@ -297,9 +297,9 @@ pub fn install_trust(opts: &TrustOptions) -> Result<TrustReport> {
                         // Remembers that `certs.d` is ours, so that `remove` deletes it
                         // again, and only then.
                         let marker = certs_d.join(CERTS_D_MARKER);
-                        write_atomic(&marker, b"", CERT_MODE)?;
+                        write_atomic(&marker, b"", PUBLIC_MODE)?;
                     }
-                    write_atomic(&path, pem.as_bytes(), CERT_MODE)?;
+                    write_atomic(&path, pem.as_bytes(), PUBLIC_MODE)?;
                 }
                 anchor_changed |= is_anchor;
                 match existing {

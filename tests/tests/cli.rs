@@ -160,6 +160,163 @@ fn release_info_reports_components_and_deduplicated_size() {
     );
 }
 
+/// The leaf commands, from `--help` (`Commands:` sections), as words after `mirrorctl`.
+fn leaf_commands(path: &[String]) -> Vec<Vec<String>> {
+    let mut args = path.to_vec();
+    args.push("--help".into());
+    let help = text(&mirrorctl(&args).output().unwrap()).0;
+    let subs: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    if subs.is_empty() {
+        return vec![path.to_vec()];
+    }
+    subs.iter()
+        .flat_map(|name| {
+            let mut p = path.to_vec();
+            p.push(name.clone());
+            leaf_commands(&p)
+        })
+        .collect()
+}
+
+/// Every command, run by the real binary with only its required arguments, gets past its
+/// argument parsing: every default (`--key-type rsa-4096`, `--output text`, the paths) is one
+/// clap and the command accept. A command that would change this host at a default path
+/// (`/opt/registry`, the trust store) also gets that one path in a temp dir, so the test is
+/// safe anywhere; every other default stays. Failing for a reason after parsing (no password
+/// on a closed stdin, no certificate in the temp dir) is fine; a usage error from clap, or a
+/// panic, is not.
+#[test]
+fn every_command_runs_with_only_its_required_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = |p: &str| tmp.path().join(p).display().to_string();
+    let required: Vec<(&str, Vec<String>)> = vec![
+        ("preflight", vec![]),
+        ("tls generate", vec!["--dir".into(), t("certs")]),
+        ("tls verify", vec![]),
+        (
+            "trust install",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "trust remove",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "registry user add",
+            vec![
+                "--username".into(),
+                "mirror".into(),
+                "--htpasswd".into(),
+                t("htpasswd"),
+            ],
+        ),
+        ("registry up", vec!["--root".into(), t("registry")]),
+        ("registry status", vec!["--root".into(), t("registry")]),
+        ("registry down", vec!["--root".into(), t("registry")]),
+        ("registry logs", vec!["--root".into(), t("registry")]),
+        (
+            "pull-secret merge",
+            vec![
+                "--registry".into(),
+                "mirror.example.com:5000".into(),
+                "--username".into(),
+                "mirror".into(),
+            ],
+        ),
+        ("pull-secret check", vec![t("no-such-pull-secret")]),
+        // Required references the library refuses before any network: the defaults of
+        // every other flag are still parsed and used.
+        (
+            "release mirror",
+            vec![
+                "--from".into(),
+                "NO/SUCH".into(),
+                "--to".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+        ("release info", vec!["NO/SUCH".into()]),
+        (
+            "release extract",
+            vec![
+                "--command".into(),
+                "openshift-install".into(),
+                "--from".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+        // No channel and no config: refused before the default graph URL is asked.
+        ("release graph", vec![]),
+        ("install", vec![]),
+        (
+            "uninstall",
+            vec![
+                "--root".into(),
+                t("registry"),
+                "--trust-root".into(),
+                t("trust"),
+            ],
+        ),
+        (
+            "mirror",
+            vec![
+                "--config".into(),
+                t("no-such-imageset.yaml"),
+                "--to".into(),
+                "NO/SUCH".into(),
+            ],
+        ),
+    ];
+    let leaves: Vec<String> = leaf_commands(&[])
+        .into_iter()
+        .map(|l| l.join(" "))
+        .collect();
+    let listed: Vec<&str> = required.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        leaves, listed,
+        "a command was added or removed: list it here"
+    );
+    for (command, args) in &required {
+        let mut argv: Vec<String> = command.split(' ').map(str::to_string).collect();
+        argv.extend(args.iter().cloned());
+        let out = mirrorctl(&argv)
+            .current_dir(tmp.path())
+            .env("MIRRORCTL_SUPERVISOR", "process")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = text(&out).1;
+        assert!(
+            !stderr.contains("For more information, try '--help'") && !stderr.contains("panicked"),
+            "`mirrorctl {}`: {stderr}",
+            argv.join(" ")
+        );
+        assert!(
+            out.status.code().is_some(),
+            "`mirrorctl {}` was killed",
+            argv.join(" ")
+        );
+    }
+}
+
 const SUBJECT: &str =
     "countrycode=US\nstate=North Carolina\nlocality=Raleigh\norganization=Example\nunit=IT\n";
 

@@ -480,10 +480,11 @@ fn htpasswd_users_are_added_kept_and_refused() {
         format!("user `admin` in {}: added\n", file.display())
     );
     assert_eq!(mode(&file), 0o600);
+    // The default cost is 5 (the registry checks the hash on every request).
     assert!(
         std::fs::read_to_string(&file)
             .unwrap()
-            .starts_with("admin:$2y$10$")
+            .starts_with("admin:$2y$05$")
     );
     assert_eq!(
         text(&add("bob", "two")).0,
@@ -495,6 +496,28 @@ fn htpasswd_users_are_added_kept_and_refused() {
         format!("user `admin` in {}: kept (already right)\n", file.display())
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
+    // Another cost keeps the password and hashes it again.
+    let pwf = write(&tmp.path().join("pw"), "one");
+    let out = mirrorctl(["registry", "user", "add", "--username", "admin"])
+        .arg("--password-file")
+        .arg(&pwf)
+        .arg("--htpasswd")
+        .arg(&file)
+        .args(["--bcrypt-cost", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out).0,
+        format!(
+            "user `admin` in {}: kept its password, hashed again at the bcrypt cost asked for\n",
+            file.display()
+        )
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("admin:$2y$06$")
+    );
     assert_eq!(
         text(&add("admin", "three")).0,
         format!("user `admin` in {}: password replaced\n", file.display())
@@ -522,6 +545,43 @@ fn htpasswd_users_are_added_kept_and_refused() {
         assert!(stderr.contains(want), "{stderr}");
         assert_eq!(std::fs::read(&file).unwrap(), before, "{user} {pw:?}");
     }
+    // The same rule on stdin: one line, exactly one newline dropped.
+    for (stdin, want) in [
+        (
+            "one\ntwo\n",
+            Err("the password on stdin has more than one line"),
+        ),
+        ("stdin-pw\n", Ok(())),
+    ] {
+        let mut child = mirrorctl(["registry", "user", "add", "--username", "carol"])
+            .arg("--htpasswd")
+            .arg(&file)
+            .arg("--password-stdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out).1;
+        match want {
+            Err(message) => {
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains(message), "{stderr}");
+            }
+            Ok(()) => assert!(out.status.success(), "{stderr}"),
+        }
+    }
+    let carol =
+        mirror_core::Htpasswd::parse(&std::fs::read_to_string(&file).unwrap(), &file).unwrap();
+    assert!(carol.verify("carol", "stdin-pw"));
     // No password source and no terminal: refused, saying where a password comes from.
     let out = mirrorctl(["registry", "user", "add", "--username", "x", "--htpasswd"])
         .arg(&file)

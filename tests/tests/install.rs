@@ -591,6 +591,11 @@ fn an_empty_pull_secret_is_named_and_stops_the_install_at_preflight() {
         )),
         "{stderr}"
     );
+    // The failure is a problem found (exit 1), with a hint naming only flags `install` has.
+    assert!(
+        stderr.contains("\nhint: run `mirrorctl preflight` for details and hints; `--skip-check NAME` waives a check that does not apply\n"),
+        "{stderr}"
+    );
     assert!(
         !env.p("registry").exists() && !env.p("out").exists(),
         "something was created:\n{stderr}"
@@ -744,5 +749,47 @@ fn a_new_password_is_refused_unless_rotated_then_updates_every_file() {
     assert!(
         before == (snapshot(&env.p("registry")), snapshot(&env.p("out"))),
         "a rerun changed files"
+    );
+}
+
+/// A CA that `install` will not replace (a lone `ca.crt` from elsewhere) stops the
+/// `certificates` step with the TLS library's own message and a hint `install` can follow: the
+/// whole `mirrorctl tls generate ... --force` command, never a bare `--force`, which `install`
+/// does not have. The CA is left as it was.
+#[test]
+fn a_ca_install_will_not_replace_stops_it_with_a_hint_it_can_follow() {
+    let env = setup();
+    let certs = env.p("registry/certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("ca.crt"), "a CA from elsewhere\n").unwrap();
+    let mut args = install_args(
+        &env,
+        "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64",
+        "127.0.0.1:1",
+    );
+    args.extend(["--skip", "preflight", "--skip", "packages"].map(String::from));
+    let out = mirrorctl(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let certs = certs.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "error: step `certificates` failed: refusing to replace the CA in `{certs}`: "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "\nhint: replace the CA and every certificate on purpose with `mirrorctl tls generate --dir {certs} --hostname HOST --force`, or move them away"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rerun with `--force`"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(env.p("registry/certs/ca.crt")).unwrap(),
+        "a CA from elsewhere\n"
     );
 }

@@ -15,9 +15,7 @@ use super::access;
 use super::interrupted;
 use super::mirror::{pick, render_text, usage};
 use crate::cli::{Instructions, MirrorArgs, OutputFormat};
-use crate::output::{
-    EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, human_bytes, stdout,
-};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
 /// The bundle flags of `release mirror`.
@@ -118,11 +116,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: --archive-size: {e}");
-            eprintln!("hint: {}; for FAT32 media use 4000MiB", e.hint());
-            return EXIT_USAGE;
-        }
+        Err(e) => return usage(&e, "--archive-size"),
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
         Ok(r) => r,
@@ -161,8 +155,8 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         eprintln!(
             "error: bundle `{}`: not enough free space: {} needed, {} free",
             dir.display(),
-            human_bytes(report.bytes_needed),
-            human_bytes(report.bytes_free)
+            mirror_core::format_size(report.bytes_needed),
+            mirror_core::format_size(report.bytes_free)
         );
         if let Some(h) = hint_text(Some(Hint::BundleNoSpace {
             needed: report.bytes_needed,
@@ -197,17 +191,17 @@ pub fn render_written(r: &WriteReport) -> String {
         out.push_str(&format!(
             "  unique blobs: {} ({}) in the images to write\n",
             p.unique_blobs,
-            human_bytes(p.unique_bytes)
+            mirror_core::format_size(p.unique_bytes)
         ));
         out.push_str(&format!(
             "  to write:     {} blobs ({}) into {dir}\n",
             p.blobs_to_copy,
-            human_bytes(p.bytes_to_copy)
+            mirror_core::format_size(p.bytes_to_copy)
         ));
         out.push_str(&format!(
             "  free space:   {} ({} needed{})\n\n",
-            human_bytes(r.bytes_free),
-            human_bytes(r.bytes_needed),
+            mirror_core::format_size(r.bytes_free),
+            mirror_core::format_size(r.bytes_needed),
             if r.bytes_needed > r.bytes_free {
                 ": does not fit"
             } else {
@@ -231,9 +225,9 @@ pub fn render_written(r: &WriteReport) -> String {
     out.push_str(&format!(
         "Blobs:         {} written ({}), {} already there ({})\n",
         r.blobs_written,
-        human_bytes(r.bytes_written),
+        mirror_core::format_size(r.bytes_written),
         r.blobs_skipped.saturating_sub(r.blobs_in_base),
-        human_bytes(r.bytes_skipped.saturating_sub(r.bytes_in_base))
+        mirror_core::format_size(r.bytes_skipped.saturating_sub(r.bytes_in_base))
     ));
     if let Some(s) = &r.since {
         out.push_str(&format!(
@@ -241,7 +235,7 @@ pub fn render_written(r: &WriteReport) -> String {
             s.bundle_id,
             s.created_at,
             r.blobs_in_base,
-            human_bytes(r.bytes_in_base)
+            mirror_core::format_size(r.bytes_in_base)
         ));
     }
     if !r.volumes.is_empty() {
@@ -249,7 +243,7 @@ pub fn render_written(r: &WriteReport) -> String {
         out.push_str(&format!(
             "Volumes:       {} (largest {}), listed in mirrorctl-bundle.sha256\n",
             r.volumes.len(),
-            human_bytes(largest)
+            mirror_core::format_size(largest)
         ));
     }
     out.push_str(&format!(
@@ -363,7 +357,7 @@ fn render_verify(r: &VerifyReport) -> String {
         if r.ok() { "OK" } else { "DAMAGED" },
         r.volumes_checked,
         r.blobs_checked,
-        human_bytes(r.bytes_checked)
+        mirror_core::format_size(r.bytes_checked)
     );
     for p in &r.problems {
         out.push_str(&format!("  {}: {}\n", p.path.display(), p.reason));
@@ -404,7 +398,7 @@ fn render_info(i: &BundleInfo) -> String {
             s.bundle_id,
             s.created_at,
             b.requires.count,
-            human_bytes(b.requires.bytes)
+            mirror_core::format_size(b.requires.bytes)
         ));
     }
     out.push_str("Releases:\n");
@@ -418,7 +412,7 @@ fn render_info(i: &BundleInfo) -> String {
         "Images:        {}\nBlobs:         {} ({}), manifests included\n",
         b.images.len(),
         b.blobs.count,
-        human_bytes(b.blobs.bytes)
+        mirror_core::format_size(b.blobs.bytes)
     ));
     if !b.volumes.is_empty() {
         out.push_str("Volumes:\n");
@@ -426,7 +420,7 @@ fn render_info(i: &BundleInfo) -> String {
             out.push_str(&format!(
                 "  {}  {}  sha256:{}\n",
                 v.name,
-                human_bytes(v.size),
+                mirror_core::format_size(v.size),
                 v.sha256
             ));
         }
@@ -445,7 +439,7 @@ fn render_info(i: &BundleInfo) -> String {
 }
 
 fn fat32_line(i: &BundleInfo) -> String {
-    let largest = human_bytes(i.largest_file);
+    let largest = mirror_core::format_size(i.largest_file);
     if i.fits_fat32 {
         format!("FAT32:         fits (largest file {largest}, under 4 GiB)\n")
     } else if i.bundle.volumes.is_empty() {

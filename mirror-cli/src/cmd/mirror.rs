@@ -11,7 +11,7 @@ use mirror_core::{
 
 use super::{access, graph};
 use crate::cli::{Access, ChannelArgs, ConfigMirrorArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, stdout};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
 /// `release mirror`.
@@ -269,17 +269,17 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  unique blobs: {} ({}) in the images to copy\n",
         p.unique_blobs,
-        human_bytes(p.unique_bytes)
+        mirror_core::format_size(p.unique_bytes)
     ));
     out.push_str(&format!(
         "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
         p.blobs_to_copy,
-        human_bytes(p.bytes_to_copy)
+        mirror_core::format_size(p.bytes_to_copy)
     ));
     out.push_str(&format!(
         "  to mount:     {} ({}) from other repositories of the target registry{}\n",
         p.blobs_to_mount,
-        human_bytes(p.bytes_to_mount),
+        mirror_core::format_size(p.bytes_to_mount),
         if p.mount_sources.is_empty() {
             String::new()
         } else {
@@ -289,7 +289,7 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  to upload:    {} ({}) from the source\n",
         p.blobs_to_upload,
-        human_bytes(p.bytes_to_upload)
+        mirror_core::format_size(p.bytes_to_upload)
     ));
     if r.releases.len() > 1 {
         out.push_str("  per release (what each adds to the ones before it and to the target):\n");
@@ -304,13 +304,13 @@ fn render_plan(r: &MirrorReport) -> String {
                 "    {:w$}  {} blobs ({})\n",
                 rel.version,
                 rel.new_blobs,
-                human_bytes(rel.new_bytes)
+                mirror_core::format_size(rel.new_bytes)
             ));
         }
     }
     out.push_str(&format!(
         "  target disk:  at least {} more\n\n",
-        human_bytes(p.bytes_to_upload)
+        mirror_core::format_size(p.bytes_to_upload)
     ));
     out
 }

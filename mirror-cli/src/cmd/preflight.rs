@@ -6,30 +6,17 @@ use std::io::Write as _;
 use mirror_core::{
     AuthFile, CheckList, ClientOptions, ImageRef, InstallConfig, PreflightOptions, PreflightReport,
     RegistryClient, Repository, RuntimeChoice, Status, checks, parse_cidr_arg, parse_size,
+    validate_port,
 };
 
 use crate::cli::{OutputFormat, PreflightArgs, PreflightRuntime};
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, core_error};
 
-/// A flag that cannot be used: printed as `error:` and `hint:`, exit 2.
-struct Usage {
-    message: String,
-    hint: Option<String>,
-}
-
-impl From<mirror_core::InvalidArgument> for Usage {
-    fn from(e: mirror_core::InvalidArgument) -> Self {
-        Usage {
-            message: e.to_string(),
-            hint: e.hint,
-        }
-    }
-}
-
-fn core(flag: &str, e: mirror_core::Error) -> Usage {
-    Usage {
-        message: format!("{flag}: {e}"),
-        hint: crate::output::hint_text(e.hint()),
+/// `e` as the value of `flag`: a usage error naming it.
+fn flag(flag: &str) -> impl FnOnce(mirror_core::Error) -> mirror_core::Error + '_ {
+    move |e| mirror_core::Error::Setting {
+        name: flag.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -39,13 +26,7 @@ pub async fn run(args: PreflightArgs, quiet: bool) -> u8 {
     }
     let opts = match resolve(&args) {
         Ok(o) => o,
-        Err(u) => {
-            eprintln!("error: {}", u.message);
-            if let Some(h) = u.hint {
-                eprintln!("hint: {h}");
-            }
-            return EXIT_USAGE;
-        }
+        Err(e) => return core_error(&e),
     };
     let report = mirror_core::run_preflight(&opts).await;
     let out = match args.output {
@@ -108,14 +89,10 @@ fn write_stdout(text: &str) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// Flags into validated options; every bad value is reported before any check runs.
-fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
-    if args.port == 0 {
-        return Err(Usage {
-            message: "--port: `0` is not a port".to_string(),
-            hint: Some("pass a port from 1 to 65535".to_string()),
-        });
-    }
+/// Flags into validated options; every bad value is reported before any check runs, as a
+/// usage error naming its flag.
+fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, mirror_core::Error> {
+    validate_port(args.port).map_err(flag("--port"))?;
     let mut opts = PreflightOptions {
         data_dir: args.data_dir.clone(),
         strict: args.strict,
@@ -131,12 +108,9 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
         ..Default::default()
     };
     for name in &args.skip {
-        opts.skip(name)?;
+        opts.skip(name).map_err(flag("--skip"))?;
     }
-    opts.min_free = parse_size(&args.min_free).map_err(|e| Usage {
-        message: format!("--min-free: {e}"),
-        hint: Some(e.hint()),
-    })?;
+    opts.min_free = parse_size(&args.min_free).map_err(flag("--min-free"))?;
     for value in &args.mirror_cidrs {
         opts.mirror_cidrs
             .push(parse_cidr_arg("--mirror-cidr", value)?);
@@ -146,30 +120,32 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
             .push(parse_cidr_arg("--cluster-cidr", value)?);
     }
     if let Some(path) = &args.install_config {
-        opts.install_config = Some(InstallConfig::load(path)?);
+        opts.install_config = Some(InstallConfig::load(path).map_err(flag("--install-config"))?);
     }
     if let Some(r) = &args.release {
-        opts.release = Some(ImageRef::parse(r).map_err(|e| core("--release", e))?);
+        opts.release = Some(ImageRef::parse(r).map_err(flag("--release"))?);
     }
     if let Some(r) = &args.to {
-        opts.to = Some(Repository::parse(r).map_err(|e| core("--to", e))?);
+        opts.to = Some(Repository::parse(r).map_err(flag("--to"))?);
     }
     // Credentials and CAs matter only when a registry is contacted; an explicit `-a` is read
     // (and must be valid) regardless.
     let online = opts.release.is_some() && !opts.offline;
     let access = &args.access;
     let auth = if online || access.registry_config.is_some() {
-        AuthFile::discover(access.registry_config.as_deref())
-            .map_err(|e| core("--registry-config", e))?
+        AuthFile::discover(access.registry_config.as_deref()).map_err(flag("--registry-config"))?
     } else {
         None
     };
     let mut ca_pems = Vec::new();
     for f in &access.ca_files {
-        let pem = std::fs::read(f).map_err(|e| Usage {
-            message: format!("--ca-file: read `{}`: {e}", f.display()),
-            hint: None,
-        })?;
+        let pem = std::fs::read(f)
+            .map_err(|e| mirror_core::Error::Io {
+                action: "read",
+                path: f.clone(),
+                source: e,
+            })
+            .map_err(flag("--ca-file"))?;
         ca_pems.push(pem);
     }
     opts.client = ClientOptions {
@@ -179,7 +155,7 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, Usage> {
         ..Default::default()
     };
     if online {
-        RegistryClient::new(opts.client.clone()).map_err(|e| core("--ca-file", e))?;
+        RegistryClient::new(opts.client.clone()).map_err(flag("--ca-file"))?;
     }
     Ok(opts)
 }

@@ -179,7 +179,7 @@ async fn check(args: CheckArgs) -> u8 {
         Ok(s) => s,
         Err(e) => {
             if args.output == OutputFormat::Json {
-                print_json(&args, None, Some(&e.to_string()));
+                print_json(&args, None, Some(&mirror_core::ErrorChain(&e).to_string()));
             }
             return core_error(&e);
         }

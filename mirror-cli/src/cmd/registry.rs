@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use mirror_core::{
-    CheckState, Credential, LogSource, RegistryLayout, RuntimeChoice, StatusOptions,
-    SupervisorChoice, UpAction, UpOptions, UserAction,
+    CheckState, Credential, LogSource, RegistryLayout, RunOptions, RuntimeChoice, StatusOptions,
+    SupervisorChoice, UpAction, UpOptions, UserAction, parse_bind, validate_port,
 };
 
 use super::secret_input::PasswordArgs;
@@ -51,8 +51,9 @@ pub struct UserAddArgs {
     pub username: String,
     #[command(flatten)]
     pub password: PasswordArgs,
-    /// bcrypt cost (4-31); each step doubles the registry's work per request
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST, hide = true)]
+    /// bcrypt cost of the hash (4-31). The registry checks it on every request, so each step
+    /// up doubles its CPU per request; see docs/security.md before raising it
+    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST)]
     pub bcrypt_cost: u32,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
@@ -173,6 +174,9 @@ fn user_add(args: UserAddArgs) -> u8 {
                 UserAction::Added => "added",
                 UserAction::Replaced => "password replaced",
                 UserAction::Unchanged => "kept (already right)",
+                UserAction::Rehashed => {
+                    "kept its password, hashed again at the bcrypt cost asked for"
+                }
             };
             stdout(&match args.output {
                 OutputFormat::Json => json_report(
@@ -196,52 +200,45 @@ fn user_add(args: UserAddArgs) -> u8 {
     }
 }
 
-/// A `--bind` value (`name` in messages: `--bind`, or `bind` in install's config file): an
-/// IPv4 or IPv6 address, IPv6 with or without brackets.
-pub fn parse_bind(text: &str, name: &str) -> Result<std::net::IpAddr, (String, String)> {
-    let t = text.trim();
-    let bare = t
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(t);
-    bare.parse().map_err(|_| {
-        (
-            format!("{name}: `{text}` is not an IP address"),
-            format!("give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `{name}` out to listen on every interface"),
-        )
-    })
-}
-
 fn up(args: UpArgs) -> u8 {
-    let bind = match args
-        .bind
-        .as_deref()
-        .map(|b| parse_bind(b, "--bind"))
-        .transpose()
-    {
-        Ok(b) => b,
-        Err((message, hint)) => {
-            eprintln!("error: {message}\nhint: {hint}");
-            return EXIT_USAGE;
+    let flag = |name: &str| {
+        let name = name.to_string();
+        move |e| mirror_core::Error::Setting {
+            name,
+            source: Box::new(e),
         }
+    };
+    let checked = validate_port(args.port)
+        .map_err(flag("--port"))
+        .and_then(|_| {
+            args.bind
+                .as_deref()
+                .map(|b| parse_bind(b).map_err(flag("--bind")))
+                .transpose()
+        });
+    let bind = match checked {
+        Ok(b) => b,
+        Err(e) => return core_error(&e),
     };
     let opts = UpOptions {
         root: args.root.root.clone(),
         port: args.port,
         bind,
-        runtime: match args.runtime {
-            RuntimeArg::Auto => RuntimeChoice::Auto,
-            RuntimeArg::Podman => RuntimeChoice::Podman,
-            RuntimeArg::Process => RuntimeChoice::Process,
+        run: RunOptions {
+            runtime: match args.runtime {
+                RuntimeArg::Auto => RuntimeChoice::Auto,
+                RuntimeArg::Podman => RuntimeChoice::Podman,
+                RuntimeArg::Process => RuntimeChoice::Process,
+            },
+            supervisor: match args.supervisor {
+                SupervisorArg::Auto => SupervisorChoice::Auto,
+                SupervisorArg::Systemd => SupervisorChoice::Systemd,
+                SupervisorArg::Process => SupervisorChoice::Process,
+            },
+            image: args.image,
+            binary: args.binary,
+            ..Default::default()
         },
-        supervisor: match args.supervisor {
-            SupervisorArg::Auto => SupervisorChoice::Auto,
-            SupervisorArg::Systemd => SupervisorChoice::Systemd,
-            SupervisorArg::Process => SupervisorChoice::Process,
-        },
-        image: args.image,
-        binary: args.binary,
-        ..Default::default()
     };
     let report = match mirror_core::registry_up(&opts) {
         Ok(r) => r,

@@ -2,25 +2,25 @@
 
 use std::sync::Arc;
 
-use mirror_core::ImageRef;
+use mirror_core::{ImageRef, format_size};
 
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, human_bytes, json_report, stdout};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, json_report, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
-fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
-    eprintln!("error: {flag}: {e}");
-    if let Some(h) = crate::output::hint_text(e.hint()) {
-        eprintln!("hint: {h}");
-    }
-    EXIT_USAGE
+/// `e` as the value of `flag`: printed naming the flag, a usage error.
+fn usage(e: mirror_core::Error, flag: &str) -> u8 {
+    core_error(&mirror_core::Error::Setting {
+        name: flag.to_string(),
+        source: Box::new(e),
+    })
 }
 
 pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
     let image = match ImageRef::parse(&args.image) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "REF"),
+        Err(e) => return usage(e, "REF"),
     };
     let client = match access::client(
         &args.access,
@@ -49,7 +49,7 @@ pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
                 info.media_type,
                 info.components.len(),
                 info.unique_blobs,
-                human_bytes(info.unique_bytes)
+                format_size(info.unique_bytes)
             );
             if let Some(url) = &info.metadata_url {
                 s.push_str(&format!("Metadata URL:  {url}\n"));
@@ -82,7 +82,7 @@ pub async fn extract(args: ExtractArgs, quiet: bool) -> u8 {
     }
     let from = match ImageRef::parse(&args.from) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--from"),
+        Err(e) => return usage(e, "--from"),
     };
     let client = match access::client(
         &args.access,

@@ -15,7 +15,7 @@ pub struct PasswordArgs {
     /// Read the password from this file (one line; a final newline is dropped, more lines are refused)
     #[arg(long, value_name = "FILE", conflicts_with = "password_stdin")]
     pub password_file: Option<PathBuf>,
-    /// Read the password from standard input (a final newline is dropped)
+    /// Read the password from standard input (one line; a final newline is dropped, more lines are refused)
     #[arg(long)]
     pub password_stdin: bool,
 }
@@ -64,27 +64,20 @@ impl PasswordArgs {
     }
 }
 
-/// A password file's one line, without its line ending. Errors never hold the secret.
-pub fn read_file(path: &std::path::Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read password file `{}`: {e}", path.display()))?;
-    one_line(&text).map_err(|e| format!("password file `{}` {e}", path.display()))
+/// A password file's one line, without its line ending ([`mirror_core::read_secret_file`]).
+/// Errors never hold the secret.
+fn read_file(path: &std::path::Path) -> Result<String, String> {
+    mirror_core::read_secret_file(path).map_err(|e| mirror_core::ErrorChain(&e).to_string())
 }
 
-/// `text` without exactly one trailing `\n` or `\r\n`; refuses a second line, which is
-/// almost always a file of the wrong kind (a whole config, two passwords), so that a
-/// password is never silently cut short. Other whitespace is part of the password.
+/// `text` without exactly one trailing line ending ([`mirror_core::secret_line`]); a second
+/// line is refused.
 fn one_line(text: &str) -> Result<String, String> {
-    let line = text
-        .strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(text);
-    if line.contains('\n') {
-        return Err(
-            "has more than one line: a password is one line (a final newline is dropped)".into(),
-        );
-    }
-    Ok(line.to_string())
+    mirror_core::secret_line(text)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            "has more than one line: a password is one line (a final newline is dropped)".into()
+        })
 }
 
 /// Reads a line from the terminal with echo off.
@@ -116,20 +109,7 @@ pub fn prompt_hidden(prompt: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn one_line_drops_exactly_one_line_ending() {
-        for (text, want) in [
-            ("pw\n", Some("pw")),
-            ("pw\r\n", Some("pw")),
-            ("pw", Some("pw")),
-            (" pw \n", Some(" pw ")),
-            ("pw\r", Some("pw\r")),
-            ("", Some("")),
-            ("pw\n\n", None),
-            ("pw\nrest", None),
-            ("pw\nrest\n", None),
-        ] {
-            assert_eq!(super::one_line(text).ok().as_deref(), want, "{text:?}");
-        }
+    fn debug_is_redacted() {
         let dbg = format!("{:?}", super::Password("s3cret".into()));
         assert!(!dbg.contains("s3cret"));
     }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mirror_tls::{CertAction, GenerateOptions, KeyType, Subject, VerifyReport};
 
 use crate::cli::OutputFormat;
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, print_error, stdout};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, exit_code, print_error, stdout};
 
 /// `mirrorctl tls ...`
 #[derive(Subcommand, Debug)]
@@ -100,28 +100,8 @@ pub fn run(cmd: TlsCommand, quiet: bool) -> u8 {
 
 /// Prints a `mirror-tls` error with its causes and hint; returns its exit code.
 pub fn tls_error(err: &mirror_tls::Error) -> u8 {
-    let mut msg = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    eprintln!("error: {msg}");
-    if let Some(h) = err.hint() {
-        eprintln!("hint: {h}");
-    }
-    use mirror_tls::Error as E;
-    match err {
-        E::SubjectSyntax { .. }
-        | E::SubjectUnknownKey { .. }
-        | E::SubjectDuplicateKey { .. }
-        | E::SubjectEmptyValue { .. }
-        | E::SubjectUnbalancedQuote { .. }
-        | E::SubjectBadCountry { .. }
-        | E::SubjectMissingKey { .. }
-        | E::InvalidOption { .. } => EXIT_USAGE,
-        _ => EXIT_PROBLEM,
-    }
+    print_error(err, err.hint());
+    exit_code(err.is_usage())
 }
 
 fn generate(args: GenerateArgs, quiet: bool) -> u8 {

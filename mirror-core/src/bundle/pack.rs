@@ -91,7 +91,7 @@ pub(crate) fn pack(
 ) -> Result<Vec<VolumeEntry>, Error> {
     let root = store.root().to_path_buf();
     let tmp_dir = root.join(TMP_DIR);
-    crate::fsutil::create_dirs(&tmp_dir)?;
+    crate::bundle::create_dirs(&tmp_dir)?;
     let mut next = store
         .volumes()
         .iter()
@@ -124,8 +124,8 @@ pub(crate) fn pack(
             // Alone in a volume of its own; the volume being filled stays open.
             warn(format!(
                 "`{rel}` ({}) is bigger than the volume size ({}): it gets a volume of its own, bigger than the others",
-                crate::preflight::format_size(size),
-                crate::preflight::format_size(max)
+                crate::format_size(size),
+                crate::format_size(max)
             ));
             let (mut w, mut files) = new_writer()?;
             w.add(&rel, &root.join(&rel), size)?;

@@ -60,8 +60,8 @@ impl BundleSink {
     /// reported as present and never written.
     pub fn create(dir: &Path, base: BTreeSet<Digest>) -> Result<Self, Error> {
         let tmp = dir.join(TMP_DIR);
-        crate::fsutil::create_dirs(&tmp)?;
-        crate::fsutil::create_dirs(&dir.join(BLOBS))?;
+        crate::bundle::create_dirs(&tmp)?;
+        crate::bundle::create_dirs(&dir.join(BLOBS))?;
         let lock = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
             |_| Error::Bundle {
@@ -198,7 +198,7 @@ impl BundleSink {
 pub(crate) fn write_atomic_in(tmp: &Path, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write as _;
     if let Some(parent) = dest.parent() {
-        crate::fsutil::create_dirs(parent)?;
+        crate::bundle::create_dirs(parent)?;
     }
     let result = (|| {
         let mut f = std::fs::File::create(tmp).map_err(|e| Error::io("create", tmp, e))?;
@@ -236,8 +236,8 @@ pub(crate) fn no_space(dir: &Path, needed: u64, free: u64) -> Error {
         path: dir.to_path_buf(),
         reason: format!(
             "not enough free space: {} needed, {} free",
-            crate::preflight::format_size(needed),
-            crate::preflight::format_size(free)
+            crate::format_size(needed),
+            crate::format_size(free)
         ),
         hint: Box::new(Hint::BundleNoSpace { needed, free }),
     }

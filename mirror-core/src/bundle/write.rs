@@ -165,8 +165,8 @@ pub async fn write_bundle<S: Source>(
             name: "archive-size".into(),
             reason: format!(
                 "{} is below the smallest volume size, {}",
-                crate::preflight::format_size(size),
-                crate::preflight::format_size(MIN_ARCHIVE_SIZE)
+                crate::format_size(size),
+                crate::format_size(MIN_ARCHIVE_SIZE)
             ),
         });
     }

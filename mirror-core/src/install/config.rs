@@ -1,5 +1,7 @@
 //! The `mirrorctl install` config file (YAML). Every field is optional here and can be
-//! given or overridden by a flag; the CLI merges both into [`super::InstallSettings`].
+//! given or overridden by a flag: the same struct holds a program's own values, and
+//! [`InstallOptions::build`](super::settings::InstallOptions::build) merges both into
+//! [`super::InstallSettings`].
 
 use std::path::{Path, PathBuf};
 
@@ -64,11 +66,42 @@ pub struct InstallConfigFile {
     pub min_free: Option<String>,
     /// Transfers in flight per registry.
     pub max_per_registry: Option<usize>,
+    /// bcrypt cost of the registry user's hash (default 5; see docs/security.md).
+    pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
     pub image: Option<String>,
 }
 
 impl InstallConfigFile {
+    /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
+    pub const KEYS: [&'static str; 25] = [
+        "email",
+        "username",
+        "passwordFile",
+        "rhUsername",
+        "rhPasswordFile",
+        "version",
+        "release",
+        "architecture",
+        "pullSecret",
+        "hostname",
+        "port",
+        "bind",
+        "root",
+        "runtime",
+        "certificateFile",
+        "outputDir",
+        "repository",
+        "caFiles",
+        "insecureRegistries",
+        "skip",
+        "skipChecks",
+        "minFree",
+        "maxPerRegistry",
+        "bcryptCost",
+        "image",
+    ];
+
     /// Parses YAML text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
         serde_saphyr::from_str(text).map_err(|e| Error::ConfigFile {
@@ -94,6 +127,20 @@ impl InstallConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `KEYS` is exactly what the file accepts: the parser lists the same when it refuses one.
+    #[test]
+    fn keys_are_the_fields() {
+        let err = InstallConfigFile::parse("nosuch: 1\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        let listed = err.split("expected one of ").nth(1).unwrap_or_default();
+        let listed: Vec<&str> = listed
+            .split(',')
+            .map(|k| k.trim().trim_matches('`'))
+            .collect();
+        assert_eq!(listed, InstallConfigFile::KEYS, "{err}");
+    }
 
     #[test]
     fn parses_and_rejects() {

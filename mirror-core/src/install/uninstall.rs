@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Step, StepReport, StepStatus, tls_err};
+use super::{Step, StepReport, StepStatus};
 use crate::error::Error;
 
 /// Settings for [`uninstall`].
@@ -41,84 +41,93 @@ fn remove(path: &Path, dry_run: bool, removed: &mut Vec<String>) -> Result<(), E
 }
 
 /// Stops the registry and removes its files, its trust entries and install's outputs.
-/// Reports per step: `registry`, `trust`, `directories`, `outputs`.
+/// Reports per step: `registry`, `trust`, `directories`, `outputs`; the first failure stops.
 pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
-    let mut steps = Vec::new();
-    let mut push = |step, changed: bool, detail: String| {
-        let status = match (s.dry_run, changed) {
-            (true, true) => StepStatus::Planned,
-            (_, true) => StepStatus::Done,
-            (_, false) => StepStatus::AlreadyDone,
-        };
-        steps.push(StepReport {
-            step,
-            status,
-            detail,
-        });
-    };
     let summary: Option<serde_json::Value> =
         std::fs::read(s.output_dir.join("install-summary.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-
-    // The registry.
     let layout = crate::runtime::RegistryLayout::new(&s.root);
-    let known =
-        crate::runtime::RuntimeState::load(&layout)?.is_some() || layout.pid_file().is_file();
-    if s.dry_run || !known {
-        push(
-            Step::Registry,
-            known,
-            if known {
-                "stop the registry".into()
-            } else {
-                "not running".into()
-            },
-        );
-    } else {
-        let down = crate::runtime::registry_down(&s.root)?;
-        push(
-            Step::Registry,
-            true,
-            if down.stopped {
-                "stopped".into()
-            } else {
-                "was not running; state removed".into()
-            },
-        );
-    }
+    Ok(vec![
+        stop_registry(s, &layout)?,
+        remove_trust(s, summary.as_ref())?,
+        remove_files(s, &layout)?,
+        remove_outputs(s, summary.as_ref())?,
+    ])
+}
 
-    // Trust entries.
-    let registry = s.registry.clone().or_else(|| {
-        summary
-            .as_ref()
-            .and_then(|v| v["registry"].as_str().map(str::to_string))
-    });
-    match registry {
-        Some(reg) => {
-            let family = mirror_tls::read_os_family(&s.trust_root).map_err(tls_err)?;
-            let mut opts = mirror_tls::TrustOptions::new(
-                s.trust_root.clone(),
-                String::new(),
-                reg.clone(),
-                family,
-            );
-            opts.dry_run = s.dry_run;
-            let report = mirror_tls::remove_trust(&opts).map_err(tls_err)?;
-            push(
-                Step::Trust,
-                report.changed(),
-                format!("trust entries for {reg}"),
-            );
-        }
-        None => push(
+/// Planned on a dry run, done when it changed something, else already done.
+fn report(s: &UninstallSettings, step: Step, changed: bool, detail: String) -> StepReport {
+    let status = match (s.dry_run, changed) {
+        (true, true) => StepStatus::Planned,
+        (_, true) => StepStatus::Done,
+        (_, false) => StepStatus::AlreadyDone,
+    };
+    StepReport {
+        step,
+        status,
+        detail,
+    }
+}
+
+fn stop_registry(
+    s: &UninstallSettings,
+    layout: &crate::runtime::RegistryLayout,
+) -> Result<StepReport, Error> {
+    let known =
+        crate::runtime::RuntimeState::load(layout)?.is_some() || layout.pid_file().is_file();
+    if s.dry_run || !known {
+        let detail = if known {
+            "stop the registry"
+        } else {
+            "not running"
+        };
+        return Ok(report(s, Step::Registry, known, detail.into()));
+    }
+    let down = crate::runtime::registry_down(&s.root)?;
+    let detail = if down.stopped {
+        "stopped"
+    } else {
+        "was not running; state removed"
+    };
+    Ok(report(s, Step::Registry, true, detail.into()))
+}
+
+/// The trust entries of the registry named, or of the one in install's summary.
+fn remove_trust(
+    s: &UninstallSettings,
+    summary: Option<&serde_json::Value>,
+) -> Result<StepReport, Error> {
+    let registry = s
+        .registry
+        .clone()
+        .or_else(|| summary.and_then(|v| v["registry"].as_str().map(str::to_string)));
+    let Some(reg) = registry else {
+        return Ok(report(
+            s,
             Step::Trust,
             false,
             "no registry named (give --registry HOST:PORT) and no install summary".into(),
-        ),
-    }
+        ));
+    };
+    let family = mirror_tls::read_os_family(&s.trust_root)?;
+    let mut opts =
+        mirror_tls::TrustOptions::new(s.trust_root.clone(), String::new(), reg.clone(), family);
+    opts.dry_run = s.dry_run;
+    let removed = mirror_tls::remove_trust(&opts)?;
+    Ok(report(
+        s,
+        Step::Trust,
+        removed.changed(),
+        format!("trust entries for {reg}"),
+    ))
+}
 
-    // The registry's files.
+/// The registry's files: auth, certs, its config and state, and its data unless kept.
+fn remove_files(
+    s: &UninstallSettings,
+    layout: &crate::runtime::RegistryLayout,
+) -> Result<StepReport, Error> {
     let mut removed = Vec::new();
     for p in [
         s.root.join("auth"),
@@ -142,16 +151,21 @@ pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
     } else {
         String::new()
     };
-    push(
+    Ok(report(
+        s,
         Step::Directories,
         !removed.is_empty(),
         format!("{} removed{kept}", removed.len()),
-    );
+    ))
+}
 
-    // install's outputs.
+/// install's outputs: those its summary lists under the output directory, and the summary.
+fn remove_outputs(
+    s: &UninstallSettings,
+    summary: Option<&serde_json::Value>,
+) -> Result<StepReport, Error> {
     let mut removed = Vec::new();
     let listed: Vec<PathBuf> = summary
-        .as_ref()
         .and_then(|v| v["outputs"].as_array().cloned())
         .unwrap_or_default()
         .iter()
@@ -170,10 +184,10 @@ pub fn uninstall(s: &UninstallSettings) -> Result<Vec<StepReport>, Error> {
     if !s.dry_run {
         let _ = std::fs::remove_dir(&s.output_dir);
     }
-    push(
+    Ok(report(
+        s,
         Step::Outputs,
         !removed.is_empty(),
         format!("{} removed from {}", removed.len(), s.output_dir.display()),
-    );
-    Ok(steps)
+    ))
 }

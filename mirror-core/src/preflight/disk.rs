@@ -1,7 +1,8 @@
 //! `disk`: free space for the registry's data directory.
 
-use super::size::format_size;
 use super::{HostFacts, Outcome, PreflightOptions, Status};
+use crate::error::ErrorChain;
+use crate::size::format_size;
 
 pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     let disk = match &facts.disk {
@@ -41,10 +42,13 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
         (Some(_), None) if opts.offline => detail.push_str("; release not sized (`--offline`)"),
         (Some(image), None) => detail.push_str(&format!("; release `{image}` not sized")),
         (Some(_), Some(Err(e))) => {
-            detail.push_str(&format!("; could not size the release: {}", e.message));
+            detail.push_str(&format!(
+                "; could not size the release: {}",
+                ErrorChain(&**e)
+            ));
             if status == Status::Pass {
                 status = Status::Error;
-                hint = e.hint.clone();
+                hint = e.hint().map(|h| h.to_string());
             }
         }
         (Some(_), Some(Ok(size))) => {
@@ -81,8 +85,9 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
 mod tests {
     use std::path::PathBuf;
 
+    use super::super::facts::unreadable;
     use super::super::test_support::{healthy, run_one};
-    use super::super::{DiskSpace, PreflightOptions, ProbeError, ReleaseSize};
+    use super::super::{DiskSpace, PreflightOptions, ReleaseSize};
     use crate::ImageRef;
 
     fn disk(free: u64, measured: &str) -> DiskSpace {
@@ -199,12 +204,18 @@ mod tests {
                 "pass | 20GiB free on `/` (for `/opt/registry/data`), at least 10GiB required; release 4.14.1 needs 15GiB (180 unique blobs) (could not ask `m:5000/o` what it holds (boom); counting the whole release)",
             ),
             (
-                Some(Err(ProbeError {
-                    message: "get manifest `quay.io/x:1`: registry answered 401".into(),
-                    hint: Some("check the auth file".into()),
-                })),
+                Some(Err(std::sync::Arc::new(crate::Error::Registry {
+                    op: "get manifest",
+                    target: "quay.io/x:1".into(),
+                    status: 401,
+                    code: None,
+                    message: None,
+                    tries: 1,
+                    auth_entry: None,
+                    retry_after: None,
+                }))),
                 false,
-                "error | 20GiB free on `/` (for `/opt/registry/data`), at least 10GiB required; could not size the release: get manifest `quay.io/x:1`: registry answered 401 | hint: check the auth file",
+                "error | 20GiB free on `/` (for `/opt/registry/data`), at least 10GiB required; could not size the release: get manifest `quay.io/x:1`: registry answered 401 (after 1 try) | hint: no credentials matched the registry of `quay.io/x:1`: add them to the auth file",
             ),
             (
                 None,
@@ -227,9 +238,7 @@ mod tests {
     #[test]
     fn statvfs_failure_could_not_run() {
         let mut f = healthy();
-        f.disk = Err(ProbeError::new(
-            "statvfs `/`: Permission denied (os error 13)",
-        ));
+        f.disk = unreadable("statvfs `/`: Permission denied (os error 13)");
         assert_eq!(
             run_one("disk", &f, &PreflightOptions::default()),
             "error | statvfs `/`: Permission denied (os error 13)"

@@ -10,50 +10,40 @@ use mirror_net::{InterfaceNetwork, PortStatus};
 
 use super::PreflightOptions;
 use super::tools::PROGRAMS;
+use crate::error::Error;
 use crate::progress::NoProgress;
 use crate::registry::RegistryClient;
 use crate::release::info::release_info;
 use crate::release::mirror::{MirrorOptions, mirror_release};
 use crate::runtime::RegistryLayout;
 
-/// A fact, or why it could not be read (which makes its check report "could not run").
-pub type Probe<T> = Result<T, ProbeError>;
+/// A fact, or why it could not be read (which makes its check report "could not run"). The
+/// error is shared: one unreachable release source stops both `upstream` and the release
+/// sizing of `disk`.
+pub type Probe<T> = Result<T, Arc<Error>>;
 
-/// Why a fact could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeError {
-    /// What failed, naming the file or value.
-    pub message: String,
-    /// The likely fix.
-    pub hint: Option<String>,
+/// A fact that could not be read, with no OS error to carry.
+pub(crate) fn unreadable<T>(what: impl Into<String>) -> Probe<T> {
+    Err(Arc::new(Error::HostFact {
+        what: what.into(),
+        source: None,
+    }))
 }
 
-impl ProbeError {
-    /// An error without a hint.
-    pub fn new(message: impl Into<String>) -> Self {
-        ProbeError {
-            message: message.into(),
-            hint: None,
-        }
+/// A fact that could not be read because of an OS error.
+fn os_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Arc<Error> {
+    let what = what.into();
+    move |e| {
+        Arc::new(Error::HostFact {
+            what,
+            source: Some(e),
+        })
     }
 }
 
-impl From<mirror_net::Error> for ProbeError {
-    fn from(e: mirror_net::Error) -> Self {
-        ProbeError {
-            message: e.to_string(),
-            hint: e.hint(),
-        }
-    }
-}
-
-impl From<crate::Error> for ProbeError {
-    fn from(e: crate::Error) -> Self {
-        ProbeError {
-            message: e.to_string(),
-            hint: e.hint().map(String::from),
-        }
-    }
+/// Any error of this crate or a lower one, as a probe failure.
+fn probe(e: impl Into<Error>) -> Arc<Error> {
+    Arc::new(e.into())
 }
 
 /// Free space for the data directory.
@@ -70,7 +60,7 @@ pub struct DiskSpace {
 }
 
 /// The registry's host name and what it resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HostnameFacts {
     /// The name: `--hostname`, else this host's FQDN, else its plain host name.
     pub name: String,
@@ -158,7 +148,7 @@ pub struct UpstreamFacts {
 
 /// Everything the checks look at. [`HostFacts::gather`] reads it from this host; tests build
 /// it directly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HostFacts {
     /// The text of `/etc/os-release`.
     pub os_release: Probe<String>,
@@ -191,7 +181,7 @@ pub struct HostFacts {
 }
 
 fn not_gathered<T>() -> Probe<T> {
-    Err(ProbeError::new("not gathered: the check is skipped"))
+    unreadable("not gathered: the check is skipped")
 }
 
 impl HostFacts {
@@ -206,19 +196,16 @@ impl HostFacts {
             Ok(f) => f,
             Err(e) => {
                 let msg = format!("gather host facts: {e}");
-                fn err<T>(m: &str) -> Result<T, ProbeError> {
-                    Err(ProbeError::new(m.to_string()))
-                }
                 HostFacts {
-                    os_release: err(&msg),
+                    os_release: unreadable(&msg),
                     arch: std::env::consts::ARCH.to_string(),
-                    disk: err(&msg),
-                    memory_bytes: err(&msg),
-                    cpus: err(&msg),
-                    networks: err(&msg),
-                    port: err(&msg),
+                    disk: unreadable(&msg),
+                    memory_bytes: unreadable(&msg),
+                    cpus: unreadable(&msg),
+                    networks: unreadable(&msg),
+                    port: unreadable(&msg),
                     port_held_by_mirror: false,
-                    hostname: err(&msg),
+                    hostname: unreadable(&msg),
                     tools: Tools::default(),
                     release_size: None,
                     upstream: None,
@@ -236,13 +223,13 @@ impl HostFacts {
         let client = match RegistryClient::new(opts.client.clone()) {
             Ok(c) => c,
             Err(e) => {
-                let e = ProbeError::from(e);
+                let e = probe(e);
                 facts.upstream = want_upstream.then(|| Err(e.clone()));
                 facts.release_size = want_size.then_some(Err(e));
                 return facts;
             }
         };
-        let ping = client.ping(&image.repo).await.map_err(ProbeError::from);
+        let ping = client.ping(&image.repo).await.map_err(probe);
         if want_upstream {
             let credential = opts
                 .auth()
@@ -255,7 +242,7 @@ impl HostFacts {
                     .head_manifest(&image.repo, image.target.as_str())
                     .await
                     .map(|d| d.map(|d| d.to_string()))
-                    .map_err(ProbeError::from),
+                    .map_err(probe),
                 Err(e) => Err(e.clone()),
             };
             facts.upstream = Some(release.map(|release_digest| UpstreamFacts {
@@ -295,18 +282,18 @@ impl HostFacts {
         let cpus = if opts.runs("cpu") {
             std::thread::available_parallelism()
                 .map(usize::from)
-                .map_err(|e| ProbeError::new(format!("count CPUs: {e}")))
+                .map_err(os_error("count CPUs"))
         } else {
             not_gathered()
         };
         let networks = if opts.runs("cidr") && opts.mirror_cidrs.is_empty() {
-            mirror_net::host_networks().map_err(ProbeError::from)
+            mirror_net::host_networks().map_err(probe)
         } else {
             not_gathered()
         };
         let port = if opts.runs("port") {
             let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), opts.port);
-            mirror_net::port_status(addr).map_err(ProbeError::from)
+            mirror_net::port_status(addr).map_err(probe)
         } else {
             not_gathered()
         };
@@ -349,7 +336,7 @@ pub(super) fn read_os_release() -> Probe<String> {
     let primary = Path::new("/etc/os-release");
     std::fs::read_to_string(primary)
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-        .map_err(|e| ProbeError::new(format!("read `{}`: {e}", primary.display())))
+        .map_err(|e| probe(Error::io("read", primary, e)))
 }
 
 fn total_memory() -> Probe<u64> {
@@ -357,11 +344,14 @@ fn total_memory() -> Probe<u64> {
     let sys = System::new_with_specifics(
         RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
     )
-    .map_err(|e| ProbeError::new(format!("read memory size: {e}")))?;
+    .map_err(|e| {
+        probe(Error::HostFact {
+            what: format!("read memory size: {e}"),
+            source: None,
+        })
+    })?;
     match sys.total_memory() {
-        0 => Err(ProbeError::new(
-            "read memory size: the system reports 0 bytes",
-        )),
+        0 => unreadable("read memory size: the system reports 0 bytes"),
         n => Ok(n),
     }
 }
@@ -372,7 +362,7 @@ pub(crate) fn disk_space(data_dir: &Path) -> Probe<DiskSpace> {
         data_dir.to_path_buf()
     } else {
         std::env::current_dir()
-            .map_err(|e| ProbeError::new(format!("current directory: {e}")))?
+            .map_err(os_error("current directory"))?
             .join(data_dir)
     };
     let mut dir = absolute.as_path();
@@ -381,13 +371,12 @@ pub(crate) fn disk_space(data_dir: &Path) -> Probe<DiskSpace> {
             Ok(_) => break,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => match dir.parent() {
                 Some(parent) => dir = parent,
-                None => return Err(ProbeError::new(format!("stat `{}`: {e}", dir.display()))),
+                None => return Err(probe(Error::io("stat", dir, e))),
             },
-            Err(e) => return Err(ProbeError::new(format!("stat `{}`: {e}", dir.display()))),
+            Err(e) => return Err(probe(Error::io("stat", dir, e))),
         }
     }
-    let st = rustix::fs::statvfs(dir)
-        .map_err(|e| ProbeError::new(format!("statvfs `{}`: {e}", dir.display())))?;
+    let st = rustix::fs::statvfs(dir).map_err(|e| probe(Error::io("statvfs", dir, e.into())))?;
     Ok(DiskSpace {
         data_dir: data_dir.to_path_buf(),
         measured: dir.to_path_buf(),
@@ -401,10 +390,10 @@ fn hostname_facts(given: Option<&str>) -> Probe<HostnameFacts> {
         Some(n) => n.trim().to_string(),
         None => match mirror_net::fqdn() {
             Some(n) => n,
-            None => mirror_net::hostname()?,
+            None => mirror_net::hostname().map_err(probe)?,
         },
     };
-    let resolved = mirror_net::resolve(&name).map_err(ProbeError::from);
+    let resolved = mirror_net::resolve(&name).map_err(probe);
     let local = mirror_net::host_addresses().unwrap_or_default();
     Ok(HostnameFacts {
         name,
@@ -438,7 +427,8 @@ async fn release_size(client: &RegistryClient, opts: &PreflightOptions) -> Probe
             }
             Err(e) => {
                 note = Some(format!(
-                    "could not ask `{to}` what it holds ({e}); counting the whole release"
+                    "could not ask `{to}` what it holds ({}); counting the whole release",
+                    crate::error::ErrorChain(&e)
                 ));
             }
         }
@@ -475,9 +465,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "x").unwrap();
-        let err = disk_space(&file.join("data")).unwrap_err();
-        assert!(err.message.starts_with("stat `"), "{}", err.message);
-        assert!(err.message.contains("Not a directory"), "{}", err.message);
+        let err = crate::ErrorChain(&*disk_space(&file.join("data")).unwrap_err()).to_string();
+        assert!(err.starts_with("stat `"), "{err}");
+        assert!(err.contains("Not a directory"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use mirror_net::is_fqdn;
 
 use super::{HostFacts, Outcome, PreflightOptions};
+use crate::error::ErrorChain;
 
 fn addrs(list: &[IpAddr]) -> String {
     if list.is_empty() {
@@ -46,8 +47,8 @@ pub(super) fn check(facts: &HostFacts, _opts: &PreflightOptions) -> Outcome {
     let resolved = match &h.resolved {
         Ok(r) => r,
         Err(e) => {
-            return Outcome::fail(format!("`{name}` does not resolve: {}", e.message))
-                .hint(e.hint.clone());
+            return Outcome::fail(format!("`{name}` does not resolve: {}", ErrorChain(&**e)))
+                .hint(e.hint().map(|h| h.to_string()));
         }
     };
     let local: Vec<IpAddr> = resolved
@@ -91,7 +92,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::super::test_support::{healthy, run_one};
-    use super::super::{HostnameFacts, PreflightOptions, Probe, ProbeError};
+    use super::super::{HostnameFacts, PreflightOptions, Probe};
 
     fn ips(list: &[&str]) -> Vec<IpAddr> {
         list.iter().map(|s| s.parse().unwrap()).collect()
@@ -101,10 +102,14 @@ mod tests {
     fn hostname_table() {
         let local = ["10.1.0.4", "fd00:10::4"];
         let not_found = || -> Probe<Vec<IpAddr>> {
-            Err(ProbeError {
-                message: "resolve `mirror.example.com`: failed to lookup address information: Name or service not known".into(),
-                hint: Some("add `mirror.example.com` to DNS (or to `/etc/hosts` on this host and on every cluster node)".into()),
-            })
+            Err(std::sync::Arc::new(crate::Error::Net(
+                mirror_net::Error::Resolve {
+                    name: "mirror.example.com".into(),
+                    source: std::io::Error::other(
+                        "failed to lookup address information: Name or service not known",
+                    ),
+                },
+            )))
         };
         let cases: Vec<(&str, Probe<Vec<IpAddr>>, &str)> = vec![
             (

@@ -13,7 +13,6 @@ mod network;
 mod os;
 mod port;
 mod resources;
-mod size;
 pub(crate) mod tools;
 mod upstream;
 
@@ -25,17 +24,15 @@ pub use mirror_net::{ClusterNetworks, InterfaceNetwork, IpNet, PortStatus, Proce
 use serde::Serialize;
 
 use crate::auth::AuthFile;
+use crate::error::{Error, ErrorChain};
 use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
 use crate::runtime::RuntimeChoice;
 
-pub use facts::{
-    DiskSpace, HostFacts, HostnameFacts, Probe, ProbeError, ReleaseSize, Tools, UpstreamFacts,
-};
+pub use facts::{DiskSpace, HostFacts, HostnameFacts, Probe, ReleaseSize, Tools, UpstreamFacts};
 pub use network::{InstallConfig, parse_cidr_arg};
 pub use os::OsRelease;
 pub use resources::{MIN_CPUS, MIN_MEMORY_BYTES};
-pub use size::{SizeError, format_size, parse_size};
 
 /// The data directory the registry stores blobs in, unless `--data-dir` says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "/opt/registry/data";
@@ -231,9 +228,11 @@ impl Outcome {
     fn skipped(detail: impl Into<String>) -> Self {
         Self::new(Status::Skipped, detail)
     }
-    /// The check could not run because a fact could not be read.
-    fn error(err: &ProbeError) -> Self {
-        Self::new(Status::Error, err.message.clone()).hint(err.hint.clone())
+    /// The check could not run because a fact could not be read: the error's chain, and its
+    /// hint as a library words it.
+    fn error(err: &Error) -> Self {
+        Self::new(Status::Error, ErrorChain(err).to_string())
+            .hint(err.hint().map(|h| h.to_string()))
     }
     fn hint(mut self, hint: impl Into<Option<String>>) -> Self {
         self.hint = hint.into();
@@ -334,28 +333,6 @@ impl Default for CheckList {
     }
 }
 
-/// A preflight argument that cannot be used, naming the flag and the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{flag}: {message}")]
-pub struct InvalidArgument {
-    /// The flag (`--mirror-cidr`).
-    pub flag: String,
-    /// What is wrong, quoting the value.
-    pub message: String,
-    /// The likely fix.
-    pub hint: Option<String>,
-}
-
-impl InvalidArgument {
-    fn new(flag: &str, message: impl Into<String>, hint: Option<String>) -> Self {
-        InvalidArgument {
-            flag: flag.to_string(),
-            message: message.into(),
-            hint,
-        }
-    }
-}
-
 /// Settings for a preflight run, validated. Defaults are those of `mirrorctl preflight` without
 /// flags.
 #[derive(Debug, Clone)]
@@ -421,22 +398,20 @@ impl Default for PreflightOptions {
 }
 
 impl PreflightOptions {
-    /// Adds `name` to the checks skipped; an unknown name is an error listing the known ones.
-    pub fn skip(&mut self, name: &str) -> Result<(), InvalidArgument> {
+    /// Adds `name` to the checks skipped; an unknown name is [`Error::UnknownName`], whose hint
+    /// lists the known ones.
+    pub fn skip(&mut self, name: &str) -> Result<(), Error> {
         let found = REGISTRY.iter().find(|c| c.info.name == name.trim());
         match found {
             Some(c) => {
                 self.skip.insert(c.info.name);
                 Ok(())
             }
-            None => {
-                let known: Vec<&str> = REGISTRY.iter().map(|c| c.info.name).collect();
-                Err(InvalidArgument::new(
-                    "--skip",
-                    format!("unknown check `{name}`"),
-                    Some(format!("known checks: {}", known.join(", "))),
-                ))
-            }
+            None => Err(Error::UnknownName {
+                kind: "check",
+                name: name.to_string(),
+                known: REGISTRY.iter().map(|c| c.info.name).collect(),
+            }),
         }
     }
 
@@ -559,6 +534,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::facts::unreadable;
     use super::test_support::*;
     use super::*;
 
@@ -618,16 +594,16 @@ mod tests {
         let mut opts = PreflightOptions::default();
         let err = opts.skip("nosuch").unwrap_err();
         assert_eq!(
-            (err.to_string(), err.hint.unwrap()),
+            (err.to_string(), err.hint().unwrap().to_string()),
             (
-                "--skip: unknown check `nosuch`".to_string(),
+                "unknown check `nosuch`".to_string(),
                 "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, upstream"
                     .to_string()
             )
         );
         opts.skip("disk").unwrap();
         let mut facts = healthy();
-        facts.disk = Err(ProbeError::new("statvfs `/`: boom"));
+        facts.disk = unreadable("statvfs `/`: boom");
         facts.memory_bytes = Ok(1 << 30);
         let report = evaluate(&facts, &opts);
         assert_eq!(
@@ -646,8 +622,8 @@ mod tests {
     #[test]
     fn could_not_run_is_not_a_failure_but_does_not_pass() {
         let mut facts = healthy();
-        facts.memory_bytes = Err(ProbeError::new("read `/proc/meminfo`: denied"));
-        facts.disk = Err(ProbeError::new("statvfs `/`: denied"));
+        facts.memory_bytes = unreadable("read `/proc/meminfo`: denied");
+        facts.disk = unreadable("statvfs `/`: denied");
         let report = evaluate(&facts, &PreflightOptions::default());
         assert_eq!(
             (report.summary.error, report.summary.fail, report.passed),

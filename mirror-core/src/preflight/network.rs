@@ -12,13 +12,17 @@ use mirror_net::{
 };
 use serde::Deserialize;
 
-use super::{HostFacts, InvalidArgument, Outcome, PreflightOptions, Problem, Status};
+use super::{HostFacts, Outcome, PreflightOptions, Problem, Status};
+use crate::error::Error;
 
-/// Parse a CIDR given with `flag`; host bits are an error whose hint is the network meant
-/// (`--mirror-cidr: invalid CIDR `10.0.0.1/16`: host bits are set`, hint
-/// ``did you mean `10.0.0.0/16` ``).
-pub fn parse_cidr_arg(flag: &str, value: &str) -> Result<IpNet, InvalidArgument> {
-    parse_cidr(value).map_err(|e| InvalidArgument::new(flag, e.to_string(), e.hint()))
+/// Parse a CIDR given as `name` (a flag or field, as the program names it): a bad one is an
+/// [`Error::Setting`] naming it (`--mirror-cidr: invalid CIDR `10.0.0.1/16`: host bits are
+/// set`), whose hint for host bits is the network meant (``did you mean `10.0.0.0/16` ``).
+pub fn parse_cidr_arg(name: &str, value: &str) -> Result<IpNet, Error> {
+    parse_cidr(value).map_err(|e| Error::Setting {
+        name: name.to_string(),
+        source: Box::new(e.into()),
+    })
 }
 
 /// The `networking` section of an install-config.yaml, normalized by the installer's rules.
@@ -38,34 +42,28 @@ struct Document {
 
 impl InstallConfig {
     /// Reads and parses `path`; errors name the file (and the field of a bad CIDR).
-    pub fn load(path: &Path) -> Result<Self, InvalidArgument> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InvalidArgument::new(
-                "--install-config",
-                format!("read `{}`: {e}", path.display()),
-                None,
-            )
-        })?;
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
         Self::parse(&text, path)
     }
 
     /// Parses install-config YAML; `path` is used in messages. Only `networking` is read; a
-    /// missing section means the installer's defaults.
-    pub fn parse(text: &str, path: &Path) -> Result<Self, InvalidArgument> {
-        let flag = "--install-config";
-        let doc: Document = serde_saphyr::from_str(text).map_err(|e| {
-            InvalidArgument::new(
-                flag,
-                format!("`{}`: not a valid install-config: {e}", path.display()),
-                Some("install-config.yaml is YAML with a `networking` mapping; `openshift-install create install-config` writes one".to_string()),
-            )
-        })?;
+    /// missing section means the installer's defaults. Not YAML is
+    /// [`Error::InstallConfigSyntax`]; networking the installer refuses is
+    /// [`Error::InstallConfigNetworks`], naming the field.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        let doc: Document =
+            serde_saphyr::from_str(text).map_err(|e| Error::InstallConfigSyntax {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         let networks = doc
             .networking
             .unwrap_or_default()
             .normalize()
-            .map_err(|e| {
-                InvalidArgument::new(flag, format!("`{}`: {e}", path.display()), e.hint())
+            .map_err(|source| Error::InstallConfigNetworks {
+                path: path.to_path_buf(),
+                source,
             })?;
         Ok(InstallConfig {
             path: path.to_path_buf(),
@@ -210,8 +208,9 @@ mod tests {
 
     use mirror_net::InterfaceNetwork;
 
+    use super::super::PreflightOptions;
+    use super::super::facts::unreadable;
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError};
     use super::*;
 
     fn net(s: &str) -> IpNet {
@@ -405,7 +404,7 @@ networking:
     #[test]
     fn interfaces_unreadable_could_not_run() {
         let mut f = healthy();
-        f.networks = Err(ProbeError::new("list network interfaces: denied"));
+        f.networks = unreadable("list network interfaces: denied");
         let opts = PreflightOptions {
             cluster_cidrs: vec![net("10.0.0.0/16")],
             ..Default::default()
@@ -427,9 +426,12 @@ networking:
 
     #[test]
     fn argument_errors_name_the_value() {
+        let chain = |e: &Error| crate::ErrorChain(e).to_string();
+        let hint = |e: &Error| e.hint().map(|h| h.to_string());
         let e = parse_cidr_arg("--mirror-cidr", "10.0.0.1/16").unwrap_err();
+        assert!(e.is_usage());
         assert_eq!(
-            (e.to_string(), e.hint),
+            (chain(&e), hint(&e)),
             (
                 "--mirror-cidr: invalid CIDR `10.0.0.1/16`: host bits are set".to_string(),
                 Some("did you mean `10.0.0.0/16`".to_string())
@@ -441,22 +443,27 @@ networking:
         )
         .unwrap_err();
         assert_eq!(
-            (e.to_string(), e.hint),
+            (chain(&e), hint(&e)),
             (
-                "--install-config: `/tmp/ic.yaml`: `networking.machineNetwork[0].cidr`: invalid CIDR `10.0.0.0`: missing prefix length".to_string(),
+                "`/tmp/ic.yaml`: `networking.machineNetwork[0].cidr`: invalid CIDR `10.0.0.0`: missing prefix length".to_string(),
                 Some("add a prefix length: `10.0.0.0/32` is the single address".to_string())
             )
         );
         let e = InstallConfig::parse("networking: [1, 2\n", Path::new("/tmp/ic.yaml")).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("--install-config: `/tmp/ic.yaml`: not a valid install-config: "),
+            chain(&e).starts_with("`/tmp/ic.yaml`: not a valid install-config: "),
             "{e}"
+        );
+        assert_eq!(
+            hint(&e).as_deref(),
+            Some(
+                "install-config.yaml is YAML with a `networking` mapping; `openshift-install create install-config` writes one"
+            )
         );
         let e = InstallConfig::load(Path::new("/nonexistent/ic.yaml")).unwrap_err();
         assert_eq!(
-            e.to_string(),
-            "--install-config: read `/nonexistent/ic.yaml`: No such file or directory (os error 2)"
+            chain(&e),
+            "read `/nonexistent/ic.yaml`: No such file or directory (os error 2)"
         );
     }
 }

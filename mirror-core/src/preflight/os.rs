@@ -137,8 +137,9 @@ pub(super) fn check(facts: &HostFacts, _opts: &PreflightOptions) -> Outcome {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::PreflightOptions;
+    use super::super::facts::unreadable;
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError};
 
     pub const RHEL9: &str = r#"NAME="Red Hat Enterprise Linux"
 VERSION="9.4 (Plow)"
@@ -273,9 +274,7 @@ ID_LIKE=debian
     #[test]
     fn unreadable_os_release_could_not_run() {
         let mut f = healthy();
-        f.os_release = Err(ProbeError::new(
-            "read `/etc/os-release`: No such file or directory (os error 2)",
-        ));
+        f.os_release = unreadable("read `/etc/os-release`: No such file or directory (os error 2)");
         assert_eq!(
             run_one("os", &f, &PreflightOptions::default()),
             "error | read `/etc/os-release`: No such file or directory (os error 2)"

@@ -8,6 +8,7 @@
 use mirror_net::PortStatus;
 
 use super::{HostFacts, Outcome, PreflightOptions};
+use crate::error::ErrorChain;
 use crate::runtime::RegistryLayout;
 
 /// Command names of the distribution registry binary.
@@ -31,8 +32,8 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
         Ok(s) => s,
         // Not a failure to look: the registry could not listen there either.
         Err(e) => {
-            return Outcome::fail(format!("port {port} cannot be used: {}", e.message))
-                .hint(e.hint.clone());
+            return Outcome::fail(format!("port {port} cannot be used: {}", ErrorChain(&**e)))
+                .hint(e.hint().map(|h| h.to_string()));
         }
     };
     let elsewhere = || "stop it, or run the registry on another port with `--port`".to_string();
@@ -87,8 +88,8 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
 mod tests {
     use mirror_net::{PortStatus, ProcessInfo};
 
+    use super::super::PreflightOptions;
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError};
 
     fn held(name: &str) -> PortStatus {
         PortStatus::InUse {
@@ -139,13 +140,15 @@ mod tests {
             ),
             (
                 (
-                    Err(ProbeError {
-                        message: "bind `0.0.0.0:5000`: Permission denied (os error 13)".into(),
-                        hint: Some("ports below 1024 need root".into()),
-                    }),
+                    Err(std::sync::Arc::new(crate::Error::Net(
+                        mirror_net::Error::Bind {
+                            addr: "0.0.0.0:5000".parse().unwrap(),
+                            source: std::io::Error::from_raw_os_error(13),
+                        },
+                    ))),
                     false,
                 ),
-                "fail | port 5000 cannot be used: bind `0.0.0.0:5000`: Permission denied (os error 13) | hint: ports below 1024 need root",
+                "fail | port 5000 cannot be used: bind `0.0.0.0:5000`: Permission denied (os error 13) | hint: ports below 1024 need root or CAP_NET_BIND_SERVICE: use a port like 8443 instead of 5000",
             ),
         ];
         let got: Vec<String> = cases

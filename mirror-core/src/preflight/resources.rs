@@ -3,8 +3,8 @@
 //! The registry itself needs little; the minimums leave room for podman, for mirroring a release
 //! (several concurrent transfers, each hashing as it streams) and for the OS.
 
-use super::size::format_size;
 use super::{HostFacts, Outcome, PreflightOptions};
+use crate::size::format_size;
 
 /// Total memory below this warns: 4 GiB (less 10%: kernels report RAM below the installed size).
 pub const MIN_MEMORY_BYTES: u64 = 4 << 30;
@@ -45,8 +45,9 @@ pub(super) fn check_cpu(facts: &HostFacts, _opts: &PreflightOptions) -> Outcome 
 
 #[cfg(test)]
 mod tests {
+    use super::super::PreflightOptions;
+    use super::super::facts::unreadable;
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError};
 
     #[test]
     fn memory_table() {
@@ -58,7 +59,7 @@ mod tests {
                 "warn | 2GiB of memory, below the 4GiB recommended | hint: the registry itself needs little; 4GiB leaves room for podman and for mirroring",
             ),
             (
-                Err(ProbeError::new("read memory size: denied")),
+                unreadable("read memory size: denied"),
                 "error | read memory size: denied",
             ),
         ];
@@ -83,7 +84,7 @@ mod tests {
                 "warn | 1 CPU, below the 2 recommended | hint: mirroring hashes every byte as it streams; with one CPU it competes with the registry",
             ),
             (
-                Err(ProbeError::new("count CPUs: denied")),
+                unreadable("count CPUs: denied"),
                 "error | count CPUs: denied",
             ),
         ];

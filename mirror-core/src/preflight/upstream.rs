@@ -22,7 +22,8 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
     match &facts.upstream {
         None => Outcome::skipped(format!("`{}` not contacted", image.repo.registry)),
         // Not a failure to look: an unreachable or refusing source is what this check finds.
-        Some(Err(e)) => Outcome::fail(e.message.clone()).hint(e.hint.clone()),
+        Some(Err(e)) => Outcome::fail(crate::error::ErrorChain(&**e).to_string())
+            .hint(e.hint().map(|h| h.to_string())),
         Some(Ok(u)) => {
             let who = match &u.credential {
                 Some(entry) => format!("credentials from {entry} accepted"),
@@ -59,7 +60,7 @@ mod tests {
     use std::path::Path;
 
     use super::super::test_support::{healthy, run_one};
-    use super::super::{PreflightOptions, ProbeError, UpstreamFacts};
+    use super::super::{PreflightOptions, UpstreamFacts};
     use crate::{AuthFile, ClientOptions, ImageRef};
 
     #[test]
@@ -93,25 +94,53 @@ mod tests {
             ..Default::default()
         };
         let cases = [
-            (None, opts(false, false, None), "skipped | no `--release` given"),
+            (
+                None,
+                opts(false, false, None),
+                "skipped | no `--release` given",
+            ),
             (None, opts(true, true, None), "skipped | `--offline`"),
-            (Some(Ok(up(Some("entry `quay.io` of `/root/pull-secret.json`")))), opts(true, false, None),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); credentials from entry `quay.io` of `/root/pull-secret.json` accepted"),
-            (Some(Ok(up(None))), opts(true, false, Some(auth.clone())),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no entry for `quay.io` in `/root/pull-secret.json`"),
-            (Some(Ok(up(None))), opts(true, false, None),
-             "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no auth file"),
+            (
+                Some(Ok(up(Some("entry `quay.io` of `/root/pull-secret.json`")))),
+                opts(true, false, None),
+                "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); credentials from entry `quay.io` of `/root/pull-secret.json` accepted",
+            ),
+            (
+                Some(Ok(up(None))),
+                opts(true, false, Some(auth.clone())),
+                "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no entry for `quay.io` in `/root/pull-secret.json`",
+            ),
+            (
+                Some(Ok(up(None))),
+                opts(true, false, None),
+                "pass | `quay.io` answers for `quay.io/openshift-release-dev/ocp-release` and holds `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` (`sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9`); anonymous: no auth file",
+            ),
             // The registry answers, but not for this release.
-            (Some(Ok(missing)), opts(true, false, None),
-             "fail | release `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` not found: `quay.io` answered 404 for its manifest; anonymous: no auth file | hint: check the version and architecture in the reference (`quay.io/openshift-release-dev/ocp-release` has no `4.14.1-x86_64`)"),
+            (
+                Some(Ok(missing)),
+                opts(true, false, None),
+                "fail | release `quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64` not found: `quay.io` answered 404 for its manifest; anonymous: no auth file | hint: check the version and architecture in the reference (`quay.io/openshift-release-dev/ocp-release` has no `4.14.1-x86_64`)",
+            ),
             // `{"auths":{}}`: the Red Hat pull secret is missing, whatever the registry says.
-            (Some(Ok(up(None))), opts(true, false, Some(empty)),
-             "fail | auth file `/root/empty.json` holds no credentials: the Red Hat pull secret is missing | hint: download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file"),
-            (Some(Err(ProbeError {
-                message: "ping registry `quay.io`: registry answered 401 UNAUTHORIZED (after 1 try)".into(),
-                hint: Some("the credentials from entry `quay.io` of `/root/pull-secret.json` were refused: check that entry's `auth` (base64 of `user:password`)".into()),
-            })), opts(true, false, None),
-             "fail | ping registry `quay.io`: registry answered 401 UNAUTHORIZED (after 1 try) | hint: the credentials from entry `quay.io` of `/root/pull-secret.json` were refused: check that entry's `auth` (base64 of `user:password`)"),
+            (
+                Some(Ok(up(None))),
+                opts(true, false, Some(empty)),
+                "fail | auth file `/root/empty.json` holds no credentials: the Red Hat pull secret is missing | hint: download your pull secret from console.redhat.com/openshift/install/pull-secret and use that file",
+            ),
+            (
+                Some(Err(std::sync::Arc::new(crate::Error::Registry {
+                    op: "ping registry",
+                    target: "quay.io".into(),
+                    status: 401,
+                    code: Some("UNAUTHORIZED".into()),
+                    message: None,
+                    tries: 1,
+                    auth_entry: Some("entry `quay.io` of `/root/pull-secret.json`".into()),
+                    retry_after: None,
+                }))),
+                opts(true, false, None),
+                "fail | ping registry `quay.io`: registry answered 401 UNAUTHORIZED (after 1 try) | hint: the credentials from entry `quay.io` of `/root/pull-secret.json` were refused: check that entry's `auth` (base64 of `user:password`)",
+            ),
         ];
         let got: Vec<String> = cases
             .iter()

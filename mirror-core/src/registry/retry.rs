@@ -164,7 +164,7 @@ where
                 attempt: n,
                 max_tries: policy.max_tries,
                 delay,
-                reason: e.to_string(),
+                reason: crate::error::ErrorChain(&e).to_string(),
             });
         }
         tracing::debug!(op, target, attempt = n, delay_ms = delay.as_millis() as u64, error = %e, "retrying");

@@ -12,8 +12,8 @@ use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
     UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
-use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, read_optional, write_atomic};
+use crate::error::{Error, ErrorChain};
+use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
@@ -37,7 +37,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
-    let use_systemd = match opts.supervisor {
+    let use_systemd = match opts.run.supervisor {
         SupervisorChoice::Process => false,
         SupervisorChoice::Systemd => {
             if !host::systemd_usable() {
@@ -51,7 +51,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         SupervisorChoice::Auto => is_root() && host::systemd_usable(),
     };
     let mut runtime_kept = false;
-    let podman = match (opts.runtime, running.map(|r| r.run.runtime())) {
+    let podman = match (opts.run.runtime, running.map(|r| r.run.runtime())) {
         (RuntimeChoice::Process, _) => None,
         (RuntimeChoice::Podman, _) => Some(host::podman().ok_or_else(podman_missing)?),
         // A rerun keeps the runtime that runs: switching is asked for, never implied.
@@ -69,7 +69,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 target,
                 Probe::Image {
                     podman,
-                    image: opts.image.clone(),
+                    image: opts.run.image.clone(),
                 },
             )
         }
@@ -77,7 +77,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             // The binary that runs is kept unless another is asked for.
             let recorded = running.and_then(|r| match &r.run {
                 RunMode::Background { binary } | RunMode::ProcessUnit { binary, .. }
-                    if opts.binary.is_none() && binary.is_file() =>
+                    if opts.run.binary.is_none() && binary.is_file() =>
                 {
                     Some(binary.clone())
                 }
@@ -85,8 +85,8 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             });
             let binary = match recorded {
                 Some(b) => b,
-                None => process::find_binary(opts.binary.as_deref()).map_err(|e| {
-                    if opts.runtime == RuntimeChoice::Auto {
+                None => process::find_binary(opts.run.binary.as_deref()).map_err(|e| {
+                    if opts.run.runtime == RuntimeChoice::Auto {
                         Error::ToolMissing {
                             what: "a registry runtime".into(),
                             looked_for: format!(
@@ -126,8 +126,9 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         // Prove the new registry can start before the running one is stopped.
         probe.run().map_err(|e| Error::KeptRunning {
             reason: format!(
-                "cannot restart the registry as {}: {e}; the registry that runs was left alone ({})",
+                "cannot restart the registry as {}: {}; the registry that runs was left alone ({})",
                 target.run.describe(&layout),
+                ErrorChain(&e),
                 prev.run.describe(&layout)
             ),
             hint: crate::Hint::Run {
@@ -137,7 +138,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         stop(&layout, prev)?;
     }
     let old_config = read_optional(&layout.config())?;
-    match start(&layout, &target, opts.wait) {
+    match start(&layout, &target, opts.run.wait) {
         Ok(pid) => {
             target.save(&layout)?;
             let action = if running.is_some() {
@@ -152,7 +153,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             let _ = stop(&layout, &target);
             let restore_files = || -> Result<(), Error> {
                 match &old_config {
-                    Some(bytes) => write_atomic(&layout.config(), bytes, CONFIG_MODE)?,
+                    Some(bytes) => write_atomic(&layout.config(), bytes, PUBLIC_MODE)?,
                     None => remove_if_present(&layout.config())?,
                 }
                 match &previous {
@@ -165,11 +166,12 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 return Err(e);
             };
             let hint = e.hint();
-            match restore_files().and_then(|()| start(&layout, prev, opts.wait)) {
+            match restore_files().and_then(|()| start(&layout, prev, opts.run.wait)) {
                 Ok(_) => Err(Error::KeptRunning {
                     reason: format!(
-                        "the registry did not start as {}: {e}; the registry that ran before was started again ({})",
+                        "the registry did not start as {}: {}; the registry that ran before was started again ({})",
                         target.run.describe(&layout),
+                        ErrorChain(&e),
                         prev.run.describe(&layout)
                     ),
                     hint: hint.unwrap_or_else(|| crate::Hint::Run {
@@ -178,8 +180,10 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                 }),
                 Err(e2) => Err(Error::Runtime {
                     reason: format!(
-                        "the registry did not start as {}: {e}; starting the registry that ran before again failed too: {e2}",
-                        target.run.describe(&layout)
+                        "the registry did not start as {}: {}; starting the registry that ran before again failed too: {}",
+                        target.run.describe(&layout),
+                        ErrorChain(&e),
+                        ErrorChain(&e2)
                     ),
                     log: Some(layout.log_file()),
                 }),
@@ -236,10 +240,7 @@ fn check_inputs(layout: &RegistryLayout) -> Result<(), Error> {
 /// Refuses a server certificate that clients would reject (no SANs, a key that does not
 /// match, a broken chain, expired): the registry would start and then fail every client.
 fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
-    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())
-        .map_err(|e| Error::TlsSetup {
-            reason: e.to_string(),
-        })?;
+    let report = mirror_tls::verify_dir(&layout.certs_dir(), None, std::time::SystemTime::now())?;
     if report.ok {
         return Ok(());
     }
@@ -306,13 +307,13 @@ fn podman_state(
         };
         RunMode::ContainerUnit {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: opts.run.image.clone(),
             unit,
         }
     } else {
         RunMode::Container {
             podman: podman.to_path_buf(),
-            image: opts.image.clone(),
+            image: opts.run.image.clone(),
         }
     };
     RuntimeState {
@@ -410,15 +411,18 @@ pub fn registry_logs(root: &Path) -> Result<LogSource, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::DEFAULT_REGISTRY_IMAGE;
+    use crate::runtime::{DEFAULT_REGISTRY_IMAGE, RunOptions};
 
     #[test]
     fn up_names_missing_inputs_with_the_command_that_makes_them() {
         let dir = tempfile::tempdir().unwrap();
         let opts = UpOptions {
             root: dir.path().to_path_buf(),
-            runtime: RuntimeChoice::Process,
-            supervisor: SupervisorChoice::Process,
+            run: RunOptions {
+                runtime: RuntimeChoice::Process,
+                supervisor: SupervisorChoice::Process,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = registry_up(&opts).unwrap_err().to_string();

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, read_optional, write_atomic};
+use mirror_tls::fsutil::{PUBLIC_MODE, read_optional, write_atomic};
 
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
 pub use start::is_running;
@@ -34,6 +34,27 @@ pub const DEFAULT_REGISTRY_ROOT: &str = "/opt/registry";
 pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
 /// Default image for the podman runtime.
 pub const DEFAULT_REGISTRY_IMAGE: &str = "docker.io/library/registry:2";
+
+/// `port`, when a registry can listen on it (not 0); else [`Error::InvalidPort`].
+pub fn validate_port(port: u16) -> Result<u16, Error> {
+    match port {
+        0 => Err(Error::InvalidPort { port }),
+        p => Ok(p),
+    }
+}
+
+/// An address to listen on: an IPv4 or IPv6 address, IPv6 with or without brackets; anything
+/// else (a host name, an address with a port) is [`Error::InvalidAddress`].
+pub fn parse_bind(text: &str) -> Result<IpAddr, Error> {
+    let t = text.trim();
+    let bare = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(t);
+    bare.parse().map_err(|_| Error::InvalidAddress {
+        text: text.to_string(),
+    })
+}
 
 /// The files under a registry root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +245,8 @@ impl RuntimeState {
     fn save(&self, layout: &RegistryLayout) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        write_atomic(&layout.state_file(), text.as_bytes(), CONFIG_MODE)
+        write_atomic(&layout.state_file(), text.as_bytes(), PUBLIC_MODE)?;
+        Ok(())
     }
 }
 
@@ -259,16 +281,10 @@ pub fn describe_listen(bind: Option<IpAddr>, port: u16) -> String {
     }
 }
 
-/// Settings of [`registry_up`].
+/// How the registry runs, wherever it lives: the runtime, who supervises it, the image or
+/// binary. [`install`](crate::install) takes these as they are; [`UpOptions`] adds where.
 #[derive(Debug, Clone)]
-pub struct UpOptions {
-    /// The registry root. Default [`DEFAULT_REGISTRY_ROOT`].
-    pub root: PathBuf,
-    /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
-    pub port: u16,
-    /// The address it listens on. Default `None`: every interface, as
-    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
-    pub bind: Option<IpAddr>,
+pub struct RunOptions {
     /// Which runtime. Default [`RuntimeChoice::Auto`].
     pub runtime: RuntimeChoice,
     /// Who keeps it running. Default [`SupervisorChoice::Auto`].
@@ -281,17 +297,39 @@ pub struct UpOptions {
     pub wait: Duration,
 }
 
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            runtime: RuntimeChoice::Auto,
+            supervisor: SupervisorChoice::Auto,
+            image: DEFAULT_REGISTRY_IMAGE.into(),
+            binary: None,
+            wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Settings of [`registry_up`]: where the registry lives and listens, and how it runs.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The registry root. Default [`DEFAULT_REGISTRY_ROOT`].
+    pub root: PathBuf,
+    /// The port it listens on. Default [`DEFAULT_REGISTRY_PORT`].
+    pub port: u16,
+    /// The address it listens on. Default `None`: every interface, as
+    /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
+    pub bind: Option<IpAddr>,
+    /// How it runs.
+    pub run: RunOptions,
+}
+
 impl Default for UpOptions {
     fn default() -> Self {
         Self {
             root: PathBuf::from(DEFAULT_REGISTRY_ROOT),
             port: DEFAULT_REGISTRY_PORT,
             bind: None,
-            runtime: RuntimeChoice::Auto,
-            supervisor: SupervisorChoice::Auto,
-            image: DEFAULT_REGISTRY_IMAGE.into(),
-            binary: None,
-            wait: Duration::from_secs(30),
+            run: RunOptions::default(),
         }
     }
 }

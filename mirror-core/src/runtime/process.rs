@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::RegistryLayout;
 use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, write_atomic};
+use mirror_tls::fsutil::{PUBLIC_MODE, write_atomic};
 
 /// The names distribution's binary has: Debian/Ubuntu `docker-registry`, Fedora/EPEL
 /// `docker-distribution`'s `registry`.
@@ -153,7 +153,7 @@ pub(crate) fn start(
     write_atomic(
         &layout.pid_file(),
         format!("{pid}\n").as_bytes(),
-        CONFIG_MODE,
+        PUBLIC_MODE,
     )?;
     let started = Instant::now();
     loop {

@@ -9,8 +9,8 @@ use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeState, connect_addr, host, process,
     service_name, units,
 };
-use crate::error::Error;
-use crate::fsutil::{CONFIG_MODE, create_dirs, write_atomic};
+use crate::error::{Error, ErrorChain};
+use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, write_atomic};
 
 /// What proves a new registry can start while the old one still holds the port.
 pub(crate) enum Probe {
@@ -78,7 +78,7 @@ fn ensure_port_free(bind: Option<IpAddr>, port: u16) -> Result<(), Error> {
             })
         }
         Err(e) => Err(Error::Runtime {
-            reason: format!("cannot check port {port}: {e}"),
+            reason: format!("cannot check port {port}: {}", ErrorChain(&e)),
             log: None,
         }),
     }
@@ -96,7 +96,7 @@ pub(crate) fn start(
         let _ = host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME]);
     }
     ensure_port_free(state.bind, state.port)?;
-    write_atomic(&layout.config(), state.config.as_bytes(), CONFIG_MODE)?;
+    write_atomic(&layout.config(), state.config.as_bytes(), PUBLIC_MODE)?;
     let addr = connect_addr(state.bind, state.port);
     match &state.run {
         RunMode::Background { binary } => {
@@ -104,7 +104,7 @@ pub(crate) fn start(
         }
         RunMode::ProcessUnit { binary, unit } => {
             let text = units::process_service(binary, &layout.config());
-            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
+            write_atomic(unit, text.as_bytes(), PUBLIC_MODE)?;
             host::systemctl(&["daemon-reload"])?;
             host::systemctl(&["enable", &service_name()])?;
             host::systemctl(&["restart", &service_name()])?;
@@ -123,7 +123,7 @@ pub(crate) fn start(
             if let Some(dir) = unit.parent() {
                 create_dirs(dir)?;
             }
-            write_atomic(unit, text.as_bytes(), CONFIG_MODE)?;
+            write_atomic(unit, text.as_bytes(), PUBLIC_MODE)?;
             host::systemctl(&["daemon-reload"])?;
             if !quadlet {
                 host::systemctl(&["enable", &service_name()])?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{RegistryLayout, RuntimeState, is_running};
 use crate::auth::{AuthFile, Credential};
-use crate::error::Error;
+use crate::error::{Error, ErrorChain};
 use crate::reference::Repository;
 use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
 
@@ -73,7 +73,7 @@ fn check(name: &'static str, result: Result<String, Error>) -> StatusCheck {
         Err(e) => StatusCheck {
             name,
             state: CheckState::Fail,
-            detail: e.to_string(),
+            detail: ErrorChain(&e).to_string(),
             hint: e.hint().map(String::from),
         },
     }
@@ -115,7 +115,7 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
         Err(e) => check(
             "running",
             Err(Error::Runtime {
-                reason: e.to_string(),
+                reason: ErrorChain(e).to_string(),
                 log: None,
             }),
         ),

@@ -579,7 +579,7 @@ mod tests {
             ),
         ];
         for (input, want) in table {
-            let got = GraphSource::parse(&input).map_err(|e| e.to_string());
+            let got = GraphSource::parse(&input).map_err(|e| crate::ErrorChain(&e).to_string());
             assert_eq!(got, want, "{input}");
         }
         assert_eq!(GraphSource::default().to_string(), DEFAULT_GRAPH_URL);

@@ -261,7 +261,7 @@ fn bad_files_are_refused_with_the_line() {
     }
     let e = ImageSetConfig::load(Path::new("/nonexistent/isc.yaml")).unwrap_err();
     assert_eq!(
-        e.to_string(),
+        crate::ErrorChain(&e).to_string(),
         "read imageset config `/nonexistent/isc.yaml`: No such file or directory (os error 2)"
     );
 }

@@ -1,30 +1,6 @@
 //! Byte sizes as users write them (`1000GiB`, `500G`, `1.5TiB`) and as reports show them.
 
-use std::fmt;
-
-/// A size that does not parse; [`SizeError::hint`] shows the accepted forms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SizeError {
-    /// The text given.
-    pub input: String,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl fmt::Display for SizeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid size `{}`: {}", self.input, self.reason)
-    }
-}
-
-impl std::error::Error for SizeError {}
-
-impl SizeError {
-    /// The accepted forms.
-    pub fn hint(&self) -> String {
-        "write a number and a unit, like `1000GiB`, `500G` or `1.5TiB` (binary units KiB..PiB, decimal units K..P or KB..PB; no unit means bytes)".to_string()
-    }
-}
+use crate::error::Error;
 
 /// Parse a size: a number (decimals allowed) and an optional unit, case-insensitive, spaces
 /// allowed between them.
@@ -32,8 +8,10 @@ impl SizeError {
 /// Binary units `KiB`, `MiB`, `GiB`, `TiB`, `PiB` are powers of 1024; `K`/`KB`, `M`/`MB`,
 /// `G`/`GB`, `T`/`TB`, `P`/`PB` are powers of 1000, as `df -H` and disk vendors count; `B` or
 /// no unit means bytes. The result is rounded down to whole bytes.
-pub fn parse_size(input: &str) -> Result<u64, SizeError> {
-    let bad = |reason: &str| SizeError {
+///
+/// A bad size is [`Error::InvalidSize`], whose hint shows the accepted forms.
+pub fn parse_size(input: &str) -> Result<u64, Error> {
+    let bad = |reason: &str| Error::InvalidSize {
         input: input.to_string(),
         reason: reason.to_string(),
     };

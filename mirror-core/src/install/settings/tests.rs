@@ -1,0 +1,419 @@
+//! The merge of the program's values over the config file's, and every refusal, as a table.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// What a CLI would answer: `--kebab-case` flags, `registry password` for the password.
+fn flags(key: &str) -> Option<String> {
+    if key == "password" {
+        return Some("registry password".into());
+    }
+    let mut flag = String::from("--");
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            flag.push('-');
+        }
+        flag.push(c.to_ascii_lowercase());
+    }
+    Some(flag)
+}
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "ps.json",
+            r#"{"auths":{"quay.io":{"auth":"dTpw","email":"a@b.c"}}}"#,
+        );
+        write("empty.json", "{}");
+        write(
+            "certificate",
+            "countrycode=US\nstate=NC\nlocality=Raleigh\norganization=Example\nunit=IT\n",
+        );
+        write("bad-cert", "countrycode=USA\n");
+        write("pw", "from-file\n");
+        write("two-lines", "a\nb\n");
+        write("rh-pw", "rh-secret\n");
+        write("ca.pem", "not a certificate\n");
+        Files { dir }
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The program gives everything required.
+    fn options(&self) -> InstallOptions {
+        InstallOptions {
+            given: InstallConfigFile {
+                email: Some("admin@example.com".into()),
+                username: Some("mirror".into()),
+                version: Some("4.14.1".into()),
+                pull_secret: Some(self.p("ps.json")),
+                certificate_file: Some(self.p("certificate")),
+                ..Default::default()
+            },
+            password: Some("from-prompt".into()),
+            names: Some(flags),
+            ..Default::default()
+        }
+    }
+}
+
+/// The settings that differ between cases, on one line.
+fn summary(s: &InstallSettings) -> String {
+    let skip: Vec<&str> = s.skip.iter().map(|s| s.name()).collect();
+    let checks: Vec<&str> = s.preflight.skip.iter().copied().collect();
+    format!(
+        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={}",
+        s.email,
+        s.credential.username,
+        s.credential.password,
+        s.release,
+        s.hostname,
+        s.port,
+        s.bind.map(|b| b.to_string()).unwrap_or("*".into()),
+        s.root.display(),
+        s.output_dir.display(),
+        s.repository,
+        s.run.runtime,
+        s.run.image,
+        s.max_per_registry,
+        crate::format_size(s.preflight.min_free),
+        s.extra_sans,
+        s.insecure_registries,
+        s.rh_account
+            .as_ref()
+            .map(|c| format!("{}/{}", c.username, c.password))
+            .unwrap_or("-".into()),
+    )
+}
+
+type Change = Box<dyn Fn(&Files, &mut InstallOptions)>;
+
+fn change(f: impl Fn(&Files, &mut InstallOptions) + 'static) -> Change {
+    Box::new(f)
+}
+
+fn yaml(text: &str) -> InstallConfigFile {
+    InstallConfigFile::parse(text, Path::new("install.yaml")).unwrap()
+}
+
+#[test]
+fn values_merge_program_over_file_with_defaults() {
+    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=-";
+    let cases: Vec<(&str, Change, String)> = vec![
+        ("defaults", change(|_, _| {}), defaults.to_string()),
+        (
+            "the config file fills what the program does not give",
+            change(|_, o| {
+                o.given = InstallConfigFile {
+                    pull_secret: o.given.pull_secret.clone(),
+                    certificate_file: o.given.certificate_file.clone(),
+                    ..Default::default()
+                };
+                o.file = yaml(
+                    "email: file@example.com\nusername: filer\nrelease: quay.io/a/b:1\nhostname: reg.example.com\nport: 8443\nbind: '::1'\nroot: /srv/Mirror\noutputDir: /srv/Out\nrepository: x/y\nskip: [trust]\nskipChecks: [cpu]\nruntime: process\nimage: reg.example.com/registry:2\nmaxPerRegistry: 2\nminFree: 10GiB\ninsecureRegistries: [127.0.0.1:5001]\n",
+                );
+            }),
+            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=-".to_string(),
+        ),
+        (
+            "the program wins; lists add up",
+            change(|_, o| {
+                o.file = yaml(
+                    "email: file@example.com\nport: 8443\nversion: '4.13.0'\narchitecture: aarch64\nskip: [trust]\ninsecureRegistries: [a:1]\n",
+                );
+                o.given.port = Some(5001);
+                o.given.skip = vec!["check".into()];
+                o.given.insecure_registries = vec!["b:2".into()];
+            }),
+            defaults
+                .replace(":5000", ":5001")
+                .replace("4.14.1-x86_64", "4.14.1-aarch64")
+                .replace("skip=[]", "skip=[\"trust\", \"check\"]")
+                .replace("insecure=[]", "insecure=[\"b:2\", \"a:1\"]"),
+        ),
+        (
+            "a release wins over a version",
+            change(|_, o| o.given.release = Some("quay.io/x/y@sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9".into())),
+            defaults.replace(
+                "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64",
+                "quay.io/x/y@sha256:8c7d0b7c3f1f1cbd6f2b4d2bd6a0bd0ed6b2a1e3c1e8a6f5f2c3d4e5f6a7b8c9",
+            ),
+        ),
+        (
+            "the program's password file wins over the password it read",
+            change(|f, o| o.given.password_file = Some(f.p("pw"))),
+            defaults.replace("from-prompt", "from-file"),
+        ),
+        (
+            "the config's password file when the program read none",
+            change(|f, o| {
+                o.password = None;
+                o.file.password_file = Some(f.p("pw"));
+            }),
+            defaults.replace("from-prompt", "from-file"),
+        ),
+        (
+            "a Red Hat account from the config file",
+            change(|f, o| {
+                o.file.rh_username = Some("rh-admin".into());
+                o.file.rh_password_file = Some(f.p("rh-pw"));
+            }),
+            defaults.replace("rh=-", "rh=rh-admin/rh-secret"),
+        ),
+        (
+            "a short host name gets no extra SAN; IPv6 in brackets",
+            change(|_, o| {
+                o.given.hostname = Some("mirror".into());
+                o.given.bind = Some("[fd00::1]".into());
+            }),
+            defaults
+                .replace("mirror.example.com:5000", "mirror:5000")
+                .replace("sans=[\"mirror\"]", "sans=[]")
+                .replace("bind=*", "bind=fd00::1"),
+        ),
+    ];
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for (name, f, expected) in cases {
+        let files = Files::new();
+        let mut opts = files.options();
+        f(&files, &mut opts);
+        let settings = build_for_test(opts, Some("mirror.example.com"))
+            .unwrap_or_else(|e| panic!("{name}: {}", crate::ErrorChain(&e)));
+        got.push(format!("{name}: {}", summary(&settings)));
+        want.push(format!("{name}: {expected}"));
+    }
+    assert_eq!(got, want);
+}
+
+#[test]
+fn every_bad_value_is_refused_naming_it_where_it_came_from() {
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "no email",
+            change(|_, o| o.given.email = None),
+            "missing `--email` | give `--email` or `email:` in the config file",
+        ),
+        (
+            "a blank user",
+            change(|_, o| o.given.username = Some("  ".into())),
+            "missing `--username` | give `--username` or `username:` in the config file",
+        ),
+        (
+            "a user with a colon, from the file",
+            change(|_, o| {
+                o.given.username = None;
+                o.file.username = Some("a:b".into());
+            }),
+            "username: invalid setting `username`: `a:b` contains `:`, which separates the user from the password | -",
+        ),
+        (
+            "no password anywhere",
+            change(|_, o| o.password = None),
+            "missing `--password-file` | give `--password-file FILE`, or `passwordFile:` in the config file",
+        ),
+        (
+            "a config password file of two lines",
+            change(|f, o| {
+                o.password = None;
+                o.file.password_file = Some(f.p("two-lines"));
+            }),
+            "passwordFile: password file `{dir}/two-lines` has more than one line: a password is one line (a final newline is dropped) | -",
+        ),
+        (
+            "an empty password",
+            change(|_, o| o.password = Some(String::new())),
+            "registry password: invalid setting `password`: the password is empty | -",
+        ),
+        (
+            "a Red Hat password without a user",
+            change(|f, o| o.given.rh_password_file = Some(f.p("rh-pw"))),
+            "a Red Hat account password was given without `--rh-username` | give `--rh-username USER` (or `rhUsername:`) with it, or leave both out",
+        ),
+        (
+            "a Red Hat user without a password",
+            change(|_, o| o.given.rh_username = Some("rh-admin".into())),
+            "no password for the Red Hat account `rh-admin` | give `--rh-password-file FILE` (or `rhPasswordFile:` in the config file)",
+        ),
+        (
+            "an unreadable Red Hat password file",
+            change(|f, o| {
+                o.given.rh_username = Some("rh-admin".into());
+                o.given.rh_password_file = Some(f.p("nope"));
+            }),
+            "--rh-password-file: read password file `{dir}/nope`: No such file or directory (os error 2) | -",
+        ),
+        (
+            "no release",
+            change(|_, o| o.given.version = None),
+            "missing `--version` or `--release` | give `--version 4.14.1`, or `version:` in the config file",
+        ),
+        (
+            "a bad release reference",
+            change(|_, o| o.given.release = Some("quay.io/UPPER/x:1".into())),
+            "--release: invalid image reference `quay.io/UPPER/x:1`: ",
+        ),
+        (
+            "no pull secret",
+            change(|_, o| o.given.pull_secret = None),
+            "missing `--pull-secret` | download it from console.redhat.com/openshift/install/pull-secret and give `--pull-secret FILE`, or `pullSecret:` in the config file",
+        ),
+        (
+            "a pull secret that is not one",
+            change(|f, o| o.given.pull_secret = Some(f.p("empty.json"))),
+            "--pull-secret: auth file `{dir}/empty.json`: ",
+        ),
+        (
+            "a bad certificate subject",
+            change(|f, o| o.given.certificate_file = Some(f.p("bad-cert"))),
+            "--certificate-file: `{dir}/bad-cert` line 1: country code `USA` is not two ASCII letters | use a two-letter ISO 3166 country code such as `US` or `DE`",
+        ),
+        ("the host has no name", change(|_, _| {}), "NONAME"),
+        (
+            "port 0 from the file",
+            change(|_, o| o.file.port = Some(0)),
+            "port: `0` is not a port | pass a port from 1 to 65535",
+        ),
+        (
+            "a bind with a port",
+            change(|_, o| o.given.bind = Some("10.0.0.1:5000".into())),
+            "--bind: `10.0.0.1:5000` is not an IP address | give one of this host's addresses, e.g. `127.0.0.1` or `::1`, without a port; leave it out to listen on every interface",
+        ),
+        (
+            "a bind host name in the file",
+            change(|_, o| o.file.bind = Some("mirror.example.com".into())),
+            "bind: `mirror.example.com` is not an IP address | give one of this host's addresses",
+        ),
+        (
+            "a bad repository",
+            change(|_, o| o.given.repository = Some("UPPER/x".into())),
+            "--hostname/--port/--repository: invalid image reference `mirror.example.com:5000/UPPER/x`: ",
+        ),
+        (
+            "an unknown step",
+            change(|_, o| o.given.skip = vec!["everything".into()]),
+            "--skip: unknown step `everything` | known steps: preflight, packages, directories, certificates, user, registry, trust, check, pull-secret, mirror, extract, outputs",
+        ),
+        (
+            "skipping the mirror but not what needs it",
+            change(|_, o| o.file.skip = vec!["mirror".into(), "outputs".into()]),
+            "skip: invalid setting `skip`: `extract` needs the `mirror` step: skip it too | -",
+        ),
+        (
+            "an unknown runtime",
+            change(|_, o| o.given.runtime = Some("docker".into())),
+            "--runtime: unknown runtime `docker` | known runtimes: podman, process, auto",
+        ),
+        (
+            "a missing CA file",
+            change(|f, o| o.given.ca_files = vec![f.p("nope.pem")]),
+            "--ca-files: read CA file `{dir}/nope.pem`: No such file or directory (os error 2) | -",
+        ),
+        (
+            "a CA file that is not PEM",
+            change(|f, o| o.file.ca_files = vec![f.p("ca.pem")]),
+            "caFiles: tls setup: ",
+        ),
+        (
+            "a bad size",
+            change(|_, o| o.file.min_free = Some("lots".into())),
+            "minFree: invalid size `lots`: expected a number first | write a number and a unit",
+        ),
+        (
+            "an unknown check",
+            change(|_, o| o.given.skip_checks = vec!["nosuch".into()]),
+            "--skip-checks: unknown check `nosuch` | known checks: os, disk,",
+        ),
+        (
+            "no transfers at once",
+            change(|_, o| o.given.max_per_registry = Some(0)),
+            "--max-per-registry: invalid setting `max-per-registry`: must be at least 1 | -",
+        ),
+        (
+            "a bcrypt cost bcrypt does not have",
+            change(|_, o| o.file.bcrypt_cost = Some(3)),
+            "bcryptCost: invalid setting `bcrypt-cost`: `3` is not a bcrypt cost (4 to 31) | -",
+        ),
+    ];
+    for (name, f, want) in cases {
+        let files = Files::new();
+        let mut opts = files.options();
+        f(&files, &mut opts);
+        let host = (want != "NONAME").then_some("mirror.example.com");
+        let e = build_for_test(opts, host).expect_err(name);
+        let got = format!(
+            "{} | {}",
+            crate::ErrorChain(&e),
+            e.hint().map(|h| h.to_string()).unwrap_or("-".into())
+        );
+        assert!(e.is_usage(), "{name}: {got}");
+        if want == "NONAME" {
+            assert_eq!(
+                got, "cannot tell this host's name (read the host name) | give `--hostname FQDN`",
+                "{name}"
+            );
+            continue;
+        }
+        let want = want.replace("{dir}", &files.dir.path().display().to_string());
+        assert!(got.starts_with(&want), "{name}:\n got: {got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn without_names_messages_use_the_config_keys_and_secrets_never_show() {
+    let files = Files::new();
+    let mut opts = files.options();
+    opts.names = None;
+    opts.given.email = None;
+    let e = build_for_test(opts.clone(), Some("h.example.com")).unwrap_err();
+    assert_eq!(e.to_string(), "missing `email`");
+    opts.given.email = Some("a@b.c".into());
+    opts.rh_password = Some("hunter2".into());
+    let debug = format!("{opts:?}");
+    assert!(
+        !debug.contains("from-prompt") && !debug.contains("hunter2"),
+        "{debug}"
+    );
+    let e = build_for_test(opts, Some("h.example.com")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a Red Hat account password was given without `rhUsername`"
+    );
+}
+
+#[test]
+fn what_still_needs_asking() {
+    let files = Files::new();
+    let mut opts = files.options();
+    assert!(!opts.needs_password());
+    opts.password = None;
+    assert!(opts.needs_password());
+    opts.file.password_file = Some(files.p("pw"));
+    assert!(!opts.needs_password());
+    assert!(!opts.needs_rh_password());
+    opts.file.rh_username = Some("rh".into());
+    assert_eq!(opts.rh_username().as_deref(), Some("rh"));
+    assert!(opts.needs_rh_password());
+    opts.rh_password = Some("x".into());
+    assert!(!opts.needs_rh_password());
+}
+
+/// [`InstallOptions::build`] against a made-up host: its name (or none), one address.
+fn build_for_test(opts: InstallOptions, name: Option<&str>) -> Result<InstallSettings, Error> {
+    opts.build_on(HostIdentity {
+        name: name.map(str::to_string).ok_or(Error::HostFact {
+            what: "read the host name".into(),
+            source: None,
+        }),
+        addresses: vec!["192.0.2.10".parse().unwrap()],
+    })
+}

@@ -1,0 +1,160 @@
+//! The settings that take more than a lookup: passwords and the Red Hat account, the
+//! release, the steps to skip, the runtime.
+
+use std::collections::BTreeSet;
+
+use super::InstallOptions;
+use crate::auth::Credential;
+use crate::error::Error;
+use crate::hint::Hint;
+use crate::install::Step;
+use crate::reference::ImageRef;
+use crate::runtime::RuntimeChoice;
+
+use super::{DEFAULT_ARCHITECTURE, DEFAULT_RELEASE_REPOSITORY, both};
+
+impl InstallOptions {
+    /// The registry password: the program's `passwordFile`, else the one it read, else the
+    /// config file's `passwordFile`.
+    pub(super) fn registry_password(&self) -> Result<String, Error> {
+        let password = match (&self.given.password_file, &self.password) {
+            (Some(p), _) => crate::read_secret_file(p).map_err(self.bad("passwordFile", false))?,
+            (None, Some(p)) => p.clone(),
+            (None, None) => match &self.file.password_file {
+                Some(p) => crate::read_secret_file(p).map_err(self.bad("passwordFile", true))?,
+                None => return Err(self.missing("passwordFile", Some("FILE"), "")),
+            },
+        };
+        crate::htpasswd::validate_password(&password).map_err(self.bad("password", false))?;
+        Ok(password)
+    }
+
+    /// The Red Hat account, when a user is given; a password without a user is refused.
+    pub(super) fn rh_account(&self) -> Result<Option<Credential>, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let Some(username) = self.rh_username() else {
+            if self.rh_password.is_some()
+                || g.rh_password_file.is_some()
+                || f.rh_password_file.is_some()
+            {
+                let user = self.given_name("rhUsername");
+                return Err(Error::SettingMissing {
+                    message: format!("a Red Hat account password was given without `{user}`"),
+                    hint: Hint::Worded {
+                        advice: format!(
+                            "give `{user} USER` (or `rhUsername:`) with it, or leave both out"
+                        ),
+                    },
+                });
+            }
+            return Ok(None);
+        };
+        let password = match (&g.rh_password_file, &self.rh_password, &f.rh_password_file) {
+            (Some(p), _, _) => {
+                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", false))?
+            }
+            (None, Some(p), _) => p.clone(),
+            (None, None, Some(p)) => {
+                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", true))?
+            }
+            (None, None, None) => {
+                return Err(Error::SettingMissing {
+                    message: format!("no password for the Red Hat account `{username}`"),
+                    hint: Hint::Worded {
+                        advice: format!(
+                            "give `{} FILE` (or `rhPasswordFile:` in the config file)",
+                            self.given_name("rhPasswordFile")
+                        ),
+                    },
+                });
+            }
+        };
+        if password.is_empty() {
+            return Err(Error::SettingMissing {
+                message: "the Red Hat account password is empty".into(),
+                hint: Hint::Worded {
+                    advice: format!(
+                        "put the password in the file given as `{}`",
+                        self.given_name("rhPasswordFile")
+                    ),
+                },
+            });
+        }
+        Ok(Some(Credential { username, password }))
+    }
+
+    /// `release`, else `version` (and `architecture`) in the OpenShift release repository.
+    pub(super) fn release(&self) -> Result<ImageRef, Error> {
+        let (g, f) = (&self.given, &self.file);
+        let (text, key, from_file) = match (
+            Self::pick(&g.release, &f.release),
+            Self::pick(&g.version, &f.version),
+        ) {
+            (Some((r, from_file)), _) => (r, "release", from_file),
+            (None, Some((v, from_file))) => {
+                let arch = Self::pick(&g.architecture, &f.architecture)
+                    .map(|(a, _)| a)
+                    .unwrap_or_else(|| DEFAULT_ARCHITECTURE.to_string());
+                (
+                    format!("{DEFAULT_RELEASE_REPOSITORY}:{v}-{arch}"),
+                    "version",
+                    from_file,
+                )
+            }
+            (None, None) => {
+                let (version, release) = (self.given_name("version"), self.given_name("release"));
+                return Err(Error::SettingMissing {
+                    message: format!("missing `{version}` or `{release}`"),
+                    hint: Hint::Worded {
+                        advice: format!(
+                            "give `{version} 4.14.1`, or `version:` in the config file"
+                        ),
+                    },
+                });
+            }
+        };
+        ImageRef::parse(&text).map_err(self.bad(key, from_file))
+    }
+
+    /// The steps to skip; skipping `mirror` needs `extract` and `outputs` skipped too, as
+    /// both use what it made.
+    pub(super) fn skip(&self) -> Result<BTreeSet<Step>, Error> {
+        let mut skip = BTreeSet::new();
+        for (name, from_file) in both(&self.given.skip, &self.file.skip) {
+            skip.insert(Step::parse(name).map_err(self.bad("skip", from_file))?);
+        }
+        let needs_mirror: Vec<&str> = [Step::Extract, Step::Outputs]
+            .into_iter()
+            .filter(|s| !skip.contains(s))
+            .map(Step::name)
+            .collect();
+        if skip.contains(&Step::Mirror) && !needs_mirror.is_empty() {
+            return Err(self.bad("skip", self.given.skip.is_empty())(
+                Error::InvalidSetting {
+                    name: "skip".into(),
+                    reason: format!(
+                        "`{}` needs the `mirror` step: skip it too",
+                        needs_mirror.join("` and `")
+                    ),
+                },
+            ));
+        }
+        Ok(skip)
+    }
+
+    pub(super) fn runtime(&self) -> Result<RuntimeChoice, Error> {
+        let Some((name, from_file)) = Self::pick(&self.given.runtime, &self.file.runtime) else {
+            return Ok(RuntimeChoice::Auto);
+        };
+        match name.as_str() {
+            "podman" => Ok(RuntimeChoice::Podman),
+            "process" => Ok(RuntimeChoice::Process),
+            "auto" => Ok(RuntimeChoice::Auto),
+            _ => Err(self.bad("runtime", from_file)(Error::UnknownName {
+                kind: "runtime",
+                name,
+                known: vec!["podman", "process", "auto"],
+            })),
+        }
+    }
+}

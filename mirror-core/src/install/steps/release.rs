@@ -1,0 +1,194 @@
+//! The steps that fill the mirror and write what the cluster needs: mirror, extract, outputs.
+
+use std::path::Path;
+
+use super::{Ctx, Mirrored, changed, planned, write_if_changed};
+use crate::auth::AuthFile;
+use crate::error::Error;
+use crate::install::settings::InstallSettings;
+use crate::install::{Step, StepReport, outputs};
+use crate::reference::ImageRef;
+use crate::registry::{ClientOptions, RegistryClient};
+use crate::release::extract::extract_installer;
+use crate::release::instructions::{InstructionKind, MirrorInstructions};
+use crate::release::mirror::{MirrorOptions, mirror_release};
+use mirror_tls::fsutil;
+
+pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
+    let s = cx.s;
+    let mirror = &cx.mirror;
+    let client = mirror_client(s, &cx.ca_file, &cx.pull_secret_out)?;
+    let opts = MirrorOptions {
+        dry_run: s.dry_run,
+        max_per_registry: s.max_per_registry,
+        ..MirrorOptions::new(mirror.clone())
+    };
+    let report = match mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await {
+        // A dry run before the registry exists: plan from the source alone.
+        Err(Error::Connection { .. } | Error::Image { .. }) if s.dry_run => {
+            return plan_from_source(cx, &client).await;
+        }
+        r => r?,
+    };
+    cx.mirrored = Some(Mirrored {
+        release_digest: report.release_digest.clone(),
+        update_image: report.update_image.clone(),
+        kind: report.default_instructions,
+        instructions: report.instructions.clone(),
+    });
+    let p = &report.plan;
+    if s.dry_run {
+        return Ok(planned(
+            Step::Mirror,
+            format!(
+                "mirror {} images ({} to copy, {} blobs, {} bytes) to {mirror}",
+                p.images, p.images_to_copy, p.blobs_to_copy, p.bytes_to_copy
+            ),
+        ));
+    }
+    Ok(changed(
+        Step::Mirror,
+        p.images_present != p.images,
+        format!(
+            "{} at {}; {} bytes copied",
+            report.version, report.update_image, report.bytes_copied
+        ),
+    ))
+}
+
+/// The mirror step of a dry run whose target is not up yet: the plan from the source alone.
+pub(super) async fn plan_from_source(
+    cx: &mut Ctx<'_>,
+    client: &RegistryClient,
+) -> Result<StepReport, Error> {
+    let s = cx.s;
+    let mirror = &cx.mirror;
+    let release =
+        crate::release::payload::read_release(client, &s.release, &client.options().retry).await?;
+    let info = crate::release::info::release_info(client, &s.release, s.max_per_registry).await?;
+    cx.mirrored = Some(Mirrored {
+        release_digest: None,
+        update_image: format!("{mirror}:{}-{}", release.version, release.architecture),
+        kind: InstructionKind::default_for(&release.version),
+        instructions: MirrorInstructions::new(
+            release
+                .source_repositories()
+                .into_iter()
+                .map(|r| r.to_string()),
+            &[mirror.to_string()],
+        ),
+    });
+    Ok(planned(
+        Step::Mirror,
+        format!(
+            "mirror {} images ({} unique blobs, {} bytes; the target is not up yet) to {mirror}",
+            info.components.len() + 1,
+            info.unique_blobs,
+            info.unique_bytes
+        ),
+    ))
+}
+
+pub(super) async fn extract(cx: &Ctx<'_>) -> Result<StepReport, Error> {
+    let s = cx.s;
+    let target = s.output_dir.join("openshift-install");
+    if s.dry_run {
+        return Ok(planned(
+            Step::Extract,
+            format!(
+                "extract {} pinned to the mirrored release",
+                target.display()
+            ),
+        ));
+    }
+    let Some(mirrored) = &cx.mirrored else {
+        return Err(Error::InvalidSetting {
+            name: "skip".into(),
+            reason: "`extract` needs the `mirror` step".into(),
+        });
+    };
+    let client = mirror_client(s, &cx.ca_file, &cx.pull_secret_out)?;
+    let from = ImageRef::parse(&mirrored.update_image)?;
+    // Extract next to the output and compare: an identical binary is left alone.
+    let staging = s.output_dir.join(".extract");
+    let report = extract_installer(&client, &from, &staging).await?;
+    let new = std::fs::read(&report.path).map_err(|e| Error::io("read", &report.path, e))?;
+    let same = std::fs::read(&target).ok().is_some_and(|old| old == new);
+    if !same {
+        std::fs::rename(&report.path, &target).map_err(|e| Error::io("write", &target, e))?;
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(changed(
+        Step::Extract,
+        !same,
+        format!("{} pinned to {}", target.display(), report.release_image),
+    ))
+}
+
+pub(super) fn write_outputs(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
+    let s = cx.s;
+    let Some(mirrored) = &cx.mirrored else {
+        return Err(Error::InvalidSetting {
+            name: "skip".into(),
+            reason: "`outputs` needs the `mirror` step".into(),
+        });
+    };
+    let (policy_name, policy) = outputs::mirror_policy(&mirrored.instructions, mirrored.kind);
+    if s.dry_run {
+        return Ok(planned(
+            Step::Outputs,
+            format!(
+                "write install-config-snippet.yaml, {policy_name}, install-summary.json in {}",
+                s.output_dir.display()
+            ),
+        ));
+    }
+    let ps = std::fs::read_to_string(&cx.pull_secret_out)
+        .map_err(|e| Error::io("read", &cx.pull_secret_out, e))?;
+    let ca = std::fs::read_to_string(&cx.ca_file).map_err(|e| Error::io("read", &cx.ca_file, e))?;
+    let snippet = outputs::install_config_snippet(&ps, &ca, &mirrored.instructions, mirrored.kind);
+    let mut any = false;
+    // The snippet holds the pull secret: 0600.
+    for (name, text, mode) in [
+        ("install-config-snippet.yaml", snippet, fsutil::SECRET_MODE),
+        (policy_name, policy, fsutil::PUBLIC_MODE),
+    ] {
+        let path = s.output_dir.join(name);
+        any |= write_if_changed(&path, text.as_bytes(), mode)?;
+        cx.outputs.push(path);
+    }
+    cx.outputs.push(cx.pull_secret_out.clone());
+    cx.outputs.push(s.output_dir.join("openshift-install"));
+    Ok(changed(
+        Step::Outputs,
+        any,
+        cx.rotated(
+            format!("{}", s.output_dir.display()),
+            "install-config-snippet.yaml holds the rotated password",
+        ),
+    ))
+}
+
+/// A client for the mirror step: the merged pull secret (source and mirror credentials),
+/// our CA plus any `--ca-file`, even when the host trust step was skipped.
+fn mirror_client(
+    s: &InstallSettings,
+    ca_file: &Path,
+    pull_secret: &Path,
+) -> Result<RegistryClient, Error> {
+    let mut ca_pems = s.ca_pems.clone();
+    if let Ok(ca) = std::fs::read(ca_file) {
+        ca_pems.push(ca);
+    }
+    let auth = if pull_secret.is_file() {
+        AuthFile::load(pull_secret)?
+    } else {
+        AuthFile::load(&s.pull_secret)?
+    };
+    RegistryClient::new(ClientOptions {
+        auth: Some(auth),
+        ca_pems,
+        insecure_registries: s.insecure_registries.clone(),
+        ..Default::default()
+    })
+}
