@@ -340,6 +340,9 @@ pub struct InstallArgs {
     /// Release architecture for --version [default: x86_64]
     #[arg(long)]
     pub architecture: Option<String>,
+    /// A bundle written by `release mirror --to-dir`, instead of --version or --release: published from disk, the source never contacted
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["version", "release"])]
+    pub from_dir: Option<PathBuf>,
     /// The Red Hat pull secret (read, never modified)
     #[arg(long, value_name = "FILE")]
     pub pull_secret: Option<PathBuf>,

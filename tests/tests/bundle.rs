@@ -945,3 +945,157 @@ fn bad_inputs_are_named_with_a_hint_and_dry_runs_write_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
     assert!(!work.join("b4").exists());
 }
+
+/// Stops the registry `install` started, however the test ends.
+struct Installed(PathBuf);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = mirrorctl(["registry", "down", "--root"])
+            .arg(self.0.join("registry"))
+            .output();
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("registry/registry.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn install_from_a_bundle_end_to_end_with_the_source_stopped() {
+    let rt = rt();
+    let mut st = setup(&rt);
+    let f = st.fixture.clone();
+    let bundle = st.work.path().join("media");
+    ok(
+        &to_dir(&st, &f.release, &bundle, &["--archive-size", "1MiB"]),
+        "--to-dir",
+    );
+    st.source.stop();
+
+    // The disconnected host: its own registry, certificates, trust, pull secret, from disk.
+    let home = tempfile::tempdir().unwrap();
+    let p = |rel: &str| home.path().join(rel);
+    let _stop = Installed(home.path().to_path_buf());
+    std::fs::write(
+        p("certificate"),
+        "countrycode=US\nstate=NC\nlocality=Raleigh\norganization=Example\nunit=IT\n",
+    )
+    .unwrap();
+    std::fs::write(p("password"), "s3cret-Mirror-pw\n").unwrap();
+    std::fs::write(
+        p("pull-secret"),
+        r#"{"auths":{"quay.io":{"auth":"cmgtdXNlcjpyaC10b2tlbg==","email":"me@example.com"}}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(p("trust/etc")).unwrap();
+    std::fs::copy("/etc/os-release", p("trust/etc/os-release")).unwrap();
+    let port = mirror_testkit::free_port();
+    let mut args: Vec<String> = [
+        "install",
+        "--email",
+        "admin@example.com",
+        "--username",
+        "mirror",
+        "--from-dir",
+        &s(&bundle),
+        "--hostname",
+        "localhost",
+        "--port",
+        &port.to_string(),
+        "--runtime",
+        "process",
+        "--min-free",
+        "1MiB",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    for (flag, rel) in [
+        ("--password-file", "password"),
+        ("--pull-secret", "pull-secret"),
+        ("--root", "registry"),
+        ("--certificate-file", "certificate"),
+        ("--output-dir", "out"),
+        ("--trust-root", "trust"),
+    ] {
+        args.push(flag.into());
+        args.push(s(p(rel)));
+    }
+    // A dry run before anything exists plans the mirror step from the bundle alone.
+    let mut dry = args.clone();
+    dry.push("--dry-run".into());
+    let out = mirrorctl(&dry).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "dry run failed:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("from bundle {}", bundle.display())),
+        "{stderr}"
+    );
+    assert!(!p("registry").exists() && !p("out").exists());
+    let out = mirrorctl(&args).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "install --from-dir failed:\n{stderr}");
+    for step in ["registry", "mirror", "extract", "outputs"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("[        done]") && l.contains(&format!(" {step} "))),
+            "step {step} not done:\n{stderr}"
+        );
+    }
+    let mirror = format!("localhost:{port}/ocp4/openshift4");
+    assert!(
+        stdout.contains(&format!("{mirror}:4.14.1-x86_64")),
+        "{stdout}"
+    );
+    // The installer is pinned to the mirror; the snippet maps the original sources.
+    let installer = std::fs::read(p("out/openshift-install")).unwrap();
+    let pin = format!("{mirror}@{}\0", f.release_digest);
+    assert!(
+        installer.windows(pin.len()).any(|w| w == pin.as_bytes()),
+        "installer not pinned to {pin}"
+    );
+    let snippet = std::fs::read_to_string(p("out/install-config-snippet.yaml")).unwrap();
+    for src in [&f.release_repo, &f.component_repo] {
+        assert!(snippet.contains(&format!("source: {src}\n")), "{snippet}");
+    }
+    assert!(!snippet.contains(&s(&bundle)), "{snippet}");
+    // skopeo reads every image at its source digest.
+    let certs = p("skopeo-certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(p("registry/certs/ca.crt"), certs.join("ca.crt")).unwrap();
+    let digest_of = |image: String| {
+        let sk = std::process::Command::new(require_tool("skopeo"))
+            .args(["inspect", "--raw", "--authfile"])
+            .arg(p("out/pull-secret.json"))
+            .arg("--cert-dir")
+            .arg(&certs)
+            .arg(format!("docker://{image}"))
+            .output()
+            .unwrap();
+        assert!(sk.status.success(), "{image}: {}", text(&sk).1);
+        Digest::of(&sk.stdout)
+    };
+    assert_eq!(
+        digest_of(format!("{mirror}:4.14.1-x86_64")),
+        f.release_digest
+    );
+    for c in &f.components {
+        assert_eq!(
+            digest_of(format!("{mirror}:4.14.1-x86_64-{}", c.name)),
+            c.digest,
+            "{}",
+            c.name
+        );
+    }
+    // A rerun: every step already done.
+    let out = mirrorctl(&args).output().unwrap();
+    let stderr = text(&out).1;
+    assert!(out.status.success(), "rerun failed:\n{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('[')) {
+        assert!(
+            line.starts_with("[already done]"),
+            "rerun did something: {line}\n{stderr}"
+        );
+    }
+}

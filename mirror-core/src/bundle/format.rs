@@ -326,6 +326,15 @@ impl BundleMetadata {
 
     /// Reads a bundle's metadata: `path` is the bundle directory or its metadata file.
     pub fn read(path: &Path) -> Result<Self, Error> {
+        if !path.exists() {
+            return Err(Error::Bundle {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "does not exist (a bundle is a directory holding `{METADATA_FILE}`)"
+                ),
+                hint: Box::new(Hint::NotABundle),
+            });
+        }
         let file = if path.is_dir() {
             path.join(METADATA_FILE)
         } else {

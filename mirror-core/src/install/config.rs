@@ -32,6 +32,9 @@ pub struct InstallConfigFile {
     pub release: Option<String>,
     /// Release architecture for `version` (default `x86_64`).
     pub architecture: Option<String>,
+    /// A bundle written by `release mirror --to-dir` (docs/bundles.md), instead of `version`
+    /// or `release`: its releases are published from disk and the source is never contacted.
+    pub from_dir: Option<PathBuf>,
     /// The Red Hat pull secret (never modified).
     pub pull_secret: Option<PathBuf>,
     /// The registry's host name (default: this host's FQDN).
@@ -74,7 +77,7 @@ pub struct InstallConfigFile {
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 25] = [
+    pub const KEYS: [&'static str; 26] = [
         "email",
         "username",
         "passwordFile",
@@ -83,6 +86,7 @@ impl InstallConfigFile {
         "version",
         "release",
         "architecture",
+        "fromDir",
         "pullSecret",
         "hostname",
         "port",

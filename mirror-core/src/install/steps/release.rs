@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::{Ctx, Mirrored, changed, planned, write_if_changed};
 use crate::auth::AuthFile;
+use crate::bundle::{PublishOptions, publish_bundle};
 use crate::error::Error;
 use crate::install::settings::InstallSettings;
 use crate::install::{Step, StepReport, outputs};
@@ -18,15 +19,31 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
     let s = cx.s;
     let mirror = &cx.mirror;
     let client = mirror_client(s, &cx.ca_file, &cx.pull_secret_out)?;
-    let opts = MirrorOptions {
-        dry_run: s.dry_run,
-        max_per_registry: s.max_per_registry,
-        ..MirrorOptions::new(mirror.clone())
+    let result = match &s.from_dir {
+        Some(dir) => {
+            let opts = PublishOptions {
+                dry_run: s.dry_run,
+                max_per_registry: s.max_per_registry,
+                ..PublishOptions::new(dir.clone(), mirror.clone())
+            };
+            publish_bundle(&client, &opts, cx.progress.mirror()).await
+        }
+        None => {
+            let opts = MirrorOptions {
+                dry_run: s.dry_run,
+                max_per_registry: s.max_per_registry,
+                ..MirrorOptions::new(mirror.clone())
+            };
+            mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await
+        }
     };
-    let report = match mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await {
-        // A dry run before the registry exists: plan from the source alone.
+    let report = match result {
+        // A dry run before the registry exists: plan from the source (or the bundle) alone.
         Err(Error::Connection { .. } | Error::Image { .. }) if s.dry_run => {
-            return plan_from_source(cx, &client).await;
+            return match &s.from_dir {
+                Some(dir) => plan_from_bundle(cx, dir),
+                None => plan_from_source(cx, &client).await,
+            };
         }
         r => r?,
     };
@@ -52,6 +69,34 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
         format!(
             "{} at {}; {} bytes copied",
             report.version, report.update_image, report.bytes_copied
+        ),
+    ))
+}
+
+/// The mirror step of a dry run from a bundle whose target is not up yet: the plan from the
+/// bundle's metadata alone (the source is never reached).
+fn plan_from_bundle(cx: &mut Ctx<'_>, dir: &Path) -> Result<StepReport, Error> {
+    let meta = crate::bundle::BundleMetadata::read(dir)?;
+    let mirror = &cx.mirror;
+    let first = meta.releases.first().ok_or_else(|| Error::Bundle {
+        path: dir.join(crate::bundle::METADATA_FILE),
+        reason: "holds no release".into(),
+        hint: Box::new(crate::hint::Hint::NotABundle),
+    })?;
+    cx.mirrored = Some(Mirrored {
+        release_digest: None,
+        update_image: format!("{mirror}:{}-{}", first.version, first.architecture),
+        kind: InstructionKind::default_for(&first.version),
+        instructions: MirrorInstructions::new(meta.mirror_sources.clone(), &[mirror.to_string()]),
+    });
+    Ok(planned(
+        Step::Mirror,
+        format!(
+            "publish {} images ({} blobs, {} bytes; the target is not up yet) from bundle {} to {mirror}",
+            meta.images.len(),
+            meta.blobs.count,
+            meta.blobs.bytes,
+            dir.display()
         ),
     ))
 }
