@@ -319,7 +319,7 @@ impl InstallOptions {
             rh_account,
             email,
             release,
-            from_dir: self.from_dir().map(|(d, _)| d),
+            from_dir: self.bundle_dir().map(|(d, _)| d),
             pull_secret,
             extra_sans,
             ip_addresses: host.addresses,
@@ -442,7 +442,7 @@ impl InstallOptions {
         let mut preflight = PreflightOptions {
             data_dir: place.root.join("data"),
             // From a bundle the source is never reached: no `upstream` check, no sizing.
-            release: self.from_dir().is_none().then(|| release.clone()),
+            release: self.bundle_dir().is_none().then(|| release.clone()),
             to: None,
             client,
             port: place.port,

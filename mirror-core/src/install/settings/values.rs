@@ -84,7 +84,7 @@ impl InstallOptions {
     }
 
     /// The bundle to publish from (`fromDir`), with whether it came from the config file.
-    pub(super) fn from_dir(&self) -> Option<(std::path::PathBuf, bool)> {
+    pub(super) fn bundle_dir(&self) -> Option<(std::path::PathBuf, bool)> {
         match (&self.given.from_dir, &self.file.from_dir) {
             (Some(p), _) => Some((p.clone(), false)),
             (None, Some(p)) => Some((p.clone(), true)),
@@ -127,7 +127,7 @@ impl InstallOptions {
     /// `release`, else `version` (and `architecture`) in the OpenShift release repository;
     /// with `fromDir`, the bundle's first release.
     pub(super) fn release(&self) -> Result<ImageRef, Error> {
-        if let Some((dir, from_file)) = self.from_dir() {
+        if let Some((dir, from_file)) = self.bundle_dir() {
             return self.bundle_release(&dir, from_file);
         }
         let (g, f) = (&self.given, &self.file);
