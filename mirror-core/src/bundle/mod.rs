@@ -55,8 +55,3 @@ pub use source::BundleSource;
 pub use write::{
     BUNDLE_REGISTRY, BUNDLE_REPOSITORY, WriteOptions, WriteReport, bundle_repository, write_bundle,
 };
-
-/// Creates `dir` and its parents.
-pub(crate) fn create_dirs(dir: &std::path::Path) -> Result<(), crate::Error> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("create directory", dir, e))
-}

@@ -91,7 +91,7 @@ pub(crate) fn pack(
 ) -> Result<Vec<VolumeEntry>, Error> {
     let root = store.root().to_path_buf();
     let tmp_dir = root.join(TMP_DIR);
-    crate::bundle::create_dirs(&tmp_dir)?;
+    mirror_tls::fsutil::create_dirs(&tmp_dir)?;
     let mut next = store
         .volumes()
         .iter()

@@ -60,8 +60,8 @@ impl BundleSink {
     /// reported as present and never written.
     pub fn create(dir: &Path, base: BTreeSet<Digest>) -> Result<Self, Error> {
         let tmp = dir.join(TMP_DIR);
-        crate::bundle::create_dirs(&tmp)?;
-        crate::bundle::create_dirs(&dir.join(BLOBS))?;
+        mirror_tls::fsutil::create_dirs(&tmp)?;
+        mirror_tls::fsutil::create_dirs(&dir.join(BLOBS))?;
         let lock = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
             |_| Error::Bundle {
@@ -198,7 +198,7 @@ impl BundleSink {
 pub(crate) fn write_atomic_in(tmp: &Path, dest: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write as _;
     if let Some(parent) = dest.parent() {
-        crate::bundle::create_dirs(parent)?;
+        mirror_tls::fsutil::create_dirs(parent)?;
     }
     let result = (|| {
         let mut f = std::fs::File::create(tmp).map_err(|e| Error::io("create", tmp, e))?;
