@@ -108,6 +108,9 @@ pub(crate) fn pack(
             todo.push((rel, size));
         }
     }
+    // Files of closed volumes are removed on threads of their own, while the next volume is
+    // written; all are joined before this returns.
+    let mut removals: Vec<std::thread::JoinHandle<Result<(), Error>>> = Vec::new();
     let mut writer: Option<(VolumeWriter, Vec<String>)> = None;
     // Temporary names are their own sequence: a volume gets its number when it is closed.
     let mut made = 0usize;
@@ -130,7 +133,7 @@ pub(crate) fn pack(
             let (mut w, mut files) = new_writer()?;
             w.add(&rel, &root.join(&rel), size)?;
             files.push(rel);
-            close(store, w, &files, next, &mut sums)?;
+            removals.push(close(store, w, &files, next, &mut sums)?);
             next += 1;
             continue;
         }
@@ -138,7 +141,7 @@ pub(crate) fn pack(
             && w.written() + cost + TRAILER > max
         {
             let (w, files) = writer.take().expect("checked above");
-            close(store, w, &files, next, &mut sums)?;
+            removals.push(close(store, w, &files, next, &mut sums)?);
             next += 1;
         }
         let (w, files) = match &mut writer {
@@ -151,7 +154,16 @@ pub(crate) fn pack(
     if let Some((w, files)) = writer.take()
         && !w.is_empty()
     {
-        close(store, w, &files, next, &mut sums)?;
+        removals.push(close(store, w, &files, next, &mut sums)?);
+    }
+    for r in removals {
+        r.join().unwrap_or_else(|_| {
+            Err(Error::io(
+                "remove",
+                &root,
+                std::io::Error::other("a removal thread panicked"),
+            ))
+        })?;
     }
     remove_empty_dirs(&root.join("blobs"))?;
     remove_empty_dirs(&root.join(REFS))?;
@@ -173,14 +185,15 @@ pub(crate) fn pack(
     Ok(out)
 }
 
-/// Ends volume `n`, records where its files are, and removes their loose copies.
+/// Ends volume `n` and records where its files are; returns the thread removing their loose
+/// copies (only now: the volume is synced and in place).
 fn close(
     store: &mut Store,
     w: VolumeWriter,
     files: &[String],
     n: usize,
     sums: &mut BTreeMap<String, (u64, String)>,
-) -> Result<(), Error> {
+) -> Result<std::thread::JoinHandle<Result<(), Error>>, Error> {
     let root = store.root().to_path_buf();
     let (name, size, sha, members) = w.finish(&root, n)?;
     for m in &members {
@@ -188,10 +201,10 @@ fn close(
     }
     store.note_volume(&name);
     sums.insert(name, (size, sha));
-    for f in files {
-        remove(&root.join(f))?;
-    }
-    Ok(())
+    let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
+    Ok(std::thread::spawn(move || {
+        paths.iter().try_for_each(remove)
+    }))
 }
 
 /// A loose file already in a volume: blobs are named by their content; the layout's own

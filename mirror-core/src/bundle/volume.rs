@@ -107,14 +107,103 @@ pub(crate) fn read_index(path: &Path) -> Result<Vec<Member>, Error> {
     Ok(out)
 }
 
+/// What the hasher thread hashes, in volume order.
+enum Piece {
+    /// Bytes the writer wrote itself (a header, padding, the end marker).
+    Bytes(Vec<u8>),
+    /// `size` bytes of a file the kernel copied into the volume: read again here, from the
+    /// page cache as a rule.
+    File(PathBuf, u64),
+}
+
+/// The volume's sha256 on a thread of its own: the writer copies file contents in the kernel
+/// (`copy_file_range`, through `std::io::copy`) while this thread reads and hashes them, so
+/// hashing overlaps the disk write instead of adding to it.
+struct BackgroundHasher {
+    tx: Option<std::sync::mpsc::Sender<Piece>>,
+    thread: Option<std::thread::JoinHandle<Result<DigestHasher, Error>>>,
+}
+
+impl BackgroundHasher {
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Piece>();
+        let thread = std::thread::spawn(move || {
+            let mut h = DigestHasher::new();
+            let mut buf = vec![0; BUF];
+            for piece in rx {
+                match piece {
+                    Piece::Bytes(b) => h.update(&b),
+                    Piece::File(path, size) => {
+                        let mut f = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+                        let mut left = size;
+                        while left > 0 {
+                            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                            let n = f
+                                .read(&mut buf[..want])
+                                .map_err(|e| Error::io("read", &path, e))?;
+                            if n == 0 {
+                                return Err(short(&path, left, size));
+                            }
+                            h.update(&buf[..n]);
+                            left -= n as u64;
+                        }
+                    }
+                }
+            }
+            Ok(h)
+        });
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// A hasher with no thread (what a finished writer keeps).
+    fn idle() -> Self {
+        Self {
+            tx: None,
+            thread: None,
+        }
+    }
+
+    fn feed(&self, p: Piece) {
+        if let Some(tx) = &self.tx {
+            // The thread ends early only on an error, which `finish` reports.
+            let _ = tx.send(p);
+        }
+    }
+
+    fn finish(mut self) -> Result<DigestHasher, Error> {
+        drop(self.tx.take());
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(Error::io(
+                "hash",
+                "volume",
+                std::io::Error::other("the hashing thread panicked"),
+            )),
+        }
+    }
+}
+
+fn short(path: &Path, left: u64, size: u64) -> Error {
+    Error::io(
+        "read",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{left} bytes short of the {size} expected"),
+        ),
+    )
+}
+
 /// A volume being written: a temporary file renamed into place when complete.
 pub(crate) struct VolumeWriter {
     tmp: PathBuf,
     file: File,
-    hasher: DigestHasher,
+    hasher: BackgroundHasher,
     written: u64,
     members: Vec<Member>,
-    buf: Vec<u8>,
     mtime: u64,
 }
 
@@ -129,10 +218,9 @@ impl VolumeWriter {
         Ok(Self {
             tmp,
             file,
-            hasher: DigestHasher::new(),
+            hasher: BackgroundHasher::new(),
             written: 0,
             members: Vec::new(),
-            buf: vec![0; BUF],
             mtime,
         })
     }
@@ -147,12 +235,13 @@ impl VolumeWriter {
         self.members.is_empty()
     }
 
-    fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.hasher.update(bytes);
+    /// Writes `b` and hands it to the hasher.
+    fn put(&mut self, b: Vec<u8>) -> Result<(), Error> {
         self.file
-            .write_all(bytes)
+            .write_all(&b)
             .map_err(|e| Error::io("write", &self.tmp, e))?;
-        self.written += bytes.len() as u64;
+        self.written += b.len() as u64;
+        self.hasher.feed(Piece::Bytes(b));
         Ok(())
     }
 
@@ -166,33 +255,18 @@ impl VolumeWriter {
         h.set_mtime(self.mtime);
         h.set_entry_type(tar::EntryType::Regular);
         h.set_cksum();
-        self.put(h.as_bytes())?;
+        self.put(h.as_bytes().to_vec())?;
         let offset = self.written;
-        let mut f = File::open(src).map_err(|e| Error::io("open", src, e))?;
-        let mut left = size;
-        let mut buf = std::mem::take(&mut self.buf);
-        while left > 0 {
-            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = f
-                .read(&mut buf[..want])
-                .map_err(|e| Error::io("read", src, e))?;
-            if n == 0 {
-                self.buf = buf;
-                return Err(Error::io(
-                    "read",
-                    src,
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("{left} bytes short of the {size} expected"),
-                    ),
-                ));
-            }
-            self.put(&buf[..n])?;
-            left -= n as u64;
+        let f = File::open(src).map_err(|e| Error::io("open", src, e))?;
+        let copied = std::io::copy(&mut f.take(size), &mut self.file)
+            .map_err(|e| Error::io("copy into", &self.tmp, e))?;
+        if copied < size {
+            return Err(short(src, size - copied, size));
         }
-        self.buf = buf;
+        self.written += size;
+        self.hasher.feed(Piece::File(src.to_path_buf(), size));
         let pad = (BLOCK - size % BLOCK) % BLOCK;
-        self.put(&vec![0; pad as usize])?;
+        self.put(vec![0; pad as usize])?;
         self.members.push(Member {
             name: name.to_string(),
             offset,
@@ -208,15 +282,17 @@ impl VolumeWriter {
         dir: &Path,
         n: usize,
     ) -> Result<(String, u64, String, Vec<Member>), Error> {
-        self.put(&[0; TRAILER as usize])?;
+        self.put(vec![0; TRAILER as usize])?;
+        // The sync and the hashing overlap; the volume gets its name only after both.
+        let hasher = std::mem::replace(&mut self.hasher, BackgroundHasher::idle());
         self.file
             .sync_all()
             .map_err(|e| Error::io("sync", &self.tmp, e))?;
+        let sha = hasher.finish()?.finish().hex().to_string();
         let name = volume_name(n);
         let dest = dir.join(&name);
         std::fs::rename(&self.tmp, &dest).map_err(|e| Error::io("rename", &self.tmp, e))?;
         sync_dir(dir)?;
-        let sha = self.hasher.finish().hex().to_string();
         Ok((name, self.written, sha, self.members))
     }
 }
