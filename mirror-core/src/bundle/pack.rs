@@ -12,7 +12,7 @@ use super::format::{
     volume_number,
 };
 use super::store::Store;
-use super::volume::{TRAILER, VolumeWriter, entry_cost, file_sha256};
+use super::volume::{Member, TRAILER, VolumeWriter, entry_cost, file_sha256};
 use crate::error::Error;
 
 /// The smallest volume size accepted.
@@ -108,9 +108,10 @@ pub(crate) fn pack(
             todo.push((rel, size));
         }
     }
-    // Files of closed volumes are removed on threads of their own, while the next volume is
-    // written; all are joined before this returns.
-    let mut removals: Vec<std::thread::JoinHandle<Result<(), Error>>> = Vec::new();
+    // A full volume is closed on a thread of its own (synced, its hash finished, renamed, its
+    // loose files removed) while the next one is written; all are joined, in order, before
+    // this returns.
+    let mut closing: Vec<Closing> = Vec::new();
     let mut writer: Option<(VolumeWriter, Vec<String>)> = None;
     // Temporary names are their own sequence: a volume gets its number when it is closed.
     let mut made = 0usize;
@@ -133,7 +134,7 @@ pub(crate) fn pack(
             let (mut w, mut files) = new_writer()?;
             w.add(&rel, &root.join(&rel), size)?;
             files.push(rel);
-            removals.push(close(store, w, &files, next, &mut sums)?);
+            closing.push(close(&root, w, files, next));
             next += 1;
             continue;
         }
@@ -141,7 +142,7 @@ pub(crate) fn pack(
             && w.written() + cost + TRAILER > max
         {
             let (w, files) = writer.take().expect("checked above");
-            removals.push(close(store, w, &files, next, &mut sums)?);
+            closing.push(close(&root, w, files, next));
             next += 1;
         }
         let (w, files) = match &mut writer {
@@ -154,16 +155,32 @@ pub(crate) fn pack(
     if let Some((w, files)) = writer.take()
         && !w.is_empty()
     {
-        removals.push(close(store, w, &files, next, &mut sums)?);
+        closing.push(close(&root, w, files, next));
     }
-    for r in removals {
-        r.join().unwrap_or_else(|_| {
+    let mut first_err = None;
+    for c in closing {
+        let done = c.join().unwrap_or_else(|_| {
             Err(Error::io(
-                "remove",
+                "pack",
                 &root,
-                std::io::Error::other("a removal thread panicked"),
+                std::io::Error::other("a volume thread panicked"),
             ))
-        })?;
+        });
+        match done {
+            Ok((name, size, sha, members)) => {
+                for m in &members {
+                    store.note_packed(&m.name, &name, m.offset, m.size);
+                }
+                store.note_volume(&name);
+                sums.insert(name, (size, sha));
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
     }
     remove_empty_dirs(&root.join("blobs"))?;
     remove_empty_dirs(&root.join(REFS))?;
@@ -185,26 +202,20 @@ pub(crate) fn pack(
     Ok(out)
 }
 
-/// Ends volume `n` and records where its files are; returns the thread removing their loose
-/// copies (only now: the volume is synced and in place).
-fn close(
-    store: &mut Store,
-    w: VolumeWriter,
-    files: &[String],
-    n: usize,
-    sums: &mut BTreeMap<String, (u64, String)>,
-) -> Result<std::thread::JoinHandle<Result<(), Error>>, Error> {
-    let root = store.root().to_path_buf();
-    let (name, size, sha, members) = w.finish(&root, n)?;
-    for m in &members {
-        store.note_packed(&m.name, &name, m.offset, m.size);
-    }
-    store.note_volume(&name);
-    sums.insert(name, (size, sha));
-    let paths: Vec<PathBuf> = files.iter().map(|f| root.join(f)).collect();
-    Ok(std::thread::spawn(move || {
-        paths.iter().try_for_each(remove)
-    }))
+/// A volume being closed: its name, size, sha256 and members once done.
+type Closing = std::thread::JoinHandle<Result<(String, u64, String, Vec<Member>), Error>>;
+
+/// Ends volume `n` on a thread: synced, hashed, renamed into place, and only then its files'
+/// loose copies removed.
+fn close(root: &Path, w: VolumeWriter, files: Vec<String>, n: usize) -> Closing {
+    let root = root.to_path_buf();
+    std::thread::spawn(move || {
+        let done = w.finish(&root, n)?;
+        for f in &files {
+            remove(&root.join(f))?;
+        }
+        Ok(done)
+    })
 }
 
 /// A loose file already in a volume: blobs are named by their content; the layout's own

@@ -39,7 +39,7 @@ pub struct BundleSink {
     read_only: bool,
     /// Bytes the plan will write, learned when it is known (see [`Self::plan_bytes`]).
     planned: Arc<AtomicU64>,
-    /// Bytes to keep free beyond the plan (a volume being packed).
+    /// Bytes to keep free beyond the plan (the volumes being packed).
     reserve: u64,
     space: OnceLock<Result<(), (u64, u64)>>,
     _lock: Option<std::fs::File>,

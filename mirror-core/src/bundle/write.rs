@@ -191,7 +191,7 @@ pub async fn write_bundle<S: Source>(
         }
         None => (BTreeSet::new(), None),
     };
-    let reserve = opts.archive_size.unwrap_or(0);
+    let reserve = opts.archive_size.unwrap_or(0).saturating_mul(2);
     let sink = if opts.dry_run {
         BundleSink::open(&opts.dir, base.clone())?
     } else {
@@ -339,10 +339,11 @@ fn remove_tmp(tmp: &Path) -> Result<(), Error> {
     }
 }
 
-/// Packing needs room for the volume being written before the files it holds are removed.
+/// Packing needs room for the volumes being written and closed before the files they hold
+/// are removed: two at most.
 fn check_pack_space(dir: &Path, max: u64) -> Result<(), Error> {
     let loose: u64 = loose_files(dir)?.iter().map(|(_, s)| s).sum();
-    let needed = max.min(loose + (1 << 20));
+    let needed = max.saturating_mul(2).min(loose + (1 << 20));
     match free_space(dir) {
         Some(free) if free < needed && loose > 0 => Err(no_space(dir, needed, free)),
         _ => Ok(()),
