@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The main job end to end, offline, on a synthetic sample release:
-# 1. installs what is missing (docker-registry, skopeo, openssl) and builds mirrorctl;
+# 1. installs what is missing (docker-registry, skopeo, openssl, gnupg) and builds mirrorctl;
 # 2. serves a sample OpenShift release (synthetic, format-faithful: see tests/src/fixture)
-#    from a local "upstream" registry;
+#    from a local "upstream" registry, signed with a generated test key whose signature a
+#    loopback signature store serves (the payload's verification ConfigMap names both);
 # 3. runs `mirrorctl install` against it: certificates, htpasswd user, the registry (process
 #    runtime, under .quickstart/ instead of /opt/registry), login check, pull secret, release
 #    mirror, openshift-install extract, install-config snippet;
 # 4. runs it again (every step: already done), checks the mirrored release digest with skopeo,
-#    and prints the install-config snippet.
+#    writes the release signature ConfigMap the cluster needs for upgrades (signatures
+#    required: the mirror verifies them offline), and prints the install-config snippet.
 # The host trust store is left alone (--skip trust); install trusts its own CA anyway.
 # Both registries are stopped at the end. Set QUICKSTART_PORT to move off port 5000.
 set -euo pipefail
@@ -68,5 +70,17 @@ if [ "sha256:$got" != "$FROM_DIGEST" ]; then
   exit 1
 fi
 echo "ok: localhost:$port/ocp4/openshift4:4.14.1-x86_64 has the source digest $FROM_DIGEST" >&2
+
+echo "== the release signature ConfigMap (verified against the payload's key, offline)" >&2
+"$bin/mirrorctl" release mirror --from "$FROM" --to "localhost:$port/ocp4/openshift4" \
+  -a "$work/out/pull-secret.json" --ca-file "$work/registry/certs/ca.crt" \
+  --insecure-registry "$UPSTREAM" --require-signatures \
+  --release-image-signature-to-dir "$work/out/signatures" >/dev/null
+cm="$work/out/signatures/signature-sha256-${FROM_DIGEST:7:16}.json"
+if [ ! -s "$cm" ]; then
+  echo "error: no signature ConfigMap at $cm" >&2
+  exit 1
+fi
+echo "ok: $cm (oc apply -f it on the cluster; $work/out/signatures is also a signature store tree)" >&2
 echo "== install-config snippet ($work/out/install-config-snippet.yaml)" >&2
 cat "$work/out/install-config-snippet.yaml"

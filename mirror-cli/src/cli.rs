@@ -65,6 +65,8 @@ pub struct ConfigMirrorArgs {
     #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
     pub graph_url: String,
     #[command(flatten)]
+    pub signatures: SignatureArgs,
+    #[command(flatten)]
     pub access: Access,
     /// Print the plan (images, unique blobs, bytes per release) and write nothing
     #[arg(long)]
@@ -109,6 +111,20 @@ pub struct Access {
     /// only: connection errors, 408, 429, 5xx, corrupt bytes), with backoff and Retry-After
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retry_times: u32,
+    /// HTTP version for registries over TLS: `auto` (HTTP/2 when the registry offers it) or `1.1`
+    #[arg(long, value_enum, value_name = "VERSION", default_value = "auto")]
+    pub http_version: HttpVersionArg,
+}
+
+/// `--http-version`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum HttpVersionArg {
+    /// HTTP/2 when the registry offers it (ALPN), else HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    #[value(name = "1.1")]
+    Http1,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -153,6 +169,8 @@ pub struct MirrorArgs {
     /// Which mirror instructions to print [default: icsp before 4.14, idms from 4.14]
     #[arg(long, value_enum, value_name = "KIND")]
     pub print_mirror_instructions: Option<Instructions>,
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -216,6 +234,26 @@ pub struct GraphArgs {
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
+}
+
+/// Release signatures: checked before anything is copied (see docs/release-mirror.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SignatureArgs {
+    /// Write the signature ConfigMap (for `oc apply -f`) and the signature store tree (sha256=<hex>/signature-N) to DIR once the release signature verifies
+    #[arg(long, value_name = "DIR")]
+    pub release_image_signature_to_dir: Option<PathBuf>,
+    /// OpenPGP public key (armored or binary) to verify with instead of the release payload's keys; repeatable, and each file is a keyring that must have signed
+    #[arg(long = "signature-key", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+    /// Signature store to read instead of the release payload's: http://, https:// or file://DIR; repeatable, tried in order
+    #[arg(long = "signature-store", value_name = "URL")]
+    pub stores: Vec<String>,
+    /// Fail (copying nothing) when the release has no verified signature: none published, no store reachable, no keys
+    #[arg(long)]
+    pub require_signatures: bool,
+    /// Neither fetch nor verify the release signature, nor copy sigstore signature tags
+    #[arg(long, conflicts_with_all = ["require_signatures", "keys", "stores", "release_image_signature_to_dir"])]
+    pub skip_signatures: bool,
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +337,8 @@ pub struct PreflightArgs {
     /// How the registry will run, which decides the programs `tools` looks for
     #[arg(long, value_enum, default_value = "auto")]
     pub runtime: PreflightRuntime,
+    #[command(flatten)]
+    pub storage: crate::cmd::storage::StorageArgs,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -394,6 +434,11 @@ pub struct InstallArgs {
     /// Registry image for the podman runtime [default: docker.io/library/registry:2]
     #[arg(long)]
     pub image: Option<String>,
+    #[command(flatten)]
+    pub storage: crate::cmd::storage::StorageArgs,
+    /// The file holding the secret registry replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3]
+    #[arg(long, value_name = "FILE")]
+    pub http_secret_file: Option<PathBuf>,
     /// Who keeps the registry running: systemd (a unit), process (no unit), or auto
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: crate::cmd::registry::SupervisorArg,

@@ -106,6 +106,28 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "make a new one with `mirrorctl tls generate --dir {} --hostname HOST --force` (it has the SANs clients need; `mirrorctl tls verify` shows every check)",
             certs_dir.display()
         ),
+        Hint::SignatureUnavailable if has("signature-store") => {
+            "copy the signatures from a connected host (`<store>/sha256=<hex>/signature-N`) and pass `--signature-store file://DIR` or an internal `--signature-store https://...`; or drop `--require-signatures` to mirror it unsigned"
+                .to_string()
+        }
+        Hint::SignatureRejected if has("signature-key") => {
+            "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the files given with `--signature-key`"
+                .to_string()
+        }
+        Hint::StorageCredentials { file } if has("s3-credentials-file") => format!(
+            "check the access key in `{}` (`--s3-credentials-file`): an AWS credentials file (`[default]` with `aws_access_key_id = ...` and `aws_secret_access_key = ...`), or two lines: the access key ID, then the secret",
+            file.display()
+        ),
+        Hint::StorageEndpoint { endpoint } if has("s3-endpoint") => format!(
+            "check `--s3-endpoint {endpoint}` (scheme, host, port), proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and the object store; a private CA for it goes in this host's trust store"
+        ),
+        Hint::CreateBucket { bucket } if has("s3-bucket") => format!(
+            "create the bucket `{bucket}` first (the registry never creates it), or fix `--s3-bucket`"
+        ),
+        Hint::StorageRegion if has("s3-region") => {
+            "the bucket is in another region: give it with `--s3-region` (the store's error names it)"
+                .to_string()
+        }
         Hint::ReadLog { log } => format!(
             "read the registry's log: `{}` (or `mirrorctl registry logs`)",
             log.display()
@@ -233,6 +255,19 @@ mod tests {
             Hint::RegenerateCertificate {
                 certs_dir: "/opt/registry/certs".into(),
             },
+            Hint::StorageCredentials {
+                file: "/root/s3-credentials".into(),
+            },
+            Hint::StorageEndpoint {
+                endpoint: "https://s3.example.com".into(),
+            },
+            Hint::CreateBucket {
+                bucket: "mirror".into(),
+            },
+            Hint::StoragePermissions {
+                bucket: "mirror".into(),
+            },
+            Hint::StorageRegion,
             Hint::CheckChannel {
                 channel: "stable-4.99".into(),
                 arch: "amd64".into(),
@@ -277,6 +312,9 @@ mod tests {
             },
             Hint::RunPreflight,
             Hint::BindAddress,
+            Hint::SignatureRejected,
+            Hint::SignatureUnavailable,
+            Hint::SignatureKeyFormat,
             Hint::BundleIncomplete,
             Hint::BundleDamaged,
             Hint::BundleVersion {

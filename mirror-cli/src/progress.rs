@@ -214,6 +214,9 @@ impl Progress for CliProgress {
                 }
                 self.draw(false);
             }
+            MirrorEvent::Signatures(r) => {
+                self.say(&crate::cmd::signatures::progress_line(r));
+            }
             MirrorEvent::Retrying {
                 what,
                 attempt,

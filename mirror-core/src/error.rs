@@ -238,6 +238,18 @@ pub enum Error {
         /// The fix.
         hint: Hint,
     },
+    /// The object store's credentials file is unreadable or not in a known format (the
+    /// message never quotes its lines).
+    #[error("S3 credentials file `{}`: {reason}", path.display())]
+    StorageCredentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The registry's object storage refused or failed a request (or could not be reached).
+    #[error("{0}")]
+    ObjectStorage(Box<ObjectStorageFailure>),
     /// A certificate or trust-store operation failed (`mirror-tls`), with its cause and hint.
     #[error(transparent)]
     Tls(#[from] mirror_tls::Error),
@@ -334,6 +346,38 @@ pub enum Error {
     PreflightFailed {
         /// Each blocking check as `name: detail`.
         failures: Vec<String>,
+    },
+    /// Release signatures were found but do not verify (wrong key, altered content, another
+    /// release's digest): the release is not mirrored.
+    #[error("release `{release}` (`{digest}`): its signatures do not verify: {reason}")]
+    SignatureRejected {
+        /// The release image as given.
+        release: String,
+        /// The release digest the signatures must name.
+        digest: String,
+        /// Why, per keyring and signature (the key fingerprints included).
+        reason: String,
+        /// Fingerprints of the keys the signatures were checked against.
+        fingerprints: Vec<String>,
+    },
+    /// Signatures were required but none could be verified (none published, no store
+    /// answered, or no keys configured).
+    #[error("release `{release}` (`{digest}`) has no verified signature: {reason}")]
+    SignatureRequired {
+        /// The release image as given.
+        release: String,
+        /// The release digest.
+        digest: String,
+        /// Why (the stores tried, or what configuration is missing).
+        reason: String,
+    },
+    /// A signature key (keyring) cannot be used.
+    #[error("signature key `{source_name}`: {reason}")]
+    SignatureKey {
+        /// The file given, or the payload ConfigMap entry.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The registry did not come up, or could not be stopped.
     #[error("registry runtime: {reason}")]
@@ -463,6 +507,36 @@ impl std::fmt::Display for CertProblem {
     }
 }
 
+/// What an object store answered (or why it could not be reached), for
+/// [`Error::ObjectStorage`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("object storage `{endpoint}`, bucket `{bucket}`: {op}: {}", storage_message(*status, code.as_deref(), detail))]
+pub struct ObjectStorageFailure {
+    /// What was tried (`list the bucket`, `write a test object`, ...).
+    pub op: &'static str,
+    /// The endpoint URL.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The HTTP status, when the store answered.
+    pub status: Option<u16>,
+    /// The store's error code (`NoSuchBucket`, `InvalidAccessKeyId`, ...).
+    pub code: Option<String>,
+    /// The store's message, or the transport's error chain.
+    pub detail: String,
+    /// The credentials file in use, for the hint.
+    pub credentials: PathBuf,
+}
+
+fn storage_message(status: Option<u16>, code: Option<&str>, detail: &str) -> String {
+    match (status, code) {
+        (None, _) => format!("cannot connect: {detail}"),
+        (Some(st), Some(c)) => format!("answered {st} {c}: {detail}"),
+        (Some(st), None) if detail.is_empty() => format!("answered {st}"),
+        (Some(st), None) => format!("answered {st}: {detail}"),
+    }
+}
+
 fn connection_message(tries: u32, detail: &str, cert: Option<&CertProblem>) -> String {
     match cert {
         Some(p) => format!("{p}: {detail}"),
@@ -551,6 +625,16 @@ impl Error {
             Error::ToolMissing { install, .. } => Hint::Run {
                 advice: install.clone(),
             },
+            Error::StorageCredentials { path, .. } => {
+                Hint::StorageCredentials { file: path.clone() }
+            }
+            Error::ObjectStorage(f) => crate::storage::hint_for(
+                f.status,
+                f.code.as_deref(),
+                &f.endpoint,
+                &f.bucket,
+                &f.credentials,
+            ),
             Error::Runtime { log: Some(log), .. } => Hint::ReadLog { log: log.clone() },
             Error::GraphFetch { hint, .. }
             | Error::Channel { hint, .. }
@@ -572,6 +656,9 @@ impl Error {
             },
             Error::InstallConfigSyntax { .. } => Hint::InstallConfigFormat,
             Error::PreflightFailed { .. } => Hint::RunPreflight,
+            Error::SignatureRejected { .. } => Hint::SignatureRejected,
+            Error::SignatureRequired { .. } => Hint::SignatureUnavailable,
+            Error::SignatureKey { .. } => Hint::SignatureKeyFormat,
             _ => return None,
         })
     }

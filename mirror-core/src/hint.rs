@@ -82,11 +82,41 @@ pub enum Hint {
         /// The certificate directory.
         certs_dir: PathBuf,
     },
+    /// The object store cannot be reached at its endpoint.
+    StorageEndpoint {
+        /// The endpoint URL.
+        endpoint: String,
+    },
+    /// The object store refused the access key, or its file is unusable.
+    StorageCredentials {
+        /// The credentials file.
+        file: PathBuf,
+    },
+    /// The bucket does not exist (the registry never creates it).
+    CreateBucket {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The access key may not do what the registry needs in the bucket.
+    StoragePermissions {
+        /// The bucket.
+        bucket: String,
+    },
+    /// The bucket lives in another region than the one the requests are signed for.
+    StorageRegion,
     /// Run this command (installing a package, registering the host): already worded.
     Run {
         /// The whole advice, naming only other programs' commands.
         advice: String,
     },
+    /// The release's signatures do not verify with its keys: the content or the keys are not
+    /// what they should be.
+    SignatureRejected,
+    /// No verified signature could be had: reach or copy a signature store, or accept an
+    /// unsigned release.
+    SignatureUnavailable,
+    /// A signature key is not an OpenPGP public key.
+    SignatureKeyFormat,
     /// Read the registry's log.
     ReadLog {
         /// The log file.
@@ -280,6 +310,36 @@ impl std::fmt::Display for Hint {
                 f,
                 "make a new certificate in `{}` with subjectAltNames for every name clients use",
                 certs_dir.display()
+            ),
+            Hint::SignatureRejected => f.write_str(
+                "nothing was copied: the release or its signatures were altered, or the keys are not the release keys; mirror from the official source, or check the keys given",
+            ),
+            Hint::SignatureUnavailable => f.write_str(
+                "make a signature store reachable (an internal HTTP server or a directory holding `sha256=<hex>/signature-N`), or accept an unsigned release",
+            ),
+            Hint::SignatureKeyFormat => f.write_str(
+                "give an OpenPGP public key file, armored or binary, as gpg exports it (not a private key, not a signature)",
+            ),
+            Hint::StorageEndpoint { endpoint } => write!(
+                f,
+                "check the endpoint URL `{endpoint}` (scheme, host, port), proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and the object store; a private CA for it goes in this host's trust store"
+            ),
+            Hint::StorageCredentials { file } => write!(
+                f,
+                "check the access key in `{}`: {}",
+                file.display(),
+                crate::storage::CREDENTIAL_FORMATS
+            ),
+            Hint::CreateBucket { bucket } => write!(
+                f,
+                "create the bucket `{bucket}` first (the registry never creates it), or check its name"
+            ),
+            Hint::StoragePermissions { bucket } => write!(
+                f,
+                "the key is valid but may not use bucket `{bucket}`: grant s3:ListBucket, s3:GetBucketLocation, s3:ListBucketMultipartUploads on the bucket and s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload on its objects"
+            ),
+            Hint::StorageRegion => f.write_str(
+                "the bucket is in another region: give the bucket's region (the store's error names it)",
             ),
             Hint::Run { advice } => f.write_str(advice),
             Hint::ReadLog { log } => write!(f, "read the registry's log: `{}`", log.display()),

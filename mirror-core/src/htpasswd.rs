@@ -297,6 +297,16 @@ pub fn htpasswd_user_state(path: &Path, credential: &Credential) -> Result<UserS
 /// mode 0600. When the user's hash already matches the password at bcrypt `cost` nothing is
 /// written ([`UserAction::Unchanged`]), though a file readable by others is narrowed to 0600;
 /// a matching hash of another cost is hashed again at `cost` ([`UserAction::Rehashed`]).
+///
+/// ```no_run
+/// # fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::{Credential, DEFAULT_BCRYPT_COST};
+/// let user = Credential { username: "mirror".into(), password: "s3cret".into() };
+/// let path = std::path::Path::new("/opt/registry/auth/htpasswd");
+/// let action = mirror_core::set_htpasswd_user(path, &user, DEFAULT_BCRYPT_COST)?;
+/// println!("{action:?}");
+/// # Ok(()) }
+/// ```
 pub fn set_htpasswd_user(
     path: &Path,
     credential: &Credential,

@@ -31,19 +31,20 @@ mod release;
 mod runtime;
 mod secret;
 mod size;
+mod storage;
 mod upgrade;
 pub mod verify;
 
 pub use auth::{AuthFile, Credential, FoundCredential};
 pub use copy::DEFAULT_MAX_PER_REGISTRY;
 pub use digest::{Digest, DigestHasher};
-pub use error::{CertProblem, Error, ErrorChain};
+pub use error::{CertProblem, Error, ErrorChain, ObjectStorageFailure};
 pub use hint::Hint;
 pub use htpasswd::{
     DEFAULT_BCRYPT_COST, Htpasswd, MAX_PASSWORD_BYTES, UserAction, UserState, hash_password,
     htpasswd_user_state, set_htpasswd_user, validate_password, validate_username,
 };
-pub use install::config::InstallConfigFile;
+pub use install::config::{InstallConfigFile, S3ConfigFile};
 pub use install::settings::{
     DEFAULT_ARCHITECTURE, DEFAULT_CERTIFICATE_FILE, DEFAULT_MIRROR_REPOSITORY, DEFAULT_OUTPUT_DIR,
     DEFAULT_RELEASE_REPOSITORY, InstallOptions, SettingNames,
@@ -87,18 +88,28 @@ pub use release::payload::{
     Component, Release, ReleaseMetadata, parse_image_references, parse_release_metadata,
     read_release, tag_arch,
 };
+pub use release::signature::{
+    KeyMatch, Keyring, KeyringInfo, MAX_SIGNATURE_BYTES, MAX_SIGNATURES, SIGNATURE_LABEL,
+    SIGNATURE_NAMESPACE, SignatureFiles, SignatureOptions, SignatureReport, SignatureStatus,
+    SignatureStore, StoreReport, StoreResult, VERIFICATION_ANNOTATION, VerifiedSignature,
+    configmap_file_name, signature_configmap, sigstore_tag,
+};
 pub use runtime::{
     CONTAINER_NAME, CheckState, DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT,
-    DEFAULT_REGISTRY_ROOT, DownReport, LogSource, RegistryLayout, RunMode, RunOptions,
-    RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport, SupervisorChoice,
-    UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running, parse_bind,
-    registry_down, registry_logs, registry_status, registry_up, validate_port,
+    DEFAULT_REGISTRY_ROOT, DetectedVersion, DownReport, LogSource, RegistryLayout, RegistryVersion,
+    RunMode, RunOptions, RuntimeChoice, RuntimeState, StatusCheck, StatusOptions, StatusReport,
+    SupervisorChoice, UNIT_NAME, UpAction, UpOptions, UpReport, describe_listen, is_running,
+    parse_bind, registry_down, registry_logs, registry_status, registry_up, validate_port,
 };
 pub use secret::{read_secret_file, secret_line};
 /// Semantic versions (release versions in the upgrade graph), re-exported so callers share one
 /// version.
 pub use semver;
 pub use size::{format_size, parse_size};
+pub use storage::{
+    DEFAULT_S3_REGION, S3CheckReport, S3Credentials, S3Storage, SecretAction, StorageSettings,
+    check_s3, default_http_secret_file, ensure_http_secret, read_http_secret,
+};
 pub use upgrade::cross::{CrossChannelPath, CrossStep};
 pub use upgrade::fetch::{
     ChannelGraph, DEFAULT_ARCH, DEFAULT_GRAPH_URL, GraphClient, GraphOptions, GraphSource,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::copy::{CopyPlan, Role};
 use crate::digest::Digest;
+use crate::release::signature::SignatureReport;
 
 /// What happened to a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -48,6 +49,8 @@ pub enum MirrorEvent<'a> {
         /// Number of images (components + the release).
         images: usize,
     },
+    /// A release's signatures were checked (before anything is copied).
+    Signatures(&'a SignatureReport),
     /// The plan is known.
     Planned(&'a CopyPlan),
     /// Bytes moved (called often, per chunk).

@@ -359,6 +359,22 @@ pub struct MergeReport {
 /// Reads `opts.input`, sets the `opts.registry` entry, and writes `opts.output`: atomically,
 /// mode 0600. The input is never modified (an output naming the input is refused); an output
 /// with other content is refused without `opts.force`; identical content is left alone.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::{Credential, MergeOptions};
+/// let report = mirror_core::merge_pull_secret(&MergeOptions {
+///     input: "pull-secret".into(),
+///     output: "pull-secret.json".into(),
+///     registry: "mirror.example.com:5000".into(),
+///     credential: Credential { username: "mirror".into(), password: "s3cret".into() },
+///     email: Some("admin@example.com".into()),
+///     pretty: false,
+///     force: false,
+/// })?;
+/// println!("{:?}", report.keys);
+/// # Ok(()) }
+/// ```
 pub fn merge_pull_secret(opts: &MergeOptions) -> Result<MergeReport, Error> {
     if same_file(&opts.input, &opts.output) {
         return Err(Error::InvalidSetting {

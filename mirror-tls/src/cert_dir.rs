@@ -91,6 +91,24 @@ pub struct CertOutcome {
 /// sign, are an [`Error::ForeignCertificate`].
 ///
 /// Every file is written atomically; keys are created 0600.
+///
+/// ```no_run
+/// # fn demo() -> mirror_tls::Result<()> {
+/// use mirror_tls::{GenerateOptions, Subject};
+/// let opts = GenerateOptions {
+///     subject: Subject::from_file("certificate".as_ref())?,
+///     hostname: "mirror.example.com".into(),
+///     ..GenerateOptions::default()
+/// };
+/// let outcome = mirror_tls::ensure_certificates(
+///     "/opt/registry/certs".as_ref(),
+///     &opts,
+///     false,
+///     std::time::SystemTime::now(),
+/// )?;
+/// println!("{:?}", outcome.action);
+/// # Ok(()) }
+/// ```
 pub fn ensure_certificates(
     dir: &Path,
     opts: &GenerateOptions,

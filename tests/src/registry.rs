@@ -19,6 +19,15 @@ pub struct RegistryOptions {
     pub cert: CertVariant,
     /// Require this user and password (bcrypt htpasswd).
     pub htpasswd: Option<(String, String)>,
+    /// With `htpasswd`: the bcrypt cost of the hash (default 5, what `htpasswd -B` writes;
+    /// the registry checks it on every request, so it is a benchmark knob).
+    pub bcrypt_cost: Option<u32>,
+    /// Listen on this port instead of a free one (to restart a registry over the same data,
+    /// so that references to it stay valid).
+    pub port: Option<u16>,
+    /// Write distribution's access log (one line per request) to the registry log, so that
+    /// benchmarks can count requests.
+    pub access_log: bool,
     /// Keep data in this directory instead of a temp dir (it is not removed).
     pub root: Option<PathBuf>,
     /// Refuse writes (distribution's read-only maintenance mode).
@@ -102,7 +111,7 @@ impl TestRegistry {
         }
         let mut auth_section = String::new();
         if let Some((user, pass)) = &opts.htpasswd {
-            let hash = bcrypt::hash_with_result(pass, 5)
+            let hash = bcrypt::hash_with_result(pass, opts.bcrypt_cost.unwrap_or(5))
                 .expect("bcrypt")
                 .format_for_version(bcrypt::Version::TwoY);
             std::fs::write(root.join("htpasswd"), format!("{user}:{hash}\n"))
@@ -122,12 +131,14 @@ impl TestRegistry {
             );
         }
         let log_path = root.join("registry.log");
-        for attempt in 0..5 {
-            let port = free_port();
+        let attempts = if opts.port.is_some() { 1 } else { 5 };
+        for attempt in 0..attempts {
+            let port = opts.port.unwrap_or_else(free_port);
             let config = format!(
-                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: {readonly}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: mirror-test-secret\n{tls_section}{auth_section}",
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: {no_access_log}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: {readonly}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: mirror-test-secret\n{tls_section}{auth_section}",
                 data.display(),
-                readonly = opts.readonly
+                readonly = opts.readonly,
+                no_access_log = !opts.access_log
             );
             let config_path = root.join("config.yml");
             std::fs::write(&config_path, config).expect("write config");
@@ -155,7 +166,9 @@ impl TestRegistry {
                     reg._tmp = tmp;
                     return reg;
                 }
-                Err(why) if attempt < 4 && why.contains("address already in use") => continue,
+                Err(why) if attempt + 1 < attempts && why.contains("address already in use") => {
+                    continue;
+                }
                 Err(why) => {
                     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
                     panic!("docker-registry did not start ({why}); its log:\n{log}");
@@ -325,7 +338,7 @@ pub fn free_port() -> u16 {
 
 /// A CA and a server certificate for `127.0.0.1`/`localhost` (or the faulty `variant`), as
 /// PEM: (ca, leaf + its issuer, key).
-fn throwaway_pki(variant: CertVariant) -> (String, String, String) {
+pub(crate) fn throwaway_pki(variant: CertVariant) -> (String, String, String) {
     use rcgen::{DnType, SanType};
     let (ca, issuer) = throwaway_ca("mirror-test CA");
     let (signer_pem, signer) = match variant {

@@ -11,11 +11,17 @@ pub fn require_tool(name: &str) -> PathBuf {
             return p;
         }
     }
+    if name == "moto_server" {
+        panic!(
+            "`moto_server` is not installed, and this test needs it: run `pip install 'moto[server]'` (in a virtualenv on Debian 12, with the venv's bin on PATH), or simply `./scripts/test.sh`, which installs it"
+        );
+    }
     // (Debian package, RHEL package) holding the program.
     let (deb, rpm) = match name {
         "docker-registry" => ("docker-registry", "docker-distribution"),
         "update-ca-certificates" => ("ca-certificates", "ca-certificates"),
         "keytool" => ("default-jre-headless", "java-17-openjdk-headless"),
+        "gpg" | "gpgconf" => ("gnupg", "gnupg2"),
         other => (other, other),
     };
     panic!(

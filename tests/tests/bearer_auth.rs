@@ -71,11 +71,20 @@ fn mirror_into_a_token_auth_registry() {
         a.push(auth.display().to_string());
         a
     };
+    let before = tokens.requests.lock().unwrap().len();
     let out = mirrorctl(args(&auth)).output().unwrap();
+    let ours: Vec<Vec<String>> = tokens.requests.lock().unwrap()[before..].to_vec();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(report["blobsMounted"].as_u64().unwrap() >= 2, "{report}");
+    // Concurrent requests that need the same token wait for one fetch: each scope once.
+    let mut seen = std::collections::BTreeSet::new();
+    for scopes in &ours {
+        let mut key = scopes.clone();
+        key.sort();
+        assert!(seen.insert(key), "a token was fetched twice: {ours:?}");
+    }
     for c in &f.components {
         skopeo::assert_digest(
             &target,

@@ -126,7 +126,7 @@ fn assert_portable_names(dir: &Path) -> usize {
             assert!(!name.contains(':'), "`{}` has a `:`", p.display());
             assert!(
                 name.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+                    .all(|b| b.is_ascii_alphanumeric() || b"._=-".contains(&b)),
                 "`{}` has a character FAT32 or Windows may refuse",
                 p.display()
             );
@@ -1098,4 +1098,127 @@ fn install_from_a_bundle_end_to_end_with_the_source_stopped() {
             "rerun did something: {line}\n{stderr}"
         );
     }
+}
+
+#[test]
+fn release_signatures_travel_in_the_bundle_and_verify_offline() {
+    use mirror_testkit::fixture::FixtureVerification;
+    use mirror_testkit::signing::{SigningKey, write_signature};
+    let rt = rt();
+    let work = tempfile::tempdir().unwrap();
+    let store_dir = work.path().join("store");
+    std::fs::create_dir_all(&store_dir).unwrap();
+    let store = mirror_testkit::SignatureServer::start(&store_dir);
+    let key = SigningKey::generate("test release key 31", 31);
+    let spec = FixtureSpec {
+        verification: Some(
+            FixtureVerification::default()
+                .store("local", &store.url)
+                .key("test", &key),
+        ),
+        ..FixtureSpec::tiny()
+    };
+    let mut source = TestRegistry::start();
+    let target = TestRegistry::start();
+    let f = rt.block_on(fixture::push(
+        &spec,
+        &RegistryClient::new(source.client_options()).unwrap(),
+        &source.host,
+    ));
+    let identity = "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64";
+    write_signature(
+        &store_dir,
+        &f.release_digest,
+        1,
+        &key.sign_release(&f.release_digest, identity),
+    );
+    let dir = work.path().join("bundle");
+    let out = mirrorctl([
+        "release",
+        "mirror",
+        "--from",
+        &f.release,
+        "--to-dir",
+        &s(&dir),
+        "--insecure-registry",
+        &source.host,
+        "--require-signatures",
+    ])
+    .output()
+    .unwrap();
+    let (_, stderr) = ok(&out, "--to-dir, signed");
+    assert!(
+        stderr.contains("info: Release signature verified"),
+        "{stderr}"
+    );
+    let hex = f.release_digest.hex();
+    let tree = format!("signatures/sha256={hex}/signature-1");
+    let configmap = format!("signatures/signature-sha256-{}.json", &hex[..16]);
+    let meta = metadata(&dir);
+    assert_eq!(meta["releases"][0]["signature"], "verified");
+    let listed: Vec<&str> = meta["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [tree.as_str(), configmap.as_str()]);
+    assert_portable_names(&dir);
+
+    // The far side: no source, no signature server. The bundle's signatures verify, and the
+    // ConfigMap for the cluster is written there.
+    source.stop();
+    drop(store);
+    let out_dir = work.path().join("cluster-config");
+    let publish = |extra: &[&str]| {
+        let mut a = vec![
+            "release".to_string(),
+            "mirror".into(),
+            "--from-dir".into(),
+            s(&dir),
+            "--to".into(),
+            format!("{}/{TARGET_REPO}", target.host),
+            "--insecure-registry".into(),
+            target.host.clone(),
+            "--require-signatures".into(),
+            "--output".into(),
+            "json".into(),
+        ];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        mirrorctl(a).output().unwrap()
+    };
+    // An altered signature (same size): refused before anything is copied.
+    let sig_file = dir.join(&tree);
+    let good = std::fs::read(&sig_file).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0x55;
+    std::fs::write(&sig_file, &bad).unwrap();
+    let out = mirrorctl(["bundle", "verify", &s(&dir)]).output().unwrap();
+    assert!(text(&out).0.contains(&tree), "{}", text(&out).0);
+    assert_eq!(out.status.code(), Some(1));
+    let out = publish(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).1);
+    assert_eq!(
+        skopeo::list_tags(&target, TARGET_REPO).unwrap(),
+        Vec::<String>::new()
+    );
+    std::fs::write(&sig_file, &good).unwrap();
+
+    let out = publish(&["--release-image-signature-to-dir", &s(&out_dir)]);
+    let (stdout, _) = ok(&out, "--from-dir, signed");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let sig = &report["releases"][0]["signatures"];
+    assert_eq!(sig["status"], "verified", "{sig}");
+    let store_url = sig["stores"][0]["url"].as_str().unwrap();
+    assert!(
+        store_url.starts_with("file://") && store_url.ends_with("/signatures/"),
+        "{store_url}"
+    );
+    assert!(
+        out_dir
+            .join(format!("signature-sha256-{}.json", &hex[..16]))
+            .is_file()
+    );
+    assert_exact(&target, TARGET_REPO, &f);
 }

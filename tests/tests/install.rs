@@ -422,7 +422,7 @@ fn dry_run_plans_every_step_and_changes_nothing() {
     assert_eq!(stdout, "Dry run: nothing was changed.\n");
     assert!(
         stderr.contains(&format!(
-            "start the registry (process runtime) on 127.0.0.1:{} under {root}\n",
+            "start the registry (process runtime, filesystem storage) on 127.0.0.1:{} under {root}\n",
             env.port
         )),
         "{stderr}"

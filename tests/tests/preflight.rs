@@ -10,8 +10,8 @@ use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry};
 use serde_json::Value;
 
-const CHECKS: [&str; 9] = [
-    "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "upstream",
+const CHECKS: [&str; 10] = [
+    "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "storage", "upstream",
 ];
 
 /// `--skip` for every check but `keep`.
@@ -131,7 +131,7 @@ fn bad_arguments_are_usage_errors_naming_the_value() {
         ),
         (
             &["--skip", "nosuch"],
-            "error: --skip: unknown check `nosuch`\nhint: known checks: os, disk, memory, cpu, cidr, port, hostname, tools, upstream\n",
+            "error: --skip: unknown check `nosuch`\nhint: known checks: os, disk, memory, cpu, cidr, port, hostname, tools, storage, upstream\n",
         ),
         (
             &["--min-free", "lots"],

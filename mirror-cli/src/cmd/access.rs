@@ -1,8 +1,8 @@
 //! `-a`, `--ca-file`, `--insecure-registry` into a registry client.
 
-use mirror_core::{AuthFile, ClientOptions, RegistryClient, RetryHook, RetryPolicy};
+use mirror_core::{AuthFile, ClientOptions, HttpVersion, RegistryClient, RetryHook, RetryPolicy};
 
-use crate::cli::Access;
+use crate::cli::{Access, HttpVersionArg};
 
 /// Builds a client from the access flags; `on_retry` is told of every retried request.
 pub fn client(
@@ -37,6 +37,10 @@ pub fn client_options(access: &Access) -> Result<ClientOptions, mirror_core::Err
         ca_pems,
         insecure_registries: access.insecure_registries.clone(),
         retry: retry_policy(access),
+        http_version: match access.http_version {
+            HttpVersionArg::Auto => HttpVersion::Auto,
+            HttpVersionArg::Http1 => HttpVersion::Http1,
+        },
         ..Default::default()
     })
 }

@@ -13,7 +13,7 @@ use mirror_core::{Hint, ImageRef, InstructionKind, Repository};
 
 use super::access;
 use super::interrupted;
-use super::mirror::{pick, render_text, usage};
+use super::mirror::{pick, render_text, signature_options, usage};
 use crate::cli::{Instructions, MirrorArgs, OutputFormat};
 use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, stdout};
 use crate::progress::{CliProgress, retry_hook};
@@ -70,6 +70,10 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
             ("--to", args.to.is_some()),
             ("--from-dir", args.bundle.from_dir.is_some()),
             ("--to-release-image", args.to_release_image.is_some()),
+            (
+                "--release-image-signature-to-dir (the bundle keeps the signatures in DIR/signatures)",
+                args.signatures.release_image_signature_to_dir.is_some(),
+            ),
         ];
         if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
             eprintln!("error: --to-dir and {flag} cannot be used together");
@@ -105,7 +109,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
     for f in &args.from {
         match ImageRef::parse(f) {
             Ok(r) => froms.push(r),
-            Err(e) => return usage(&e, "--from"),
+            Err(e) => return usage(e, "--from"),
         }
     }
     let archive_size = match args
@@ -116,10 +120,14 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(s) => s,
-        Err(e) => return usage(&e, "--archive-size"),
+        Err(e) => return usage(e, "--archive-size"),
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
         Ok(r) => r,
+        Err(code) => return code,
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
         Err(code) => return code,
     };
     let progress = Arc::new(CliProgress::new(quiet));
@@ -134,6 +142,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
         instructions: far_side_commands("DIR"),
+        signatures,
         ..WriteOptions::new(dir.clone())
     };
     let result = tokio::select! {
@@ -265,7 +274,7 @@ async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
     let dir = args.bundle.from_dir.clone().unwrap_or_default();
     let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
     };
     let to_release_image = match args
         .to_release_image
@@ -274,7 +283,11 @@ async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to-release-image"),
+        Err(e) => return usage(e, "--to-release-image"),
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let progress = Arc::new(CliProgress::new(quiet));
     let client = match access::client(&args.access, Some(retry_hook(progress.clone()))) {
@@ -282,6 +295,7 @@ async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
         Err(e) => return core_error(&e),
     };
     let opts = PublishOptions {
+        signatures,
         to_release_image,
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,

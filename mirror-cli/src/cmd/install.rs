@@ -103,8 +103,12 @@ fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
     } else {
         String::new()
     };
+    let data = match s.storage.s3() {
+        Some(s3) => format!("data in bucket `{}` at {}", s3.bucket, s3.endpoint_str()),
+        None => format!("data in {}/data", s.root.display()),
+    };
     let ready = format!(
-        "The mirror registry is ready.\n\n  Registry:   {reg} (data in {root}/data)\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
+        "The mirror registry is ready.\n\n  Registry:   {reg} ({data})\n  Log in:     podman login {reg} -u {user}   (CA: {root}/certs/ca.crt)\n  Release:    {update}\n\nPaste {out}/install-config-snippet.yaml into install-config.yaml, apply the mirror policy in {out} to the cluster\nfor upgrades, and install with {out}/openshift-install (pinned to the mirrored release).\n",
         reg = r.registry,
         root = s.root.display(),
         user = s.credential.username,
@@ -219,22 +223,20 @@ fn given(a: &InstallArgs) -> InstallConfigFile {
         max_per_registry: a.max_per_registry,
         bcrypt_cost: a.bcrypt_cost,
         image: a.image.clone(),
+        storage: a.storage.kind(),
+        s3: a.storage.s3_section(),
+        http_secret_file: a.http_secret_file.clone(),
     }
 }
 
 /// How `install` names a setting: the flag whose argument id is the config key in snake case
-/// (`pullSecret` -> `--pull-secret`); the password, which no flag holds, as `registry password`.
+/// (`pullSecret` -> `--pull-secret`, `s3.bucket` -> `--s3-bucket`); the password, which no
+/// flag holds, as `registry password`.
 pub fn install_flag(key: &str) -> Option<String> {
     if key == "password" {
         return Some("registry password".into());
     }
-    let mut id = String::new();
-    for c in key.chars() {
-        if c.is_ascii_uppercase() {
-            id.push('_');
-        }
-        id.push(c.to_ascii_lowercase());
-    }
+    let id = super::storage::arg_id(key);
     let root = <crate::cli::Cli as clap::CommandFactory>::command();
     let install = root.find_subcommand("install")?;
     let arg = install
@@ -278,9 +280,17 @@ mod tests {
     /// by what it is), so no error names a setting `install` cannot take.
     #[test]
     fn every_config_key_has_an_install_flag() {
+        // The `s3:` section's keys are named `s3.<key>`.
         let flags: Vec<String> = mirror_core::InstallConfigFile::KEYS
             .iter()
-            .map(|k| install_flag(k).unwrap_or_else(|| format!("NONE for {k}")))
+            .flat_map(|k| match *k {
+                "s3" => mirror_core::S3ConfigFile::KEYS
+                    .iter()
+                    .map(|s| format!("s3.{s}"))
+                    .collect(),
+                k => vec![k.to_string()],
+            })
+            .map(|k| install_flag(&k).unwrap_or_else(|| format!("NONE for {k}")))
             .collect();
         assert_eq!(
             flags,
@@ -311,6 +321,14 @@ mod tests {
                 "--max-per-registry",
                 "--bcrypt-cost",
                 "--image",
+                "--storage",
+                "--s3-endpoint",
+                "--s3-bucket",
+                "--s3-region",
+                "--s3-root",
+                "--s3-credentials-file",
+                "--s3-no-redirect",
+                "--http-secret-file",
             ]
         );
         assert_eq!(

@@ -11,7 +11,7 @@ use mirror_core::{
 
 use super::{access, graph};
 use crate::cli::{Access, ChannelArgs, ConfigMirrorArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, stdout};
+use crate::output::{EXIT_OK, core_error, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
 /// `release mirror`.
@@ -23,12 +23,12 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
     for f in &args.from {
         match ImageRef::parse(f) {
             Ok(r) => froms.push(r),
-            Err(e) => return usage(&e, "--from"),
+            Err(e) => return usage(e, "--from"),
         }
     }
     let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
     };
     let to_release_image = match args
         .to_release_image
@@ -37,7 +37,11 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
         .transpose()
     {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to-release-image"),
+        Err(e) => return usage(e, "--to-release-image"),
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
         Ok(r) => r,
@@ -48,6 +52,8 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
+        sigstore: !args.signatures.skip_signatures,
+        signatures,
         ..MirrorOptions::new(to)
     };
     run(
@@ -76,7 +82,11 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
     };
     let to = match Repository::parse(&format!("{registry}/{path}")) {
         Ok(r) => r,
-        Err(e) => return usage(&e, "--to"),
+        Err(e) => return usage(e, "--to"),
+    };
+    let signatures = match signature_options(&args.signatures, &args.access) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let pick_args = ChannelArgs {
         graph_url: args.graph_url.clone(),
@@ -91,6 +101,8 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
         namespace,
+        sigstore: !args.signatures.skip_signatures,
+        signatures,
         ..MirrorOptions::new(to)
     };
     run(
@@ -102,6 +114,18 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
         quiet,
     )
     .await
+}
+
+/// The signature flags as library options; bad key files and store URLs are usage errors.
+pub(crate) fn signature_options(
+    args: &crate::cli::SignatureArgs,
+    access_flags: &Access,
+) -> Result<mirror_core::SignatureOptions, u8> {
+    let client = access::client_options(access_flags).map_err(|e| core_error(&e))?;
+    super::signatures::options(args, &client.ca_pems).map_err(|e| {
+        let (flag, e) = *e;
+        usage(e, flag)
+    })
 }
 
 /// Where `mirror --config` puts releases under the namespace (as oc's `--to-dir` default).
@@ -173,6 +197,11 @@ async fn run(
         Err(e) => return core_error(&e),
     };
     if !quiet {
+        for rel in &report.releases {
+            if let Some(a) = super::signatures::advice(&rel.signatures) {
+                eprintln!("{a}");
+            }
+        }
         let secs = started.elapsed().as_secs_f64();
         let rate = report.bytes_copied as f64 / secs.max(0.001) / 1e6;
         if report.dry_run {
@@ -198,12 +227,12 @@ async fn run(
     EXIT_OK
 }
 
-pub(crate) fn usage(e: &mirror_core::Error, flag: &str) -> u8 {
-    eprintln!("error: {flag}: {e}");
-    if let Some(h) = crate::output::hint_text(e.hint()) {
-        eprintln!("hint: {h}");
-    }
-    EXIT_USAGE
+/// `e` as the value of `flag`: printed naming the flag, a usage error.
+pub(crate) fn usage(e: mirror_core::Error, flag: &str) -> u8 {
+    core_error(&mirror_core::Error::Setting {
+        name: flag.to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// The text `oc adm release mirror` prints on stdout, plus the plan for a dry run, one
@@ -223,6 +252,9 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
     }
     if !r.releases.is_empty() {
         out.push_str(&r.instructions.render(kind));
+    }
+    for rel in &r.releases {
+        out.push_str(&super::signatures::render(&rel.signatures, r.dry_run));
     }
     if r.releases.len() > 1 && !r.dry_run {
         let updates: Vec<ReleaseUpdate> = r

@@ -11,6 +11,8 @@ pub(crate) mod pull_secret;
 pub(crate) mod registry;
 mod release;
 pub(crate) mod secret_input;
+pub(crate) mod signatures;
+pub(crate) mod storage;
 pub(crate) mod tls;
 pub(crate) mod trust;
 

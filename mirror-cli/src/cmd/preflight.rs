@@ -105,6 +105,7 @@ fn resolve(args: &PreflightArgs) -> Result<PreflightOptions, mirror_core::Error>
             PreflightRuntime::Process => RuntimeChoice::Process,
             PreflightRuntime::Auto => RuntimeChoice::Auto,
         },
+        storage: args.storage.resolve()?,
         ..Default::default()
     };
     for name in &args.skip {

@@ -23,7 +23,7 @@ pub enum RegistryCommand {
     User(UserCommand),
     /// Start the registry (idempotent: a running registry with this configuration is left alone)
     Up(UpArgs),
-    /// Check the registry: running, TLS with our CA, login, _catalog (exit 1 when a check fails)
+    /// Check the registry: running, storage, TLS with our CA, login, _catalog (exit 1 when a check fails)
     Status(StatusArgs),
     /// Stop the registry and remove what `up` installed to run it (the data is kept)
     Down(DownArgs),
@@ -112,6 +112,11 @@ pub struct UpArgs {
     /// The distribution binary for the process runtime [default: docker-registry or registry on PATH]
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub storage: super::storage::StorageArgs,
+    /// The file holding the secret replicas share (created random, 0600, when missing) [default: <root>/auth/http-secret with --storage s3, none otherwise]
+    #[arg(long, value_name = "FILE")]
+    pub http_secret_file: Option<PathBuf>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -215,8 +220,9 @@ fn up(args: UpArgs) -> u8 {
                 .as_deref()
                 .map(|b| parse_bind(b).map_err(flag("--bind")))
                 .transpose()
-        });
-    let bind = match checked {
+        })
+        .and_then(|bind| Ok((bind, args.storage.resolve()?)));
+    let (bind, storage) = match checked {
         Ok(b) => b,
         Err(e) => return core_error(&e),
     };
@@ -224,6 +230,8 @@ fn up(args: UpArgs) -> u8 {
         root: args.root.root.clone(),
         port: args.port,
         bind,
+        storage,
+        http_secret_file: args.http_secret_file,
         run: RunOptions {
             runtime: match args.runtime {
                 RuntimeArg::Auto => RuntimeChoice::Auto,
@@ -257,28 +265,58 @@ fn up(args: UpArgs) -> u8 {
             }
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        OutputFormat::Text => {
-            let layout = RegistryLayout::new(&opts.root);
-            let what = match report.action {
-                UpAction::Started => "started",
-                UpAction::Restarted => "restarted (the configuration changed)",
-                UpAction::AlreadyRunning => "already running (already right)",
-            };
-            println!("{what}: {}", report.run.describe(&layout));
-            if report.runtime_kept {
-                eprintln!(
-                    "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
-                );
-            }
-            let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
-            println!(
-                "listening on {}{pid}; config {}",
-                mirror_core::describe_listen(report.bind, report.port),
-                report.config.display()
+        OutputFormat::Text => print_up(&opts, &report),
+    }
+    EXIT_OK
+}
+
+/// `registry up`'s report as text: what runs, where, on which storage; notes on stderr.
+fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
+    let layout = RegistryLayout::new(&opts.root);
+    let what = match report.action {
+        UpAction::Started => "started",
+        UpAction::Restarted => "restarted (the configuration changed)",
+        UpAction::AlreadyRunning => "already running (already right)",
+    };
+    println!("{what}: {}", report.run.describe(&layout));
+    if report.runtime_kept {
+        eprintln!(
+            "note: kept the runtime that runs (process) although podman is installed now; pass `--runtime podman` to switch (it is tried before the running registry is stopped)"
+        );
+    }
+    let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+    println!(
+        "listening on {}{pid}; config {}",
+        mirror_core::describe_listen(report.bind, report.port),
+        report.config.display()
+    );
+    match &report.version {
+        Some(v) => println!(
+            "storage: {} (config for registry {}, from {})",
+            report.storage, v.version, v.source
+        ),
+        None => println!("storage: {}", report.storage),
+    }
+    if let Some(s3) = opts.storage.s3() {
+        if s3.redirect {
+            eprintln!(
+                "note: blob downloads are redirected to {}: every client (cluster nodes, podman) must reach it; if they cannot, run `up` again with `--s3-no-redirect` so the registry serves the bytes itself",
+                s3.endpoint_str()
+            );
+        } else {
+            eprintln!(
+                "note: the registry serves blob downloads itself (--s3-no-redirect): clients need to reach only the registry"
             );
         }
     }
-    EXIT_OK
+    if let Some(f) = &report.http_secret_file {
+        let how = if report.http_secret_created {
+            "created; give every replica this file"
+        } else {
+            "kept"
+        };
+        println!("http secret: {} ({how})", f.display());
+    }
 }
 
 async fn status(args: StatusArgs) -> u8 {
@@ -316,6 +354,9 @@ async fn status(args: StatusArgs) -> u8 {
         }
         OutputFormat::Text => {
             println!("registry:  {}", report.registry);
+            if let Some(s) = &report.storage {
+                println!("storage:   {s}");
+            }
             for c in &report.checks {
                 let mark = match c.state {
                     CheckState::Pass => "ok  ",

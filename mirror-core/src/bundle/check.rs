@@ -123,6 +123,25 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifyReport, Error> {
         check_checksum_list(dir, &meta, &mut r);
     }
     check_blobs(dir, &meta, &members, &mut r)?;
+    for f in &meta.files {
+        let path = dir.join(&f.path);
+        match file_sha256(&path) {
+            Err(_) => r.problems.push(BundleProblem {
+                path,
+                reason: "missing".into(),
+            }),
+            Ok((size, sha)) if size != f.size || sha != f.sha256 => {
+                r.problems.push(BundleProblem {
+                    path,
+                    reason: format!(
+                        "has {size} bytes hashing to {sha}, the bundle lists {} bytes hashing to {}",
+                        f.size, f.sha256
+                    ),
+                })
+            }
+            Ok((size, _)) => r.bytes_checked += size,
+        }
+    }
     for f in [OCI_LAYOUT, INDEX] {
         if !members.contains_key(f) && !dir.join(f).is_file() {
             r.problems.push(BundleProblem {
@@ -345,6 +364,20 @@ pub(crate) fn check_before_publish(dir: &Path, meta: &BundleMetadata) -> Result<
                 }),
                 Ok(_) => {}
             }
+        }
+    }
+    for f in &meta.files {
+        let path = dir.join(&f.path);
+        match std::fs::metadata(&path) {
+            Err(_) => problems.push(BundleProblem {
+                path,
+                reason: "missing".into(),
+            }),
+            Ok(m) if m.len() != f.size => problems.push(BundleProblem {
+                path,
+                reason: format!("has {} bytes, the bundle lists {}", m.len(), f.size),
+            }),
+            Ok(_) => {}
         }
     }
     let Some(first) = problems.first() else {

@@ -28,6 +28,9 @@ pub(crate) const INDEX: &str = "index.json";
 pub(crate) const BLOBS: &str = "blobs/sha256";
 /// One-entry indexes, one per image, for readers that need them (Debian 12's skopeo).
 pub(crate) const REFS: &str = "refs";
+/// The release signatures (the store tree `sha256=<hex>/signature-N` and the ConfigMap), kept
+/// loose beside the volumes so the far side reads them as a `file://` store.
+pub const SIGNATURES_DIR: &str = "signatures";
 /// Partial writes of an unfinished run; removed when the bundle is complete.
 pub(crate) const TMP_DIR: &str = ".mirrorctl-tmp";
 /// `oci-layout`'s content.
@@ -155,6 +158,9 @@ pub struct BundleRelease {
     pub media_type: String,
     /// Its components.
     pub components: usize,
+    /// What the signature check found on the connected side (`verified`, `unsigned`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// An image in a bundle.
@@ -223,6 +229,18 @@ impl BlobSet {
     }
 }
 
+/// A file of the bundle outside the blob store and the volumes (a release signature).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEntry {
+    /// Its path in the bundle.
+    pub path: String,
+    /// Its size.
+    pub size: u64,
+    /// sha256 of its bytes (hex).
+    pub sha256: String,
+}
+
 /// A tar volume.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -266,6 +284,9 @@ pub struct BundleMetadata {
     /// Blobs the images reference that this bundle does not carry: an earlier bundle did,
     /// so the target must hold them.
     pub requires: BlobSet,
+    /// Other files, kept loose in the directory: the release signatures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
     /// The tar volumes, for the volume layout.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeEntry>,

@@ -46,7 +46,8 @@ pub use check::{
 };
 pub use format::{
     BlobEntry, BlobSet, BundleImage, BundleLayout, BundleMetadata, BundleRelease, CHECKSUM_FILE,
-    METADATA_FILE, METADATA_KIND, SCHEMA_VERSION, SinceInfo, ToolInfo, VolumeEntry, volume_name,
+    FileEntry, METADATA_FILE, METADATA_KIND, SCHEMA_VERSION, SIGNATURES_DIR, SinceInfo, ToolInfo,
+    VolumeEntry, volume_name,
 };
 pub use pack::MIN_ARCHIVE_SIZE;
 pub use publish::{PublishOptions, publish_bundle};

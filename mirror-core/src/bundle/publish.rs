@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::check::check_before_publish;
-use super::format::{BundleMetadata, METADATA_FILE};
+use super::format::{BundleMetadata, METADATA_FILE, SIGNATURES_DIR};
 use super::source::{BundleSource, missing_at};
 use crate::copy::DEFAULT_MAX_PER_REGISTRY;
 use crate::error::Error;
@@ -15,6 +15,7 @@ use crate::progress::Progress;
 use crate::reference::{ImageRef, Repository};
 use crate::registry::{RegistryClient, RetryPolicy};
 use crate::release::mirror::{MirrorOptions, MirrorReport, mirror_releases};
+use crate::release::signature::{SignatureOptions, SignatureStore};
 
 /// How many missing digests an error lists.
 const LISTED: usize = 5;
@@ -34,6 +35,9 @@ pub struct PublishOptions {
     pub max_per_registry: usize,
     /// How a streamed blob copy is retried as a whole.
     pub retry: RetryPolicy,
+    /// Release signatures: with no store given, the bundle's `signatures/` is the store
+    /// (a `file://` store: nothing is fetched over the network).
+    pub signatures: SignatureOptions,
 }
 
 impl PublishOptions {
@@ -46,6 +50,7 @@ impl PublishOptions {
             dry_run: false,
             max_per_registry: DEFAULT_MAX_PER_REGISTRY,
             retry: RetryPolicy::default(),
+            signatures: SignatureOptions::default(),
         }
     }
 }
@@ -106,7 +111,19 @@ pub async fn publish_bundle(
         .map_err(|e| Error::io("open", &opts.dir, std::io::Error::other(e)))??
         .with_fallback(client.clone(), opts.to.clone());
     let request = source.request()?;
+    let mut signatures = opts.signatures.clone();
+    let tree = opts.dir.join(SIGNATURES_DIR);
+    if !signatures.skip && signatures.stores.is_empty() && tree.is_dir() {
+        let abs = std::path::absolute(&tree).map_err(|e| Error::io("resolve", &tree, e))?;
+        let url = url::Url::from_directory_path(&abs).map_err(|()| Error::InvalidSetting {
+            name: "from-dir".into(),
+            reason: format!("`{}` does not make a file:// URL", abs.display()),
+        })?;
+        signatures.stores.push(SignatureStore::parse(url.as_str())?);
+    }
     let mirror_opts = MirrorOptions {
+        sigstore: !signatures.skip,
+        signatures,
         to_release_image: opts.to_release_image.clone(),
         dry_run: opts.dry_run,
         max_per_registry: opts.max_per_registry,

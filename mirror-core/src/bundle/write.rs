@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::format::{
     BLOBS, BlobEntry, BlobSet, BundleImage, BundleLayout, BundleMetadata, BundleRelease,
-    CHECKSUM_FILE, Descriptor, INDEX, METADATA_FILE, METADATA_KIND, OCI_LAYOUT, OCI_LAYOUT_JSON,
-    OciIndex, REF_NAME, SCHEMA_VERSION, SOURCE_ANNOTATION, SinceInfo, TMP_DIR, ToolInfo,
-    VolumeEntry, blob_path, new_bundle_id, now_rfc3339, ref_dir,
+    CHECKSUM_FILE, Descriptor, FileEntry, INDEX, METADATA_FILE, METADATA_KIND, OCI_LAYOUT,
+    OCI_LAYOUT_JSON, OciIndex, REF_NAME, SCHEMA_VERSION, SIGNATURES_DIR, SOURCE_ANNOTATION,
+    SinceInfo, TMP_DIR, ToolInfo, VolumeEntry, blob_path, new_bundle_id, now_rfc3339, ref_dir,
 };
 use super::pack::{MIN_ARCHIVE_SIZE, loose_files, pack};
 use super::sink::{BundleSink, free_space, no_space};
@@ -29,6 +29,7 @@ use crate::registry::RetryPolicy;
 use crate::release::mirror::{
     ImageEntry, MirrorOptions, MirrorReport, MirrorRequest, ReleaseEntry, mirror_releases,
 };
+use crate::release::signature::SignatureOptions;
 
 /// The registry name the bundle's images are keyed under (never contacted; `.invalid` is
 /// reserved for names that resolve nowhere).
@@ -64,6 +65,10 @@ pub struct WriteOptions {
     /// The commands to run on the disconnected side, recorded in the metadata (worded by the
     /// program that embeds this library).
     pub instructions: Vec<String>,
+    /// Release signatures: checked as for a registry mirror; once verified, the ConfigMap and
+    /// the store tree are written into the bundle's `signatures/` (their `to_dir` is
+    /// replaced), so the far side verifies offline. `skip` also skips sigstore tags.
+    pub signatures: SignatureOptions,
 }
 
 impl WriteOptions {
@@ -77,6 +82,7 @@ impl WriteOptions {
             max_per_registry: DEFAULT_MAX_PER_REGISTRY,
             retry: RetryPolicy::default(),
             instructions: Vec::new(),
+            signatures: SignatureOptions::default(),
         }
     }
 }
@@ -202,10 +208,16 @@ pub async fn write_bundle<S: Source>(
         inner: progress.clone(),
         planned: sink.planned_counter(),
     });
+    let mut signatures = opts.signatures.clone();
+    if !signatures.skip {
+        signatures.to_dir = Some(opts.dir.join(SIGNATURES_DIR));
+    }
     let mirror_opts = MirrorOptions {
         dry_run: opts.dry_run,
         max_per_registry: opts.max_per_registry,
         retry: opts.retry.clone(),
+        sigstore: !signatures.skip,
+        signatures,
         ..MirrorOptions::new(bundle_repository())
     };
     let report = mirror_releases(source, &sink, request, &mirror_opts, tap).await?;
@@ -284,6 +296,7 @@ pub async fn write_bundle<S: Source>(
         mirror_sources: out.mirror_sources.clone(),
         blobs: BlobSet::new(blobs),
         requires: BlobSet::new(requires),
+        files: signature_files(&opts.dir)?,
         volumes: out.volumes.clone(),
         instructions: opts.instructions.clone(),
     };
@@ -628,6 +641,45 @@ fn bundle_releases(report: &MirrorReport, images: &[BundleImage]) -> Vec<BundleR
                 .map(|i| i.media_type.clone())
                 .unwrap_or_default(),
             components: r.components,
+            signature: serde_json::to_value(r.signatures.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string)),
         })
         .collect()
+}
+
+/// The files under `signatures/` (temporary files left by an interrupted write aside), with
+/// their sizes and sha256.
+fn signature_files(dir: &Path) -> Result<Vec<FileEntry>, Error> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join(SIGNATURES_DIR)];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let e = e.map_err(|e| Error::io("read directory", &d, e))?;
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let (size, sha256) = super::volume::file_sha256(&p)?;
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                out.push(FileEntry {
+                    path: rel,
+                    size,
+                    sha256,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

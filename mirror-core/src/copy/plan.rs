@@ -144,77 +144,9 @@ pub async fn plan<S: Source, K: Sink>(
     }
 
     let mut summary = CopyPlan::default();
-    // Blobs of the images to copy, deduplicated across all of them: (digest -> task, and
-    // the repositories that may lack it).
-    let mut tasks: BTreeMap<Digest, BlobTask> = BTreeMap::new();
-    let mut wanted: BTreeMap<Digest, Vec<Repository>> = BTreeMap::new();
-    let mut per_job: Vec<Vec<(Digest, u64)>> = vec![Vec::new(); jobs.len()];
-    for (j, (job, state)) in jobs.iter().zip(&states).enumerate() {
-        summary.count(job.role, state);
-        match state {
-            JobState::Present | JobState::Absent | JobState::Tag(_) => {}
-            JobState::Copy(tree) => {
-                for b in tree.blobs() {
-                    let t = tasks.entry(b.digest.clone()).or_insert_with(|| BlobTask {
-                        size: b.size,
-                        src: job.src.clone(),
-                        steps: Vec::new(),
-                        jobs: Vec::new(),
-                        used_by: job.label(),
-                    });
-                    if !t.jobs.contains(&j) {
-                        t.jobs.push(j);
-                        per_job[j].push((b.digest.clone(), b.size));
-                    }
-                    let w = wanted.entry(b.digest).or_default();
-                    if !w.contains(&job.dst) {
-                        w.push(job.dst.clone());
-                    }
-                }
-            }
-        }
-    }
-    summary.unique_blobs = tasks.len();
-    summary.unique_bytes = tasks.values().map(|t| t.size).sum();
-
-    // Subtract what the target holds: a HEAD per blob and repository that may hold it.
-    let checks: Vec<(Digest, Repository)> = wanted
-        .iter()
-        .flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone())))
-        .filter(|(_, r)| repos[r] != RepoState::Missing)
-        .collect();
-    let present: BTreeSet<(Digest, Repository)> = futures_util::stream::iter(checks)
-        .map(|(d, r)| async move {
-            let there = sink.has_blob(&r, &d).await?;
-            Ok::<_, Error>(there.then_some((d, r)))
-        })
-        .buffer_unordered(n)
-        .try_filter_map(|x| async move { Ok(x) })
-        .try_collect()
-        .await?;
-    let mut skipped = (0usize, 0u64);
-    let mut missing_in: BTreeMap<Digest, Vec<Repository>> = BTreeMap::new();
-    for (d, repos_wanting) in wanted {
-        let lacking: Vec<Repository> = repos_wanting
-            .into_iter()
-            .filter(|r| !present.contains(&(d.clone(), r.clone())))
-            .collect();
-        if lacking.is_empty() {
-            let size = tasks.remove(&d).map(|t| t.size).unwrap_or(0);
-            skipped.0 += 1;
-            skipped.1 += size;
-            progress.event(MirrorEvent::Blob {
-                digest: &d,
-                size,
-                action: BlobAction::Skipped,
-            });
-        } else {
-            missing_in.insert(d, lacking);
-        }
-    }
-    for needs in &mut per_job {
-        needs.retain(|(d, _)| tasks.contains_key(d));
-    }
+    let mut blobs = Blobs::collect(&jobs, &states, &mut summary);
+    let (missing_in, skipped) = blobs.subtract_present(sink, &repos, n, progress).await?;
+    let (mut tasks, per_job) = (blobs.tasks, blobs.per_job);
     summary.blobs_to_copy = tasks.len();
     summary.bytes_to_copy = tasks.values().map(|t| t.size).sum();
 
@@ -239,6 +171,107 @@ pub async fn plan<S: Source, K: Sink>(
         skipped,
         digests,
     })
+}
+
+/// The blobs of the images to copy, deduplicated across all of them.
+struct Blobs {
+    tasks: BTreeMap<Digest, BlobTask>,
+    /// The target repositories that may lack each blob.
+    wanted: BTreeMap<Digest, Vec<Repository>>,
+    /// Per job, its image's blobs (each once).
+    per_job: Vec<Vec<(Digest, u64)>>,
+}
+
+impl Blobs {
+    /// Counts every job into `summary` and gathers the blobs of those to copy.
+    fn collect(jobs: &[CopyJob], states: &[JobState], summary: &mut CopyPlan) -> Self {
+        let mut b = Blobs {
+            tasks: BTreeMap::new(),
+            wanted: BTreeMap::new(),
+            per_job: vec![Vec::new(); jobs.len()],
+        };
+        for (j, (job, state)) in jobs.iter().zip(states).enumerate() {
+            summary.count(job.role, state);
+            let JobState::Copy(tree) = state else {
+                continue;
+            };
+            for blob in tree.blobs() {
+                let t = b
+                    .tasks
+                    .entry(blob.digest.clone())
+                    .or_insert_with(|| BlobTask {
+                        size: blob.size,
+                        src: job.src.clone(),
+                        steps: Vec::new(),
+                        jobs: Vec::new(),
+                        used_by: job.label(),
+                    });
+                if !t.jobs.contains(&j) {
+                    t.jobs.push(j);
+                    b.per_job[j].push((blob.digest.clone(), blob.size));
+                }
+                let w = b.wanted.entry(blob.digest).or_default();
+                if !w.contains(&job.dst) {
+                    w.push(job.dst.clone());
+                }
+            }
+        }
+        summary.unique_blobs = b.tasks.len();
+        summary.unique_bytes = b.tasks.values().map(|t| t.size).sum();
+        b
+    }
+
+    /// Drops what the target holds (a `HEAD` per blob and repository that may hold it, none
+    /// where the repository is missing): returns where each remaining blob is missing, and
+    /// the blobs skipped (count, bytes).
+    async fn subtract_present<K: Sink>(
+        &mut self,
+        sink: &K,
+        repos: &BTreeMap<Repository, RepoState>,
+        n: usize,
+        progress: &Arc<dyn Progress>,
+    ) -> Result<(BTreeMap<Digest, Vec<Repository>>, (usize, u64)), Error> {
+        let checks: Vec<(Digest, Repository)> = self
+            .wanted
+            .iter()
+            .flat_map(|(d, rs)| rs.iter().map(move |r| (d.clone(), r.clone())))
+            .filter(|(_, r)| repos[r] != RepoState::Missing)
+            .collect();
+        let present: BTreeSet<(Digest, Repository)> = futures_util::stream::iter(checks)
+            .map(|(d, r)| async move {
+                let there = sink.has_blob(&r, &d).await?;
+                Ok::<_, Error>(there.then_some((d, r)))
+            })
+            .buffer_unordered(n)
+            .try_filter_map(|x| async move { Ok(x) })
+            .try_collect()
+            .await?;
+        let mut skipped = (0usize, 0u64);
+        let mut missing_in: BTreeMap<Digest, Vec<Repository>> = BTreeMap::new();
+        for (d, repos_wanting) in std::mem::take(&mut self.wanted) {
+            let lacking: Vec<Repository> = repos_wanting
+                .into_iter()
+                .filter(|r| !present.contains(&(d.clone(), r.clone())))
+                .collect();
+            if lacking.is_empty() {
+                let size = self.tasks.remove(&d).map(|t| t.size).unwrap_or(0);
+                skipped.0 += 1;
+                skipped.1 += size;
+                progress.event(MirrorEvent::Blob {
+                    digest: &d,
+                    size,
+                    action: BlobAction::Skipped,
+                });
+            } else {
+                missing_in.insert(d, lacking);
+            }
+        }
+        let tasks = &self.tasks;
+        for needs in &mut self.per_job {
+            needs.retain(|(d, _)| tasks.contains_key(d));
+        }
+        Ok((missing_in, skipped))
+    }
 }
 
 fn check_jobs(jobs: &[CopyJob], opts: &CopyOptions) -> Result<(), Error> {

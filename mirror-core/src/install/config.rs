@@ -73,11 +73,49 @@ pub struct InstallConfigFile {
     pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
     pub image: Option<String>,
+    /// Where the registry stores content: `filesystem` (default) or `s3` (then `s3:` says
+    /// where).
+    pub storage: Option<String>,
+    /// The S3 bucket, with `storage: s3`.
+    pub s3: Option<S3ConfigFile>,
+    /// The file holding `http.secret` (created random, 0600, when missing; default with S3:
+    /// `<root>/auth/http-secret`).
+    pub http_secret_file: Option<PathBuf>,
+}
+
+/// The `s3:` section of the install config file: the `--s3-*` flags of `registry up`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3ConfigFile {
+    /// The store's URL (`--s3-endpoint`).
+    pub endpoint: Option<String>,
+    /// The bucket (`--s3-bucket`).
+    pub bucket: Option<String>,
+    /// The region (`--s3-region`, default `us-east-1`).
+    pub region: Option<String>,
+    /// A key prefix (`--s3-root`).
+    pub root: Option<String>,
+    /// The access key's file (`--s3-credentials-file`): never the key itself.
+    pub credentials_file: Option<PathBuf>,
+    /// `false`: the registry proxies blob downloads (`--s3-no-redirect`). Default `true`.
+    pub redirect: Option<bool>,
+}
+
+impl S3ConfigFile {
+    /// Every key of the section, as the file spells it; messages name them `s3.<key>`.
+    pub const KEYS: [&'static str; 6] = [
+        "endpoint",
+        "bucket",
+        "region",
+        "root",
+        "credentialsFile",
+        "redirect",
+    ];
 }
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 26] = [
+    pub const KEYS: [&'static str; 29] = [
         "email",
         "username",
         "passwordFile",
@@ -104,6 +142,9 @@ impl InstallConfigFile {
         "maxPerRegistry",
         "bcryptCost",
         "image",
+        "storage",
+        "s3",
+        "httpSecretFile",
     ];
 
     /// Parses YAML text; `path` is only used in messages.
@@ -144,6 +185,15 @@ mod tests {
             .map(|k| k.trim().trim_matches('`'))
             .collect();
         assert_eq!(listed, InstallConfigFile::KEYS, "{err}");
+        let err = InstallConfigFile::parse("s3:\n  nosuch: 1\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        let listed = err.split("expected one of ").nth(1).unwrap_or_default();
+        let listed: Vec<&str> = listed
+            .split(',')
+            .map(|k| k.trim().trim_matches('`'))
+            .collect();
+        assert_eq!(listed, S3ConfigFile::KEYS, "{err}");
     }
 
     #[test]
@@ -179,6 +229,34 @@ mod tests {
             .to_string();
         assert!(
             err.contains("unknown field `rhPassword`") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let f = InstallConfigFile::parse(
+            "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n  root: /ocp\n  credentialsFile: /root/s3\n  redirect: false\nhttpSecretFile: /root/secret\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        let s3 = f.s3.unwrap();
+        assert_eq!(
+            (
+                f.storage.as_deref(),
+                s3.bucket.as_deref(),
+                s3.redirect,
+                s3.credentials_file
+            ),
+            (
+                Some("s3"),
+                Some("mirror"),
+                Some(false),
+                Some("/root/s3".into())
+            )
+        );
+        // A key in the file is refused without being quoted.
+        let err = InstallConfigFile::parse("s3:\n  secretKey: hunter2\n", Path::new("c.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `secretKey`") && !err.contains("hunter2"),
             "{err}"
         );
         let err = InstallConfigFile::parse("password: hunter2\n", Path::new("c.yaml"))

@@ -200,6 +200,26 @@ pub struct InstallReport {
 
 /// Runs the install: every step in order ([`Step::ALL`]), each reported to `progress` as it
 /// ends; the first failure stops the run.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use mirror_core::{InstallConfigFile, InstallOptions, InstallProgress, StepReport};
+/// struct Print;
+/// impl InstallProgress for Print {
+///     fn step(&self, r: &StepReport) {
+///         eprintln!("{:?}: {}", r.step, r.detail);
+///     }
+/// }
+/// let settings = InstallOptions {
+///     file: InstallConfigFile::load("install.yaml".as_ref())?,
+///     password: Some("s3cret".into()),
+///     ..InstallOptions::default()
+/// }
+/// .build()?;
+/// let report = mirror_core::install(&settings, &Print).await?;
+/// println!("{:?}", report.update_image);
+/// # Ok(()) }
+/// ```
 pub async fn install(
     s: &InstallSettings,
     progress: &dyn InstallProgress,

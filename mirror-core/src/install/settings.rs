@@ -24,6 +24,7 @@ use crate::runtime::{
     DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, DEFAULT_REGISTRY_ROOT, RunOptions,
     RuntimeChoice, SupervisorChoice, parse_bind, validate_port,
 };
+use crate::storage::StorageSettings;
 
 /// The release repository `version` is looked up in.
 pub const DEFAULT_RELEASE_REPOSITORY: &str = "quay.io/openshift-release-dev/ocp-release";
@@ -161,7 +162,14 @@ pub struct InstallSettings {
     pub rotate_password: bool,
     /// Plan only.
     pub dry_run: bool,
-    /// How the registry runs (runtime, supervisor, image); where is `root`, `port`, `bind`.
+    /// Where the registry stores content ([`StorageSettings::Filesystem`]: `<root>/data`; or
+    /// an S3 bucket, checked by preflight's `storage` check before anything changes).
+    pub storage: StorageSettings,
+    /// The file holding `http.secret` that replicas share (created random, 0600, when
+    /// missing); `None`: `<root>/auth/http-secret` with S3, none with the filesystem.
+    pub http_secret_file: Option<PathBuf>,
+    /// How the registry runs (runtime, supervisor, image); where is `root`, `port`, `bind`,
+    /// `storage`.
     pub run: RunOptions,
 }
 
@@ -303,8 +311,11 @@ impl InstallOptions {
         let place = self.place(host.name)?;
         let skip = self.skip()?;
         let runtime = self.runtime()?;
+        let storage = self.storage()?;
+        let http_secret_file = self.http_secret_file()?;
         let client = self.client(auth)?;
-        let preflight = self.preflight(&place, &release, client.clone(), runtime)?;
+        let mut preflight = self.preflight(&place, &release, client.clone(), runtime)?;
+        preflight.storage = storage.clone();
         let short = place.hostname.split('.').next().unwrap_or_default();
         let extra_sans = if short != place.hostname && !short.is_empty() {
             vec![short.to_string()]
@@ -342,6 +353,8 @@ impl InstallOptions {
             bcrypt_cost: self.bcrypt_cost()?,
             rotate_password: self.rotate_password,
             dry_run: self.dry_run,
+            storage,
+            http_secret_file,
             run: RunOptions {
                 runtime,
                 supervisor: self.supervisor,
@@ -503,7 +516,7 @@ fn pick_value<T>(given: Option<T>, file: Option<T>) -> Option<(T, bool)> {
 }
 
 /// A path setting: the program's, else the file's, else `default`; with whether it came from
-/// the file.
+/// the file. (`storage` and `s3:` are merged by [`crate::storage`], which `registry up` shares.)
 fn path_or(given: &Option<PathBuf>, file: &Option<PathBuf>, default: &str) -> (PathBuf, bool) {
     match (given, file) {
         (Some(p), _) => (p.clone(), false),

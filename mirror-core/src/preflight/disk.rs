@@ -5,6 +5,13 @@ use crate::error::ErrorChain;
 use crate::size::format_size;
 
 pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
+    if let Some(s3) = opts.storage.s3() {
+        return Outcome::skipped(format!(
+            "s3 storage: blobs go to bucket `{}`, not to `{}`",
+            s3.bucket,
+            opts.data_dir.display()
+        ));
+    }
     let disk = match &facts.disk {
         Ok(d) => d,
         Err(e) => return Outcome::error(e),

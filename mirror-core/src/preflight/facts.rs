@@ -178,6 +178,8 @@ pub struct HostFacts {
     /// The release source's answer, when `--release` is given, `upstream` runs and not
     /// offline.
     pub upstream: Option<Probe<UpstreamFacts>>,
+    /// The S3 check, with S3 storage when `storage` runs.
+    pub storage: Option<Probe<crate::storage::S3CheckReport>>,
 }
 
 fn not_gathered<T>() -> Probe<T> {
@@ -209,9 +211,13 @@ impl HostFacts {
                     tools: Tools::default(),
                     release_size: None,
                     upstream: None,
+                    storage: None,
                 }
             }
         };
+        if let Some(s3) = opts.storage.s3().filter(|_| opts.runs("storage")) {
+            facts.storage = Some(crate::storage::check_s3(s3).await.map_err(probe));
+        }
         let Some(image) = opts.release.as_ref().filter(|_| !opts.offline) else {
             return facts;
         };
@@ -327,6 +333,7 @@ impl HostFacts {
             tools,
             release_size: None,
             upstream: None,
+            storage: None,
         }
     }
 }
@@ -412,6 +419,8 @@ async fn release_size(client: &RegistryClient, opts: &PreflightOptions) -> Probe
         let mirror = MirrorOptions {
             dry_run: true,
             max_per_registry: opts.concurrency.max(1),
+            // Sizing only: signatures are the mirror's business.
+            signatures: crate::release::signature::SignatureOptions::skipped(),
             ..MirrorOptions::new(to.clone())
         };
         match mirror_release(client, image, &mirror, Arc::new(NoProgress)).await {

@@ -13,6 +13,7 @@ mod network;
 mod os;
 mod port;
 mod resources;
+mod storage;
 pub(crate) mod tools;
 mod upstream;
 
@@ -29,6 +30,7 @@ use crate::reference::{ImageRef, Repository};
 use crate::registry::ClientOptions;
 use crate::runtime::RuntimeChoice;
 
+pub(crate) use facts::disk_space;
 pub use facts::{DiskSpace, HostFacts, HostnameFacts, Probe, ReleaseSize, Tools, UpstreamFacts};
 pub use network::{InstallConfig, parse_cidr_arg};
 pub use os::OsRelease;
@@ -144,6 +146,12 @@ const REGISTRY: &[Check] = &[
         CheckSeverity::Fatal,
         "the runtime's programs (podman, or a distribution registry binary) and the OS trust-store tool",
         tools::check,
+    ),
+    check(
+        "storage",
+        CheckSeverity::Fatal,
+        "with S3 storage: the bucket answers, the access key works, a small object can be written and removed",
+        storage::check,
     ),
     check(
         "upstream",
@@ -372,6 +380,10 @@ pub struct PreflightOptions {
     pub skip: BTreeSet<&'static str>,
     /// Warnings count as failures.
     pub strict: bool,
+    /// Where the registry will store content (default filesystem); with S3 the `storage`
+    /// check proves the bucket (also with `offline`: the store is part of the mirror, not the
+    /// release source) and `disk` does not count the release against local space.
+    pub storage: crate::storage::StorageSettings,
 }
 
 impl Default for PreflightOptions {
@@ -393,6 +405,7 @@ impl Default for PreflightOptions {
             offline: false,
             skip: BTreeSet::new(),
             strict: false,
+            storage: crate::storage::StorageSettings::Filesystem,
         }
     }
 }
@@ -470,6 +483,15 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
 
 /// Gathers the facts from this host (and from the release source unless offline) and evaluates
 /// every check not skipped.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let report = mirror_core::run_preflight(&mirror_core::PreflightOptions::default()).await;
+/// for check in &report.checks {
+///     println!("{}: {:?}", check.name, check.status);
+/// }
+/// # }
+/// ```
 pub async fn run_preflight(opts: &PreflightOptions) -> PreflightReport {
     let facts = HostFacts::gather(opts).await;
     evaluate(&facts, opts)
@@ -507,6 +529,7 @@ pub(crate) mod test_support {
             tools: Tools::found(&["podman", "update-ca-trust"]),
             release_size: None,
             upstream: None,
+            storage: None,
         }
     }
 
@@ -544,7 +567,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "upstream"
+                "os", "disk", "memory", "cpu", "cidr", "port", "hostname", "tools", "storage",
+                "upstream"
             ]
         );
         for c in checks() {
@@ -575,6 +599,7 @@ mod tests {
                 "port pass",
                 "hostname pass",
                 "tools pass",
+                "storage skipped",
                 "upstream skipped"
             ]
         );
@@ -583,7 +608,7 @@ mod tests {
             report.summary,
             Summary {
                 pass: 7,
-                skipped: 2,
+                skipped: 3,
                 ..Default::default()
             }
         );
@@ -597,7 +622,7 @@ mod tests {
             (err.to_string(), err.hint().unwrap().to_string()),
             (
                 "unknown check `nosuch`".to_string(),
-                "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, upstream"
+                "known checks: os, disk, memory, cpu, cidr, port, hostname, tools, storage, upstream"
                     .to_string()
             )
         );

@@ -2,7 +2,7 @@
 //! tokens cached per registry and scope, and the credentials of the auth file.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
@@ -19,7 +19,13 @@ use crate::reference::Repository;
 #[derive(Default)]
 pub(crate) struct TokenCache {
     registries: Mutex<HashMap<String, RegistryAuth>>,
+    /// One lock per registry and scope key: concurrent requests that need the same token
+    /// wait for one fetch instead of each fetching its own.
+    fetching: Mutex<HashMap<(String, String), FetchLock>>,
 }
+
+/// Held while a token for one registry and scope is fetched.
+type FetchLock = Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Default)]
 struct RegistryAuth {
@@ -67,6 +73,14 @@ impl TokenCache {
         })
     }
 
+    fn fetch_lock(&self, registry: &str, key: &str) -> FetchLock {
+        let mut guard = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .entry((registry.to_string(), key.to_string()))
+            .or_default()
+            .clone()
+    }
+
     fn store(&self, registry: &str, key: String, token: String, until: Instant) {
         self.with(|m| {
             m.entry(registry.to_string())
@@ -106,16 +120,24 @@ impl RegistryClient {
                 let token = match self.tokens.token(&repo.registry, &key) {
                     Some(t) => t,
                     None => {
-                        let (token, until) = Box::pin(self.fetch_token(
-                            repo,
-                            &realm,
-                            service.as_deref(),
-                            scopes,
-                            cred.as_ref(),
-                        ))
-                        .await?;
-                        self.tokens.store(&repo.registry, key, token.clone(), until);
-                        token
+                        // One fetch per scope at a time; who waited finds it in the cache.
+                        let lock = self.tokens.fetch_lock(&repo.registry, &key);
+                        let _fetching = lock.lock().await;
+                        match self.tokens.token(&repo.registry, &key) {
+                            Some(t) => t,
+                            None => {
+                                let (token, until) = Box::pin(self.fetch_token(
+                                    repo,
+                                    &realm,
+                                    service.as_deref(),
+                                    scopes,
+                                    cred.as_ref(),
+                                ))
+                                .await?;
+                                self.tokens.store(&repo.registry, key, token.clone(), until);
+                                token
+                            }
+                        }
                     }
                 };
                 format!("Bearer {token}")

@@ -146,6 +146,16 @@ fn go_arch(tag_arch: &str) -> &str {
 ///
 /// The installer image is read from the release's own repository first (where a mirror keeps
 /// every component, by digest), then from where image-references points (the upstream).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::{ClientOptions, ImageRef, RegistryClient};
+/// let client = RegistryClient::new(ClientOptions::default())?;
+/// let mirrored = ImageRef::parse("mirror.example.com:5000/ocp4/openshift4:4.14.1-x86_64")?;
+/// let report = mirror_core::extract_installer(&client, &mirrored, "./bin".as_ref()).await?;
+/// println!("{} pinned to {}", report.path.display(), report.release_image);
+/// # Ok(()) }
+/// ```
 pub async fn extract_installer(
     client: &RegistryClient,
     from: &ImageRef,
@@ -204,46 +214,7 @@ pub async fn extract_installer(
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
     let dest = dir.join("openshift-install");
     for layer in layers.iter().rev() {
-        let target = repo.display_ref(layer.as_str());
-        // Each layer read is one streamed operation, retried as a whole into a fresh file.
-        let (tmp, _, outcome) = retrying(
-            &client.options().retry,
-            client.options().on_retry.as_ref(),
-            "read layer",
-            &target,
-            || async {
-                let tmp = tempfile::Builder::new()
-                    .prefix(".openshift-install.")
-                    .tempfile_in(dir)
-                    .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-                let target = target.clone();
-                let state = (tmp, markers.clone(), None);
-                super::layer::visit_layer(
-                    client,
-                    &repo,
-                    layer,
-                    state,
-                    move |state: &mut ExtractState, path, entry, size| {
-                        if path != INSTALLER_PATH {
-                            return Ok(false);
-                        }
-                        if size > MAX_BINARY {
-                            return Err(Error::Payload {
-                                image: target.clone(),
-                                reason: format!(
-                                    "`{path}` is {size} bytes, over the {MAX_BINARY}-byte limit"
-                                ),
-                            });
-                        }
-                        let markers = std::mem::take(&mut state.1);
-                        state.2 = Some(copy_patched(entry, state.0.as_file(), markers, &target)?);
-                        Ok(true)
-                    },
-                )
-                .await
-            },
-        )
-        .await?;
+        let (tmp, _, outcome) = extract_from_layer(client, &repo, layer, dir, &markers).await?;
         let Some((size, missing)) = outcome else {
             continue;
         };
@@ -265,6 +236,57 @@ pub async fn extract_installer(
     Err(payload_err(format!(
         "image did not contain {INSTALLER_PATH}"
     )))
+}
+
+/// Reads one layer of the installer image into a temporary file in `dir`, patching the
+/// markers, when it holds the installer: one streamed operation, retried as a whole into a
+/// fresh file.
+async fn extract_from_layer(
+    client: &RegistryClient,
+    repo: &Repository,
+    layer: &Digest,
+    dir: &Path,
+    markers: &[Marker],
+) -> Result<ExtractState, Error> {
+    let target = repo.display_ref(layer.as_str());
+    retrying(
+        &client.options().retry,
+        client.options().on_retry.as_ref(),
+        "read layer",
+        &target,
+        || async {
+            let tmp = tempfile::Builder::new()
+                .prefix(".openshift-install.")
+                .tempfile_in(dir)
+                .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+            let target = target.clone();
+            let state = (tmp, markers.to_vec(), None);
+            super::layer::visit_layer(
+                client,
+                repo,
+                layer,
+                state,
+                move |state: &mut ExtractState, path, entry, size| {
+                    if path != INSTALLER_PATH {
+                        return Ok(false);
+                    }
+                    if size > MAX_BINARY {
+                        return Err(Error::Payload {
+                            image: target.clone(),
+                            reason: format!(
+                                "`{path}` is {size} bytes, over the {MAX_BINARY}-byte limit"
+                            ),
+                        });
+                    }
+                    let markers = std::mem::take(&mut state.1);
+                    state.2 = Some(copy_patched(entry, state.0.as_file(), markers, &target)?);
+                    Ok(true)
+                },
+            )
+            .await
+        },
+    )
+    .await
 }
 
 fn release_version(r: &Release) -> String {

@@ -57,6 +57,16 @@ pub struct ReleaseInfo {
 }
 
 /// Reads a release and every component manifest (`concurrency` at once).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mirror_core::Error> {
+/// use mirror_core::{ClientOptions, ImageRef, RegistryClient};
+/// let client = RegistryClient::new(ClientOptions::default())?;
+/// let release = ImageRef::parse("quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64")?;
+/// let info = mirror_core::release_info(&client, &release, 8).await?;
+/// println!("{} components, {} bytes", info.components.len(), info.unique_bytes);
+/// # Ok(()) }
+/// ```
 pub async fn release_info(
     client: &RegistryClient,
     image: &ImageRef,

@@ -7,19 +7,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::Serialize;
-
-use super::instructions::{InstructionKind, MirrorInstructions};
 use super::payload::{Release, read_release};
+pub use super::report::{ImageEntry, MirrorReport, ReleaseEntry};
+use super::signature::{SignatureOptions, check_release};
+use crate::AdditionalImage;
 use crate::copy::{
     self, CopyJob, CopyOptions, CopyPlan, DEFAULT_MAX_PER_REGISTRY, Role, Sink, Source,
 };
-use crate::digest::Digest;
 use crate::error::Error;
 use crate::progress::{MirrorEvent, Progress};
 use crate::reference::{ImageRef, Repository, Target, valid_tag};
 use crate::registry::{RegistryClient, RetryPolicy};
-use crate::{AdditionalImage, AdditionalMirrors};
 
 /// The figures of a mirror plan (see [`CopyPlan`]).
 pub type MirrorPlan = CopyPlan;
@@ -44,6 +42,9 @@ pub struct MirrorOptions {
     /// Where additional images go: `<registry of to>/<namespace>/<their repository path>`.
     /// Default: no namespace.
     pub namespace: String,
+    /// Release signatures: checked before anything is copied. Default: verify with the
+    /// payload's keys and stores; an unsigned release is a warning.
+    pub signatures: SignatureOptions,
 }
 
 impl MirrorOptions {
@@ -57,6 +58,7 @@ impl MirrorOptions {
             retry: RetryPolicy::default(),
             sigstore: true,
             namespace: String::new(),
+            signatures: SignatureOptions::default(),
         }
     }
 }
@@ -68,113 +70,6 @@ pub struct MirrorRequest {
     pub releases: Vec<ImageRef>,
     /// Other images (by tag or digest), kept at their repository path under the namespace.
     pub additional: Vec<AdditionalImage>,
-}
-
-/// One image a [`MirrorReport`] covers.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ImageEntry {
-    /// A short name (`cli`, `release`, `cli signature`, an additional image's name).
-    pub name: String,
-    /// What it is.
-    pub role: Role,
-    /// Where it came from: the source repository with the tag or digest asked for.
-    pub source: String,
-    /// The source repository alone.
-    pub source_repository: String,
-    /// Its manifest digest (absent for a signature the source does not have).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<Digest>,
-    /// Its manifest media type, when this run read it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    /// Where it is at the target (`repo:tag`, or `repo@digest`).
-    pub target: String,
-    /// The tag written, when one is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// False for an optional image the source does not have (nothing was written).
-    pub present: bool,
-}
-
-/// One release of a [`MirrorReport`].
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ReleaseEntry {
-    /// The release as given.
-    pub release: String,
-    /// Its digest.
-    pub digest: Digest,
-    /// Its version.
-    pub version: String,
-    /// Its architecture suffix.
-    pub architecture: String,
-    /// Where the release image is at the target (`oc adm upgrade --to-image` takes it).
-    pub update_image: String,
-    /// The same, by digest.
-    pub update_image_digest: String,
-    /// Components.
-    pub components: usize,
-    /// Blobs this release adds on top of the releases before it in this run and of what the
-    /// target holds.
-    pub new_blobs: usize,
-    /// Their bytes.
-    pub new_bytes: u64,
-}
-
-/// The outcome of [`mirror_release`] (`--output json` prints it).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct MirrorReport {
-    /// Schema of this report.
-    pub api_version: &'static str,
-    /// `ReleaseMirrorReport`.
-    pub kind: &'static str,
-    /// The (first) release as given.
-    pub release: String,
-    /// Its digest (none when the run mirrors no release).
-    pub release_digest: Option<Digest>,
-    /// Its version.
-    pub version: String,
-    /// Its architecture suffix.
-    pub architecture: String,
-    /// Where the (first) release image is now (`Update image:`).
-    pub update_image: String,
-    /// Every release of the run, in order.
-    pub releases: Vec<ReleaseEntry>,
-    /// `Mirror prefix:` lines.
-    pub mirror_prefixes: Vec<String>,
-    /// True when nothing was written.
-    pub dry_run: bool,
-    /// The plan.
-    pub plan: MirrorPlan,
-    /// Blobs copied.
-    pub blobs_copied: usize,
-    /// Bytes copied.
-    pub bytes_copied: u64,
-    /// Blobs mounted.
-    pub blobs_mounted: usize,
-    /// Bytes mounted.
-    pub bytes_mounted: u64,
-    /// Blobs already at the target.
-    pub blobs_skipped: usize,
-    /// Their bytes.
-    pub bytes_skipped: u64,
-    /// Wall time.
-    pub duration_seconds: f64,
-    /// Sources and mirrors, as data.
-    pub instructions: MirrorInstructions,
-    /// Which instructions fit these releases (ICSP before 4.14, IDMS from 4.14; the oldest
-    /// release decides).
-    pub default_instructions: InstructionKind,
-    /// Mirrors of the additional images: by digest (IDMS) and by tag (ImageTagMirrorSet).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub additional_instructions: Option<AdditionalMirrors>,
-    /// Every image of the run, signatures included, in job order.
-    pub images: Vec<ImageEntry>,
 }
 
 /// Mirrors the release `from` from its registry into `opts.to`, digests preserved, release
@@ -217,8 +112,14 @@ pub async fn mirror_releases<S: Source, K: Sink>(
     let start = Instant::now();
     check_options(request, opts)?;
     let mut releases = Vec::with_capacity(request.releases.len());
+    let mut signatures = Vec::with_capacity(request.releases.len());
     for from in &request.releases {
         let release = read_release(source, from, &opts.retry).await?;
+        // Before anything is planned or copied: a release whose signature does not verify
+        // is not mirrored.
+        signatures.push(
+            check_release(&release, &opts.signatures, opts.dry_run, progress.as_ref()).await?,
+        );
         progress.event(MirrorEvent::ReleaseRead {
             version: &release.version,
             digest: &release.digest,
@@ -226,9 +127,40 @@ pub async fn mirror_releases<S: Source, K: Sink>(
         });
         releases.push(release);
     }
+    let (jobs, groups) = all_jobs(&releases, request, opts)?;
+    let copy_opts = CopyOptions {
+        max_in_flight: opts.max_per_registry,
+        retry: opts.retry.clone(),
+        sigstore: opts.sigstore,
+    };
+    let planned = copy::plan(source, sink, jobs, &copy_opts, &progress).await?;
+    let outcome = if opts.dry_run {
+        copy::CopyOutcome::default()
+    } else {
+        copy::execute(source, sink, &planned, &copy_opts, &progress).await?
+    };
+    Ok(super::report::build(super::report::Run {
+        request,
+        opts,
+        releases: &releases,
+        signatures,
+        groups: &groups,
+        planned: &planned,
+        outcome,
+        duration: start.elapsed(),
+    }))
+}
+
+/// Every job of the run: each release's components then its image (after them), then the
+/// additional images; and, per release, the indices of its jobs.
+fn all_jobs(
+    releases: &[Release],
+    request: &MirrorRequest,
+    opts: &MirrorOptions,
+) -> Result<(Vec<CopyJob>, Vec<Vec<usize>>), Error> {
     let mut jobs = Vec::new();
     let mut groups = Vec::new();
-    for release in &releases {
+    for release in releases {
         let first = jobs.len();
         jobs.extend(jobs_for(release, opts)?.into_iter().map(|j| {
             let after: Vec<usize> = j.after.iter().map(|k| k + first).collect();
@@ -252,105 +184,7 @@ pub async fn mirror_releases<S: Source, K: Sink>(
             .role(Role::Additional),
         );
     }
-    let copy_opts = CopyOptions {
-        max_in_flight: opts.max_per_registry,
-        retry: opts.retry.clone(),
-        sigstore: opts.sigstore,
-    };
-    let planned = copy::plan(source, sink, jobs, &copy_opts, &progress).await?;
-    let outcome = if opts.dry_run {
-        copy::CopyOutcome::default()
-    } else {
-        copy::execute(source, sink, &planned, &copy_opts, &progress).await?
-    };
-    let jobs = planned.jobs();
-    let added = planned.added_by(&groups);
-    let entries: Vec<ReleaseEntry> = releases
-        .iter()
-        .zip(&groups)
-        .zip(added)
-        .map(|((r, g), (new_blobs, new_bytes))| {
-            let job = &jobs[*g.last().expect("a release has its own job")];
-            ReleaseEntry {
-                release: r.image.to_string(),
-                digest: r.digest.clone(),
-                version: r.version.clone(),
-                architecture: r.architecture.clone(),
-                update_image: job.destination(),
-                update_image_digest: job.dst.display_ref(r.digest.as_str()),
-                components: r.components.len(),
-                new_blobs,
-                new_bytes,
-            }
-        })
-        .collect();
-    let images = jobs
-        .iter()
-        .enumerate()
-        .map(|(j, job)| ImageEntry {
-            name: job.name.clone(),
-            role: job.role,
-            source: job.src.display_ref(job.reference.as_str()),
-            source_repository: job.src.to_string(),
-            digest: planned.digest(j).cloned(),
-            media_type: planned.media_type(j).map(str::to_string),
-            target: match (&job.tag, planned.digest(j)) {
-                (Some(t), _) => job.dst.display_ref(t),
-                (None, Some(d)) => job.dst.display_ref(d.as_str()),
-                (None, None) => job.dst.display_ref(job.reference.as_str()),
-            },
-            tag: job.tag.clone(),
-            present: planned.is_there(j),
-        })
-        .collect();
-    let (mirrors, prefixes) = mirrors_and_prefixes(opts);
-    let instructions = MirrorInstructions::new(
-        releases
-            .iter()
-            .flat_map(Release::source_repositories)
-            .map(|r| r.to_string()),
-        &mirrors,
-    );
-    let additional_instructions = (!request.additional.is_empty()).then(|| {
-        crate::additional_mirrors(&request.additional, &opts.to.registry, &opts.namespace)
-    });
-    let oldest = if releases
-        .iter()
-        .any(|r| InstructionKind::default_for(&r.version) == InstructionKind::Icsp)
-    {
-        InstructionKind::Icsp
-    } else {
-        InstructionKind::Idms
-    };
-    let first = entries.first();
-    Ok(MirrorReport {
-        api_version: "mirrorctl.openshift.io/v1alpha1",
-        kind: "ReleaseMirrorReport",
-        release: first.map(|e| e.release.clone()).unwrap_or_default(),
-        release_digest: first.map(|e| e.digest.clone()),
-        version: first.map(|e| e.version.clone()).unwrap_or_default(),
-        architecture: first.map(|e| e.architecture.clone()).unwrap_or_default(),
-        update_image: first.map(|e| e.update_image.clone()).unwrap_or_default(),
-        mirror_prefixes: if releases.is_empty() {
-            Vec::new()
-        } else {
-            prefixes
-        },
-        dry_run: opts.dry_run,
-        plan: planned.summary.clone(),
-        blobs_copied: outcome.blobs_copied,
-        bytes_copied: outcome.bytes_copied,
-        blobs_mounted: outcome.blobs_mounted,
-        bytes_mounted: outcome.bytes_mounted,
-        blobs_skipped: planned.skipped().0,
-        bytes_skipped: planned.skipped().1,
-        releases: entries,
-        duration_seconds: start.elapsed().as_secs_f64(),
-        instructions,
-        default_instructions: oldest,
-        additional_instructions,
-        images,
-    })
+    Ok((jobs, groups))
 }
 
 fn check_options(request: &MirrorRequest, opts: &MirrorOptions) -> Result<(), Error> {
@@ -376,16 +210,6 @@ fn check_options(request: &MirrorRequest, opts: &MirrorOptions) -> Result<(), Er
         }
     }
     Ok(())
-}
-
-fn mirrors_and_prefixes(opts: &MirrorOptions) -> (Vec<String>, Vec<String>) {
-    let mut mirrors = vec![opts.to.to_string()];
-    let mut prefixes = vec![opts.to.to_string()];
-    if let Some(r) = &opts.to_release_image {
-        mirrors.push(r.repo.to_string());
-        prefixes.push(r.to_string());
-    }
-    (mirrors, prefixes)
 }
 
 /// The copy jobs of one release: its components, then the release image after all of them.

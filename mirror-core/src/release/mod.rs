@@ -6,3 +6,5 @@ pub(crate) mod instructions;
 pub(crate) mod layer;
 pub(crate) mod mirror;
 pub(crate) mod payload;
+pub(crate) mod report;
+pub(crate) mod signature;

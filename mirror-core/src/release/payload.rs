@@ -14,6 +14,10 @@ use crate::registry::{RawManifest, RetryPolicy, retrying};
 
 const IMAGE_REFERENCES: &str = "release-manifests/image-references";
 const RELEASE_METADATA: &str = "release-manifests/release-metadata";
+/// The payload's verification ConfigMap (keys and signature stores), as cluster-update-keys
+/// ships it; read with the same cap as the other metadata files.
+const VERIFICATION_CONFIG_MAP: &str =
+    "release-manifests/0000_90_cluster-update-keys_configmap.yaml";
 /// Largest payload metadata file we read (real image-references are ~150 KiB).
 const MAX_METADATA_FILE: u64 = 16 << 20;
 /// Largest image config we read.
@@ -62,6 +66,9 @@ pub struct Release {
     pub metadata: Option<ReleaseMetadata>,
     /// Components, in image-references order (sorted by name).
     pub components: Vec<Component>,
+    /// The bytes of `release-manifests/0000_90_cluster-update-keys_configmap.yaml` (the
+    /// verification ConfigMap: keys and signature stores), when the payload has it.
+    pub verification_config_map: Option<Vec<u8>>,
 }
 
 impl Release {
@@ -223,26 +230,7 @@ pub async fn read_release<S: Source>(
             auth_entry: None,
             retry_after: None,
         })?;
-    let (single, multi) = if is_list(&manifest.media_type) {
-        let kind = parse_kind(&manifest.media_type, &manifest.bytes).map_err(payload_err)?;
-        let ManifestKind::List { children } = kind else {
-            unreachable!("lists parse to lists")
-        };
-        let pick = children
-            .iter()
-            .find(|c| c.platform.as_deref() == Some("linux/amd64"))
-            .or_else(|| children.first())
-            .ok_or_else(|| payload_err("the release manifest list is empty".into()))?;
-        let child = source
-            .manifest(&image.repo, pick.digest.as_str())
-            .await?
-            .ok_or_else(|| {
-                payload_err(format!("manifest list child `{}` is missing", pick.digest))
-            })?;
-        (child, true)
-    } else {
-        (manifest.clone(), false)
-    };
+    let (single, multi) = pick_image(source, image, &manifest).await?;
     let ManifestKind::Image { config, layers } =
         parse_kind(&single.media_type, &single.bytes).map_err(payload_err)?
     else {
@@ -261,23 +249,7 @@ pub async fn read_release<S: Source>(
         tag_arch(cfg.architecture.as_deref().unwrap_or("amd64"))
     };
 
-    let mut refs = None;
-    let mut meta = None;
-    for layer in layers.iter().rev() {
-        let mut found = read_files(
-            source,
-            &image.repo,
-            &layer.digest,
-            &[IMAGE_REFERENCES, RELEASE_METADATA],
-            retry,
-        )
-        .await?;
-        if let Some(r) = found[0].take() {
-            refs = Some(r);
-            meta = found[1].take();
-            break;
-        }
-    }
+    let (refs, meta, keys) = payload_files(source, &image.repo, &layers, retry).await?;
     let refs = refs.ok_or_else(|| {
         payload_err(
             "release image did not contain an image-references file (is this a release image?)"
@@ -308,7 +280,66 @@ pub async fn read_release<S: Source>(
         architecture,
         metadata,
         components,
+        verification_config_map: keys,
     })
+}
+
+/// The single image of a release: the manifest itself, or the linux/amd64 child of a list
+/// (then the release is `multi`).
+async fn pick_image<S: Source>(
+    source: &S,
+    image: &ImageRef,
+    manifest: &RawManifest,
+) -> Result<(RawManifest, bool), Error> {
+    let payload_err = |reason: String| Error::Payload {
+        image: image.to_string(),
+        reason,
+    };
+    if !is_list(&manifest.media_type) {
+        return Ok((manifest.clone(), false));
+    }
+    let kind = parse_kind(&manifest.media_type, &manifest.bytes).map_err(payload_err)?;
+    let ManifestKind::List { children } = kind else {
+        unreachable!("lists parse to lists")
+    };
+    let pick = children
+        .iter()
+        .find(|c| c.platform.as_deref() == Some("linux/amd64"))
+        .or_else(|| children.first())
+        .ok_or_else(|| payload_err("the release manifest list is empty".into()))?;
+    let child = source
+        .manifest(&image.repo, pick.digest.as_str())
+        .await?
+        .ok_or_else(|| payload_err(format!("manifest list child `{}` is missing", pick.digest)))?;
+    Ok((child, true))
+}
+
+/// The payload's files (`image-references`, `release-metadata`, the verification ConfigMap)
+/// from the top-most layer holding `image-references`.
+type PayloadFiles = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// `image-references`, `release-metadata` and the verification ConfigMap from the top-most
+/// layer holding `image-references`.
+async fn payload_files<S: Source>(
+    source: &S,
+    repo: &Repository,
+    layers: &[crate::manifest::BlobRef],
+    retry: &RetryPolicy,
+) -> Result<PayloadFiles, Error> {
+    for layer in layers.iter().rev() {
+        let mut found = read_files(
+            source,
+            repo,
+            &layer.digest,
+            &[IMAGE_REFERENCES, RELEASE_METADATA, VERIFICATION_CONFIG_MAP],
+            retry,
+        )
+        .await?;
+        if let Some(r) = found[0].take() {
+            return Ok((Some(r), found[1].take(), found[2].take()));
+        }
+    }
+    Ok((None, None, None))
 }
 
 /// [`read_files_once`], the whole read tried again on transient failures (a cut connection,

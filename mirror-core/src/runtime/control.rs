@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::config::{self, PathStyle};
+use super::config::{self, ConfigSpec, PathStyle};
 use super::start::{Probe, installed, is_running, remove_if_present, start, stop};
+use super::version::{self, DetectedVersion, RegistryVersion};
 use super::{
     CONTAINER_NAME, RegistryLayout, RunMode, RuntimeChoice, RuntimeState, SupervisorChoice,
     UNIT_NAME, UpAction, UpOptions, UpReport, host, process, service_name,
 };
 use crate::error::{Error, ErrorChain};
-use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
+use crate::storage::{SecretAction, StorageSettings, ensure_http_secret};
+use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, write_atomic};
 
 /// Brings the registry up under `opts.root`, idempotently: already running with the same
 /// configuration is [`UpAction::AlreadyRunning`]; running with another is restarted.
@@ -31,9 +33,23 @@ use mirror_tls::fsutil::{PUBLIC_MODE, create_dirs, read_optional, write_atomic};
 ///
 /// Needs `certs/domain.crt`, `certs/domain.key` and `auth/htpasswd` under the root; creates
 /// `data/`. A port held by another process is an [`Error::PortInUse`] naming it.
+///
+/// With S3 storage the bucket is checked first ([`crate::check_s3`]: it answers, the key
+/// works, a small object can be written and removed): wrong credentials, a missing bucket or
+/// an unreachable endpoint are an [`Error::ObjectStorage`] and nothing is written or started.
+/// The configuration then holds the key and `http.secret` (from
+/// [`UpOptions::http_secret_file`], created when missing), so `config.yml` and the state file
+/// are 0600; the S3 keys follow the registry's version (2.x or 3.x, see
+/// [`RegistryVersion`]).
 pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
     let layout = RegistryLayout::new(&opts.root);
     check_inputs(&layout)?;
+    let (secret_file, http_secret, http_secret_created) = prepare_storage(opts, &layout)?;
+    let made = Inputs {
+        storage: &opts.storage,
+        http_secret: http_secret.as_deref(),
+    };
+    // Also with S3: podman mounts `<root>/data` whatever the storage.
     create_dirs(&layout.data())?;
     let previous = RuntimeState::load(&layout)?;
     let running = previous.as_ref().filter(|p| is_running(&layout, p));
@@ -62,15 +78,17 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         (RuntimeChoice::Auto, Some(_)) => Some(host::podman().ok_or_else(podman_missing)?),
         (RuntimeChoice::Auto, None) => host::podman(),
     };
-    let (target, probe) = match podman {
+    let (target, probe, registry_version) = match podman {
         Some((podman, version)) => {
-            let target = podman_state(&layout, opts, &podman, version, use_systemd);
+            let (target, registry_version) =
+                podman_state(&layout, opts, &podman, version, use_systemd, &made);
             (
                 target,
                 Probe::Image {
                     podman,
                     image: opts.run.image.clone(),
                 },
+                registry_version,
             )
         }
         None => {
@@ -105,8 +123,9 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
                     }
                 })?,
             };
-            let target = process_state(&layout, opts, &binary, use_systemd);
-            (target, Probe::Binary(binary))
+            let (target, registry_version) =
+                process_state(&layout, opts, &binary, use_systemd, &made);
+            (target, Probe::Binary(binary), registry_version)
         }
     };
     let report = |action, pid| UpReport {
@@ -117,6 +136,10 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         pid,
         config: layout.config(),
         runtime_kept,
+        storage: opts.storage.describe(),
+        version: registry_version.clone(),
+        http_secret_file: secret_file.clone(),
+        http_secret_created,
     };
     if let Some(prev) = running {
         if prev == &target {
@@ -138,6 +161,9 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
         stop(&layout, prev)?;
     }
     let old_config = read_optional(&layout.config())?;
+    let prev_mode = previous
+        .as_ref()
+        .map_or(SECRET_MODE, RuntimeState::file_mode);
     match start(&layout, &target, opts.run.wait) {
         Ok(pid) => {
             target.save(&layout)?;
@@ -153,7 +179,7 @@ pub fn registry_up(opts: &UpOptions) -> Result<UpReport, Error> {
             let _ = stop(&layout, &target);
             let restore_files = || -> Result<(), Error> {
                 match &old_config {
-                    Some(bytes) => write_atomic(&layout.config(), bytes, PUBLIC_MODE)?,
+                    Some(bytes) => write_atomic(&layout.config(), bytes, prev_mode)?,
                     None => remove_if_present(&layout.config())?,
                 }
                 match &previous {
@@ -266,13 +292,70 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// What the configuration is made from besides `opts`' own fields.
+/// With S3 the bucket is checked first; then the http secret file (given, or the default
+/// with S3) is read, or made when missing: its path, the secret, and whether it was made.
+fn prepare_storage(
+    opts: &UpOptions,
+    layout: &RegistryLayout,
+) -> Result<(Option<PathBuf>, Option<String>, bool), Error> {
+    if let Some(s3) = opts.storage.s3() {
+        crate::storage::check_s3_blocking(s3)?;
+    }
+    let secret_file = opts.http_secret_file.clone().or_else(|| {
+        opts.storage
+            .s3()
+            .map(|_| crate::storage::default_http_secret_file(&layout.root))
+    });
+    Ok(match &secret_file {
+        Some(path) => {
+            let (secret, action) = ensure_http_secret(path)?;
+            (
+                secret_file.clone(),
+                Some(secret),
+                action == SecretAction::Created,
+            )
+        }
+        None => (None, None, false),
+    })
+}
+
+struct Inputs<'a> {
+    storage: &'a StorageSettings,
+    http_secret: Option<&'a str>,
+}
+
+/// The configuration text, and the registry's version when it matters (S3 storage).
+fn render(
+    layout: &RegistryLayout,
+    opts: &UpOptions,
+    style: PathStyle,
+    made: &Inputs<'_>,
+    version: impl FnOnce() -> DetectedVersion,
+) -> (String, Option<DetectedVersion>) {
+    let detected = made.storage.s3().map(|_| version());
+    let text = config::render(&ConfigSpec {
+        root: &layout.root,
+        port: opts.port,
+        bind: opts.bind,
+        style,
+        storage: made.storage,
+        version: detected
+            .as_ref()
+            .map_or(RegistryVersion::DEFAULT, |d| d.version),
+        http_secret: made.http_secret,
+    });
+    (text, detected)
+}
+
 /// The state of a host binary registry as `opts` asks for it.
 fn process_state(
     layout: &RegistryLayout,
     opts: &UpOptions,
     binary: &Path,
     use_systemd: bool,
-) -> RuntimeState {
+    made: &Inputs<'_>,
+) -> (RuntimeState, Option<DetectedVersion>) {
     let run = if use_systemd {
         RunMode::ProcessUnit {
             binary: binary.to_path_buf(),
@@ -283,12 +366,16 @@ fn process_state(
             binary: binary.to_path_buf(),
         }
     };
-    RuntimeState {
+    let (config, detected) = render(layout, opts, PathStyle::Host, made, || {
+        version::of_binary(binary)
+    });
+    let state = RuntimeState {
         run,
         port: opts.port,
         bind: opts.bind,
-        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Host),
-    }
+        config,
+    };
+    (state, detected)
 }
 
 /// The state of a podman registry as `opts` asks for it.
@@ -298,7 +385,8 @@ fn podman_state(
     podman: &Path,
     version: (u32, u32),
     use_systemd: bool,
-) -> RuntimeState {
+    made: &Inputs<'_>,
+) -> (RuntimeState, Option<DetectedVersion>) {
     let run = if use_systemd {
         let unit = if host::has_quadlet(version) {
             PathBuf::from("/etc/containers/systemd").join(format!("{UNIT_NAME}.container"))
@@ -316,12 +404,16 @@ fn podman_state(
             image: opts.run.image.clone(),
         }
     };
-    RuntimeState {
+    let (config, detected) = render(layout, opts, PathStyle::Container, made, || {
+        version::of_image(podman, &opts.run.image)
+    });
+    let state = RuntimeState {
         run,
         port: opts.port,
         bind: opts.bind,
-        config: config::render_config(&layout.root, opts.port, opts.bind, PathStyle::Container),
-    }
+        config,
+    };
+    (state, detected)
 }
 
 /// What [`registry_down`] did.

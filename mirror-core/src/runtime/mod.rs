@@ -13,6 +13,7 @@ pub(crate) mod process;
 mod start;
 mod status;
 mod units;
+mod version;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use mirror_tls::fsutil::{PUBLIC_MODE, read_optional, write_atomic};
+use crate::storage::StorageSettings;
+use mirror_tls::fsutil::{PUBLIC_MODE, SECRET_MODE, read_optional, write_atomic};
 
 pub use control::{DownReport, LogSource, registry_down, registry_logs, registry_up};
 pub use start::is_running;
 pub use status::{CheckState, StatusCheck, StatusOptions, StatusReport, registry_status};
 pub use units::{CONTAINER_NAME, UNIT_NAME};
+pub use version::{DetectedVersion, RegistryVersion};
 
 /// Default `<root>`, as `createMirrorRegistry.sh` used it.
 pub const DEFAULT_REGISTRY_ROOT: &str = "/opt/registry";
@@ -210,8 +213,9 @@ impl RunMode {
     }
 }
 
-/// The state file's content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The state file's content. `Debug` leaves out the configuration text (it may hold the S3
+/// secret key and `http.secret`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeState {
     /// How it runs.
     pub run: RunMode,
@@ -222,6 +226,17 @@ pub struct RuntimeState {
     pub bind: Option<IpAddr>,
     /// The `config.yml` it was started with.
     pub config: String,
+}
+
+impl std::fmt::Debug for RuntimeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeState")
+            .field("run", &self.run)
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("config", &format_args!("<{} bytes>", self.config.len()))
+            .finish()
+    }
 }
 
 impl RuntimeState {
@@ -242,11 +257,22 @@ impl RuntimeState {
             })
     }
 
+    /// Writes the state file: 0600 when the configuration it records holds secrets.
     fn save(&self, layout: &RegistryLayout) -> Result<(), Error> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
-        write_atomic(&layout.state_file(), text.as_bytes(), PUBLIC_MODE)?;
+        write_atomic(&layout.state_file(), text.as_bytes(), self.file_mode())?;
         Ok(())
+    }
+
+    /// The mode of `config.yml` and of the state file: 0600 when the configuration holds a
+    /// secret key or `http.secret`, else 0644.
+    pub(crate) fn file_mode(&self) -> u32 {
+        if config::holds_secrets(&self.config) {
+            SECRET_MODE
+        } else {
+            PUBLIC_MODE
+        }
     }
 }
 
@@ -309,7 +335,8 @@ impl Default for RunOptions {
     }
 }
 
-/// Settings of [`registry_up`]: where the registry lives and listens, and how it runs.
+/// Settings of [`registry_up`]: where the registry lives, keeps its content and listens, and
+/// how it runs.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     /// The registry root. Default [`DEFAULT_REGISTRY_ROOT`].
@@ -319,6 +346,13 @@ pub struct UpOptions {
     /// The address it listens on. Default `None`: every interface, as
     /// `createMirrorRegistry.sh` did. For podman this is the host side of `-p`.
     pub bind: Option<IpAddr>,
+    /// Where content is stored. Default [`StorageSettings::Filesystem`] (`<root>/data`).
+    /// With S3 the bucket is checked before anything starts.
+    pub storage: StorageSettings,
+    /// The file holding `http.secret` (created, random and 0600, when missing). Default:
+    /// none with filesystem storage (the registry makes one per start, as before);
+    /// [`crate::default_http_secret_file`] with S3, so replicas can share it.
+    pub http_secret_file: Option<PathBuf>,
     /// How it runs.
     pub run: RunOptions,
 }
@@ -329,6 +363,8 @@ impl Default for UpOptions {
             root: PathBuf::from(DEFAULT_REGISTRY_ROOT),
             port: DEFAULT_REGISTRY_PORT,
             bind: None,
+            storage: StorageSettings::Filesystem,
+            http_secret_file: None,
             run: RunOptions::default(),
         }
     }
@@ -365,6 +401,14 @@ pub struct UpReport {
     /// pick another now (podman installed after a process registry was started): a switch
     /// is asked for with an explicit runtime.
     pub runtime_kept: bool,
+    /// Where content is stored, for humans (`filesystem`, `s3 bucket ...`).
+    pub storage: String,
+    /// The registry's version, when the configuration depends on it (S3 storage).
+    pub version: Option<DetectedVersion>,
+    /// The `http.secret` file, when one is used.
+    pub http_secret_file: Option<PathBuf>,
+    /// Whether that file was created now.
+    pub http_secret_created: bool,
 }
 
 #[cfg(test)]

@@ -139,6 +139,10 @@ pub(crate) fn start(
             c
         }
     };
+    // Distribution 2.8's S3 driver panics at start when AWS_CA_BUNDLE is set
+    // (`LoadCustomCABundleError: ... HTTPClient's transport unsupported type`); a private CA
+    // for the store goes in the host trust store, which the registry reads.
+    cmd.env_remove("AWS_CA_BUNDLE");
     cmd.arg("serve")
         .arg(&config)
         .current_dir(&layout.root)

@@ -96,7 +96,7 @@ pub(crate) fn start(
         let _ = host::run(podman, &["rm", "-f", "--ignore", CONTAINER_NAME]);
     }
     ensure_port_free(state.bind, state.port)?;
-    write_atomic(&layout.config(), state.config.as_bytes(), PUBLIC_MODE)?;
+    write_atomic(&layout.config(), state.config.as_bytes(), state.file_mode())?;
     let addr = connect_addr(state.bind, state.port);
     match &state.run {
         RunMode::Background { binary } => {

@@ -1,4 +1,6 @@
-//! `registry status`: running, reachable over TLS with our CA, login works, `_catalog` answers.
+//! `registry status`: running, its storage answers (the data directory, or the S3 bucket: it
+//! answers, the key works, an object can be written and removed), reachable over TLS with our
+//! CA, login works, `_catalog` answers.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use crate::auth::{AuthFile, Credential};
 use crate::error::{Error, ErrorChain};
 use crate::reference::Repository;
 use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
+use crate::storage::StorageSettings;
 
 /// Settings of [`registry_status`].
 #[derive(Debug, Clone, Default)]
@@ -58,6 +61,8 @@ pub struct StatusReport {
     pub registry: String,
     /// How it runs, when recorded.
     pub runtime: Option<String>,
+    /// Where it stores content, when recorded (`filesystem ...`, `s3 bucket ...`).
+    pub storage: Option<String>,
     /// The checks, in order.
     pub checks: Vec<StatusCheck>,
 }
@@ -153,6 +158,18 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
             }
         }
     });
+
+    let (storage, storage_check) = match recorded {
+        None => (
+            None,
+            skip(
+                "storage",
+                "no registry was started: no recorded configuration",
+            ),
+        ),
+        Some(s) => storage_status(&layout, s).await,
+    };
+    checks.push(storage_check);
 
     let repo = Repository {
         registry: registry.clone(),
@@ -255,6 +272,66 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
         ok: checks.iter().all(|c| c.state != CheckState::Fail),
         registry,
         runtime,
+        storage,
         checks,
+    }
+}
+
+/// The `storage` check on the recorded configuration: the data directory exists (and how much
+/// room is left), or the S3 bucket passes [`crate::check_s3`] with the recorded key.
+async fn storage_status(
+    layout: &RegistryLayout,
+    state: &RuntimeState,
+) -> (Option<String>, StatusCheck) {
+    let config = layout.config();
+    match super::config::recorded_storage(&state.config, &config) {
+        Err(e) => (
+            None,
+            check(
+                "storage",
+                Err(Error::Runtime {
+                    reason: format!("the recorded configuration cannot be read: {e}"),
+                    log: None,
+                }),
+            ),
+        ),
+        Ok((StorageSettings::Filesystem, dir)) => {
+            // The container sees `/var/lib/registry`: that is `<root>/data` on the host.
+            let dir = match state.run.runtime() {
+                super::RuntimeChoice::Podman => layout.data(),
+                _ => dir.map_or_else(|| layout.data(), PathBuf::from),
+            };
+            let what = format!("filesystem `{}`", dir.display());
+            let result = if dir.is_dir() {
+                Ok(match crate::preflight::disk_space(&dir) {
+                    Ok(d) => format!("{what}: {} free", crate::format_size(d.free_bytes)),
+                    Err(_) => format!("{what} exists"),
+                })
+            } else {
+                Err(Error::Runtime {
+                    reason: format!("{what} is missing"),
+                    log: None,
+                })
+            };
+            (Some(what), check("storage", result))
+        }
+        Ok((StorageSettings::S3(s3), _)) => {
+            let what = s3.describe();
+            let result = crate::storage::check_s3(&s3)
+                .await
+                .map(|r| format!("{what}: {}", r.describe()));
+            let mut c = check("storage", result);
+            // The key checked is the one recorded in config.yml, not a file to edit.
+            if c.hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("check the access key"))
+            {
+                c.hint = Some(format!(
+                    "the key recorded in `{}` was refused: start the registry again with a working key (`mirrorctl registry up` with the same storage settings and the right credentials file)",
+                    config.display()
+                ));
+            }
+            (Some(what), c)
+        }
     }
 }

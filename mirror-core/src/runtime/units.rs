@@ -148,6 +148,7 @@ After=network-online.target\n\
 \n\
 [Service]\n\
 ExecStart={} serve {}\n\
+UnsetEnvironment=AWS_CA_BUNDLE\n\
 Restart=always\n\
 RestartSec=2\n\
 \n\
@@ -291,6 +292,7 @@ After=network-online.target
 
 [Service]
 ExecStart=/usr/bin/docker-registry serve /opt/registry/config.yml
+UnsetEnvironment=AWS_CA_BUNDLE
 Restart=always
 RestartSec=2
 

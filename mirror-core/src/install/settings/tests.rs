@@ -3,18 +3,24 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::install::config::S3ConfigFile;
 
-/// What a CLI would answer: `--kebab-case` flags, `registry password` for the password.
+/// What a CLI would answer: `--kebab-case` flags (`s3.bucket` -> `--s3-bucket`, and the
+/// negative `--s3-no-redirect`), `registry password` for the password.
 fn flags(key: &str) -> Option<String> {
-    if key == "password" {
-        return Some("registry password".into());
+    match key {
+        "password" => return Some("registry password".into()),
+        "s3.redirect" => return Some("--s3-no-redirect".into()),
+        _ => {}
     }
     let mut flag = String::from("--");
     for c in key.chars() {
-        if c.is_ascii_uppercase() {
+        if c.is_ascii_uppercase() || c == '.' {
             flag.push('-');
         }
-        flag.push(c.to_ascii_lowercase());
+        if c != '.' {
+            flag.push(c.to_ascii_lowercase());
+        }
     }
     Some(flag)
 }
@@ -41,6 +47,9 @@ impl Files {
         write("two-lines", "a\nb\n");
         write("rh-pw", "rh-secret\n");
         write("ca.pem", "not a certificate\n");
+        write("s3-key", "AKIAEXAMPLE\nnot-the-secret\n");
+        write("http-secret", "shared\n");
+        write("empty", "");
         Files { dir }
     }
 
@@ -70,8 +79,18 @@ impl Files {
 fn summary(s: &InstallSettings) -> String {
     let skip: Vec<&str> = s.skip.iter().map(|s| s.name()).collect();
     let checks: Vec<&str> = s.preflight.skip.iter().copied().collect();
+    let file_name = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or("-".into())
+    };
+    assert_eq!(
+        s.preflight.storage, s.storage,
+        "preflight checks the same storage"
+    );
     format!(
-        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={}",
+        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={} storage={} key={} secret={}",
         s.email,
         s.credential.username,
         s.credential.password,
@@ -92,6 +111,9 @@ fn summary(s: &InstallSettings) -> String {
             .as_ref()
             .map(|c| format!("{}/{}", c.username, c.password))
             .unwrap_or("-".into()),
+        s.storage.describe(),
+        file_name(&s.storage.s3().map(|s3| s3.credentials.source.clone())),
+        file_name(&s.http_secret_file),
     )
 }
 
@@ -107,7 +129,7 @@ fn yaml(text: &str) -> InstallConfigFile {
 
 #[test]
 fn values_merge_program_over_file_with_defaults() {
-    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=-";
+    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=- storage=filesystem key=- secret=-";
     let cases: Vec<(&str, Change, String)> = vec![
         ("defaults", change(|_, _| {}), defaults.to_string()),
         (
@@ -122,7 +144,7 @@ fn values_merge_program_over_file_with_defaults() {
                     "email: file@example.com\nusername: filer\nrelease: quay.io/a/b:1\nhostname: reg.example.com\nport: 8443\nbind: '::1'\nroot: /srv/Mirror\noutputDir: /srv/Out\nrepository: x/y\nskip: [trust]\nskipChecks: [cpu]\nruntime: process\nimage: reg.example.com/registry:2\nmaxPerRegistry: 2\nminFree: 10GiB\ninsecureRegistries: [127.0.0.1:5001]\n",
                 );
             }),
-            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=-".to_string(),
+            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=- storage=filesystem key=- secret=-".to_string(),
         ),
         (
             "the program wins; lists add up",
@@ -179,6 +201,47 @@ fn values_merge_program_over_file_with_defaults() {
                 .replace("mirror.example.com:5000", "mirror:5000")
                 .replace("sans=[\"mirror\"]", "sans=[]")
                 .replace("bind=*", "bind=fd00::1"),
+        ),
+        (
+            "S3 storage from the config file",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n  region: eu-west-1\n  root: ocp//4\n  credentialsFile: {}\n  redirect: false\nhttpSecretFile: {}\n",
+                    f.p("s3-key").display(),
+                    f.p("http-secret").display()
+                ));
+            }),
+            defaults.replace(
+                "storage=filesystem key=- secret=-",
+                "storage=s3 bucket `mirror` at https://rgw.example.com (region eu-west-1, root /ocp/4, blob downloads proxied by the registry) key=s3-key secret=http-secret",
+            ),
+        ),
+        (
+            "the program's s3 values win key by key; a missing http secret file is made later",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n  credentialsFile: {}\n",
+                    f.p("nope").display()
+                ));
+                o.given.s3 = Some(S3ConfigFile {
+                    bucket: Some("other".into()),
+                    credentials_file: Some(f.p("s3-key")),
+                    ..Default::default()
+                });
+                o.given.http_secret_file = Some(f.p("not-yet"));
+            }),
+            defaults.replace(
+                "storage=filesystem key=- secret=-",
+                "storage=s3 bucket `other` at https://rgw.example.com (region us-east-1, root /, blob downloads redirected to the store) key=s3-key secret=not-yet",
+            ),
+        ),
+        (
+            "the program's filesystem storage over the file's S3",
+            change(|_, o| {
+                o.file = yaml("storage: s3\ns3:\n  bucket: mirror\n");
+                o.given.storage = Some("filesystem".into());
+            }),
+            defaults.to_string(),
         ),
     ];
     let mut got = Vec::new();
@@ -343,6 +406,124 @@ fn every_bad_value_is_refused_naming_it_where_it_came_from() {
             change(|_, o| o.file.bcrypt_cost = Some(3)),
             "bcryptCost: invalid setting `bcrypt-cost`: `3` is not a bcrypt cost (4 to 31) | -",
         ),
+        (
+            "a storage nobody knows, from the file",
+            change(|_, o| o.file.storage = Some("nfs".into())),
+            "storage: unknown storage `nfs` | known storages: filesystem, s3",
+        ),
+        (
+            "an s3 flag without S3 storage",
+            change(|_, o| {
+                o.given.s3 = Some(S3ConfigFile {
+                    region: Some("eu-west-1".into()),
+                    ..Default::default()
+                })
+            }),
+            "`--s3-region` needs `--storage s3` | add `--storage s3` to store in a bucket, or leave the s3 settings out to store in <root>/data",
+        ),
+        (
+            "an s3 section in a file that does not say `storage: s3`",
+            change(|_, o| o.file = yaml("s3:\n  redirect: false\n")),
+            "`s3.redirect` needs `storage: s3` | add `storage: s3` to store in a bucket",
+        ),
+        (
+            "S3 storage without an endpoint",
+            change(|_, o| o.file = yaml("storage: s3\ns3:\n  bucket: mirror\n")),
+            "missing `--s3-endpoint` (needed with `storage: s3`) | give `--s3-endpoint URL`, or `endpoint:` in the config file's `s3:` section",
+        ),
+        (
+            "S3 storage without a bucket",
+            change(|_, o| {
+                o.given.storage = Some("s3".into());
+                o.file = yaml("s3:\n  endpoint: https://rgw.example.com\n");
+            }),
+            "missing `--s3-bucket` (needed with `--storage s3`) | give `--s3-bucket NAME`, or `bucket:` in the config file's `s3:` section",
+        ),
+        (
+            "S3 storage without a credentials file",
+            change(|_, o| {
+                o.file = yaml(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n",
+                )
+            }),
+            "missing `--s3-credentials-file` (needed with `storage: s3`) | put the access key in a file (0600), an AWS credentials file",
+        ),
+        (
+            "an endpoint with a path, from a flag",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  bucket: mirror\n  credentialsFile: {}\n",
+                    f.p("s3-key").display()
+                ));
+                o.given.s3 = Some(S3ConfigFile {
+                    endpoint: Some("https://rgw.example.com/mirror".into()),
+                    ..Default::default()
+                });
+            }),
+            "--s3-endpoint: invalid setting `s3 endpoint`: `https://rgw.example.com/mirror` has a path or query",
+        ),
+        (
+            "a bucket name S3 refuses, from the file",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: My_Bucket\n  credentialsFile: {}\n",
+                    f.p("s3-key").display()
+                ))
+            }),
+            "s3.bucket: invalid setting `s3 bucket`: `My_Bucket` is not a bucket name",
+        ),
+        (
+            "a region that is not one, from the file",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n  region: US East\n  credentialsFile: {}\n",
+                    f.p("s3-key").display()
+                ))
+            }),
+            "s3.region: invalid setting `s3 region`: `US East` is not a region name",
+        ),
+        (
+            "a root that climbs out, from a flag",
+            change(|f, o| {
+                o.given.storage = Some("s3".into());
+                o.given.s3 = Some(S3ConfigFile {
+                    endpoint: Some("https://rgw.example.com".into()),
+                    bucket: Some("mirror".into()),
+                    root: Some("/a/../b".into()),
+                    credentials_file: Some(f.p("s3-key")),
+                    ..Default::default()
+                });
+            }),
+            "--s3-root: invalid setting `s3 root`: `/a/../b` holds `.` or `..`",
+        ),
+        (
+            "a credentials file of one line (never quoted)",
+            change(|f, o| {
+                o.file = yaml(&format!(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n  credentialsFile: {}\n",
+                    f.p("pw").display()
+                ))
+            }),
+            "s3.credentialsFile: S3 credentials file `{dir}/pw`: 1 non-empty lines and no `[profile]` section; expected an AWS credentials file",
+        ),
+        (
+            "a missing credentials file, from a flag",
+            change(|f, o| {
+                o.file = yaml(
+                    "storage: s3\ns3:\n  endpoint: https://rgw.example.com\n  bucket: mirror\n",
+                );
+                o.given.s3 = Some(S3ConfigFile {
+                    credentials_file: Some(f.p("nope")),
+                    ..Default::default()
+                });
+            }),
+            "--s3-credentials-file: read S3 credentials file `{dir}/nope`: No such file or directory (os error 2) | -",
+        ),
+        (
+            "an empty http secret file, from the file",
+            change(|f, o| o.file.http_secret_file = Some(f.p("empty"))),
+            "httpSecretFile: invalid setting `http secret file {dir}/empty`: its first line is empty",
+        ),
     ];
     for (name, f, want) in cases {
         let files = Files::new();
@@ -356,6 +537,7 @@ fn every_bad_value_is_refused_naming_it_where_it_came_from() {
             e.hint().map(|h| h.to_string()).unwrap_or("-".into())
         );
         assert!(e.is_usage(), "{name}: {got}");
+        assert!(!got.contains("not-the-secret"), "{name}: {got}");
         if want == "NONAME" {
             assert_eq!(
                 got, "cannot tell this host's name (read the host name) | give `--hostname FQDN`",

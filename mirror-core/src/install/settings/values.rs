@@ -1,7 +1,8 @@
 //! The settings that take more than a lookup: passwords and the Red Hat account, the
-//! release, the steps to skip, the runtime.
+//! release, the steps to skip, the runtime, the storage and the http secret.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use super::InstallOptions;
 use crate::auth::Credential;
@@ -10,8 +11,9 @@ use crate::hint::Hint;
 use crate::install::Step;
 use crate::reference::ImageRef;
 use crate::runtime::RuntimeChoice;
+use crate::storage::{Layer, StorageSettings};
 
-use super::{DEFAULT_ARCHITECTURE, DEFAULT_RELEASE_REPOSITORY, both};
+use super::{DEFAULT_ARCHITECTURE, DEFAULT_RELEASE_REPOSITORY, both, path_or};
 
 impl InstallOptions {
     /// The registry password: the program's `passwordFile`, else the one it read, else the
@@ -201,5 +203,36 @@ impl InstallOptions {
                 known: vec!["podman", "process", "auto"],
             })),
         }
+    }
+
+    /// `storage` and the `s3:` section, each key the program's over the file's (see
+    /// [`StorageSettings::from_values`]); the credentials file is read now.
+    pub(super) fn storage(&self) -> Result<StorageSettings, Error> {
+        let (g, f) = (&self.given, &self.file);
+        crate::storage::resolve_layers(
+            Layer {
+                storage: g.storage.as_deref(),
+                s3: g.s3.as_ref(),
+            },
+            Some(Layer {
+                storage: f.storage.as_deref(),
+                s3: f.s3.as_ref(),
+            }),
+            &|key, from_file| self.name(key, from_file),
+        )
+    }
+
+    /// `httpSecretFile`: an existing file must hold a usable secret (it is read now, never
+    /// quoted); a missing one is created when the registry starts.
+    pub(super) fn http_secret_file(&self) -> Result<Option<PathBuf>, Error> {
+        let (g, f) = (&self.given.http_secret_file, &self.file.http_secret_file);
+        if g.is_none() && f.is_none() {
+            return Ok(None);
+        }
+        let (path, from_file) = path_or(g, f, "");
+        if path.exists() {
+            crate::read_http_secret(&path).map_err(self.bad("httpSecretFile", from_file))?;
+        }
+        Ok(Some(path))
     }
 }

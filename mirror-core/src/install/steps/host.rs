@@ -156,7 +156,8 @@ pub(super) fn registry(cx: &Ctx<'_>) -> Result<StepReport, Error> {
         return Ok(planned(
             Step::Registry,
             format!(
-                "start the registry ({runtime} runtime) on {} under {}",
+                "start the registry ({runtime} runtime, {} storage) on {} under {}",
+                s.storage.describe(),
                 crate::runtime::describe_listen(s.bind, s.port),
                 s.root.display()
             ),
@@ -166,6 +167,8 @@ pub(super) fn registry(cx: &Ctx<'_>) -> Result<StepReport, Error> {
         root: s.root.clone(),
         port: s.port,
         bind: s.bind,
+        storage: s.storage.clone(),
+        http_secret_file: s.http_secret_file.clone(),
         run: s.run.clone(),
     };
     let report = crate::runtime::registry_up(&up)?;
