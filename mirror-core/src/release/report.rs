@@ -69,7 +69,7 @@ pub struct ReleaseEntry {
     pub signatures: SignatureReport,
 }
 
-/// The outcome of [`mirror_release`] (`--output json` prints it).
+/// The outcome of [`mirror_release`](super::mirror::mirror_release) (`--output json` prints it).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
