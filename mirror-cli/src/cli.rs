@@ -56,6 +56,9 @@ pub enum Command {
     Uninstall(UninstallArgs),
     /// Mirror what an oc-mirror ImageSetConfiguration asks for: releases from channels, additional images
     Mirror(ConfigMirrorArgs),
+    /// Check and describe a bundle written by `release mirror --to-dir`
+    #[command(subcommand)]
+    Bundle(crate::cmd::bundle::BundleCommand),
     /// Print a shell completion script on stdout (bash, zsh, fish)
     Completions(crate::cmd::generate::CompletionsArgs),
     /// Write a man page for every command into a directory
@@ -161,17 +164,18 @@ pub enum Instructions {
 }
 
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("releases").required(true).multiple(true).args(["from", "channel"])))]
 pub struct MirrorArgs {
     /// A release image, by tag or digest (e.g. quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64); repeatable: several releases share one copy
-    #[arg(long, value_name = "SRC")]
+    #[arg(long, value_name = "SRC", required_unless_present_any = ["channel", "from_dir"])]
     pub from: Vec<String>,
     /// Also the releases picked from the upgrade graph (see `mirrorctl release graph`)
     #[command(flatten)]
     pub pick: ChannelArgs,
     /// Target repository, without tag or digest (e.g. mirror.example.com:5000/ocp4/openshift4)
-    #[arg(long, value_name = "REPO")]
-    pub to: String,
+    #[arg(long, value_name = "REPO", required_unless_present = "to_dir")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub bundle: Box<crate::cmd::bundle::BundleFlags>,
     /// Where to put the release image [default: <REPO>:<version>-<arch>]
     #[arg(long, value_name = "REF")]
     pub to_release_image: Option<String>,
@@ -397,6 +401,9 @@ pub struct InstallArgs {
     /// Release architecture for --version [default: x86_64]
     #[arg(long)]
     pub architecture: Option<String>,
+    /// A bundle written by `release mirror --to-dir`, instead of --version or --release: published from disk, the source never contacted
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["version", "release"])]
+    pub from_dir: Option<PathBuf>,
     /// The Red Hat pull secret (read, never modified)
     #[arg(long, value_name = "FILE")]
     pub pull_secret: Option<PathBuf>,
@@ -551,7 +558,19 @@ mod tests {
         walk(&cmd, &mut vec!["mirrorctl".into()], &mut leaves);
         assert!(leaves.len() > 10, "{leaves:?}");
         assert!(leaves.iter().any(|l| l[1..] == ["tls", "generate"]));
-        for argv in leaves {
+        for mut argv in leaves {
+            // Arguments required only without another (`--from` unless `--from-dir`) are
+            // named by the error: give them too, once.
+            if let Err(e) = Cli::command().try_get_matches_from(&argv)
+                && e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+                && let Some(clap::error::ContextValue::Strings(missing)) =
+                    e.get(clap::error::ContextKind::InvalidArg)
+            {
+                for m in missing {
+                    argv.extend(m.split_whitespace().next().map(str::to_string));
+                    argv.push("x".into());
+                }
+            }
             let parsed = Cli::command()
                 .try_get_matches_from(&argv)
                 .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));

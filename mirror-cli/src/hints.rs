@@ -182,6 +182,29 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
             "give one of this host's addresses, e.g. `127.0.0.1` or `::1` (no port: that is `--port`); leave `--bind` out to listen on every interface"
                 .to_string()
         }
+        Hint::BundleIncomplete => {
+            "the run that wrote this bundle did not finish: run the same `mirrorctl release mirror --to-dir DIR` again on the connected side (it continues where it stopped) and carry the bundle once it says `Success`"
+                .to_string()
+        }
+        Hint::BundleDamaged => {
+            "the file was damaged, cut short or left behind in transfer: copy it again from the connected side (`sha256sum -c mirrorctl-bundle.sha256` checks volumes), then check it with `mirrorctl bundle verify DIR`"
+                .to_string()
+        }
+        Hint::NotABundle => {
+            "name the directory holding `mirrorctl-bundle.json` (and the volumes), as written by `mirrorctl release mirror --to-dir DIR`"
+                .to_string()
+        }
+        Hint::BundleBaseMissing {
+            base_id,
+            base_created,
+        } => format!(
+            "this bundle builds on bundle {base_id} (made {base_created}): publish that one into the same repository first (`mirrorctl release mirror --from-dir EARLIER_DIR --to REPO`), or make a full bundle (`mirrorctl release mirror --to-dir DIR` without a baseline)"
+        ),
+        Hint::BundleNoSpace { needed, free } if has("archive-size") => format!(
+            "the bundle needs {} and {} are free there: free space, or choose a `--to-dir` on a larger filesystem",
+            mirror_core::format_size(*needed),
+            mirror_core::format_size(*free)
+        ),
         _ => generic,
     }
 }
@@ -292,6 +315,23 @@ mod tests {
             Hint::SignatureRejected,
             Hint::SignatureUnavailable,
             Hint::SignatureKeyFormat,
+            Hint::BundleIncomplete,
+            Hint::BundleDamaged,
+            Hint::BundleVersion {
+                found: 2,
+                supported: 1,
+            },
+            Hint::NotABundle,
+            Hint::BundleDirNotEmpty,
+            Hint::BundleNoSpace {
+                needed: 5 << 30,
+                free: 1 << 30,
+            },
+            Hint::BundleBaseMissing {
+                base_id: "2e640ca3-a5cf-4186-bbda-103c629abd91".into(),
+                base_created: "2026-12-06T04:22:25Z".into(),
+            },
+            Hint::BundleOtherContent,
         ]
     }
 

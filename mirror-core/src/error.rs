@@ -449,6 +449,18 @@ pub enum Error {
         /// The fix.
         hint: Box<Hint>,
     },
+    /// A bundle on disk (docs/bundles.md) that cannot be written, read or published as asked:
+    /// a missing or damaged file, an unknown metadata version, a directory that is not a
+    /// bundle, too little free space, an earlier bundle's blobs the target lacks.
+    #[error("bundle `{}`: {reason}", path.display())]
+    Bundle {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// The fix.
+        hint: Box<Hint>,
+    },
 }
 
 /// Why a registry's TLS certificate was refused, read from the TLS library's error type (not
@@ -649,7 +661,8 @@ impl Error {
             },
             Error::GraphFetch { hint, .. }
             | Error::Channel { hint, .. }
-            | Error::ImageSetConfig { hint, .. } => (**hint).clone(),
+            | Error::ImageSetConfig { hint, .. }
+            | Error::Bundle { hint, .. } => (**hint).clone(),
             Error::GraphInvalid { .. } => Hint::GraphFormat,
             Error::Tls(e) => return tls_hint(e),
             Error::Net(e) | Error::InstallConfigNetworks { source: e, .. } => {

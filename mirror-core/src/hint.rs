@@ -213,6 +213,38 @@ pub enum Hint {
     },
     /// Preflight checks blocked the install: run them alone for details, or waive one.
     RunPreflight,
+    /// A bundle without its metadata file: the run that wrote it did not finish.
+    BundleIncomplete,
+    /// A bundle file is missing, cut short or altered (in transfer, on the media).
+    BundleDamaged,
+    /// A bundle written by a newer program, in a metadata version this one does not read.
+    BundleVersion {
+        /// The version found.
+        found: u32,
+        /// The version this program reads.
+        supported: u32,
+    },
+    /// The directory given as a bundle holds no bundle at all.
+    NotABundle,
+    /// The directory to write a bundle into holds other files.
+    BundleDirNotEmpty,
+    /// Too little free space for a bundle.
+    BundleNoSpace {
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes free.
+        free: u64,
+    },
+    /// An incremental bundle's base is not at the target: the earlier bundle was not
+    /// published there.
+    BundleBaseMissing {
+        /// The earlier bundle's id.
+        base_id: String,
+        /// When it was made.
+        base_created: String,
+    },
+    /// A complete bundle of other releases is in the directory.
+    BundleOtherContent,
 }
 
 impl std::fmt::Display for Hint {
@@ -421,6 +453,38 @@ impl std::fmt::Display for Hint {
             ),
             Hint::RunPreflight => f.write_str(
                 "run the preflight checks alone for details and hints, or waive a check that does not apply",
+            ),
+            Hint::BundleIncomplete => f.write_str(
+                "the run that wrote this bundle did not finish: run it again on the connected side (it continues where it stopped) and carry the bundle once it completes",
+            ),
+            Hint::BundleDamaged => f.write_str(
+                "the file was damaged, cut short or left behind in transfer: copy it again from the connected side (`sha256sum -c mirrorctl-bundle.sha256` checks volumes), then check the bundle again",
+            ),
+            Hint::BundleVersion { found, supported } => write!(
+                f,
+                "the bundle was written in metadata version {found} by a newer program, and this one reads version {supported}: use the same or a newer version here"
+            ),
+            Hint::NotABundle => f.write_str(
+                "name the directory that holds `mirrorctl-bundle.json` (and the volumes, for a bundle in volumes)",
+            ),
+            Hint::BundleDirNotEmpty => f.write_str(
+                "write the bundle into a new or empty directory: a directory holding other files is never written into",
+            ),
+            Hint::BundleNoSpace { needed, free } => write!(
+                f,
+                "the bundle needs {} and {} are free there: free space or write the bundle onto a larger filesystem",
+                crate::format_size(*needed),
+                crate::format_size(*free)
+            ),
+            Hint::BundleBaseMissing {
+                base_id,
+                base_created,
+            } => write!(
+                f,
+                "this bundle builds on bundle {base_id} (made {base_created}): publish that one into the same repository first, or make a full bundle without a baseline"
+            ),
+            Hint::BundleOtherContent => f.write_str(
+                "the directory holds a complete bundle of other releases: write into a new directory (or remove that bundle on purpose)",
             ),
         }
     }

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod bundle;
 pub mod copy;
 mod digest;
 mod error;

@@ -659,6 +659,21 @@ fn every_json_report_has_api_version_and_kind() {
                 &p("graph.json"),
             ]),
         ),
+        (
+            "ReleaseBundleReport",
+            v(&[
+                "release",
+                "mirror",
+                "--from",
+                &f.release,
+                "--to-dir",
+                &p("bundle"),
+                "--insecure-registry",
+                &reg.host,
+            ]),
+        ),
+        ("BundleVerifyReport", v(&["bundle", "verify", &p("bundle")])),
+        ("BundleInfo", v(&["bundle", "info", &p("bundle")])),
         ("RegistryDown", v(&["registry", "down", "--root", &root])),
     ];
     let mut kinds = Vec::new();

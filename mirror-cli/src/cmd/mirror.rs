@@ -16,6 +16,9 @@ use crate::progress::{CliProgress, retry_hook};
 
 /// `release mirror`.
 pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
+    if args.bundle.to_dir.is_some() || args.bundle.from_dir.is_some() {
+        return super::bundle::mirror(args, quiet).await;
+    }
     let mut froms = Vec::with_capacity(args.from.len());
     for f in &args.from {
         match ImageRef::parse(f) {
@@ -23,7 +26,7 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
             Err(e) => return usage(e, "--from"),
         }
     }
-    let to = match Repository::parse(&args.to) {
+    let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => return usage(e, "--to"),
     };
@@ -114,7 +117,7 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
 }
 
 /// The signature flags as library options; bad key files and store URLs are usage errors.
-fn signature_options(
+pub(crate) fn signature_options(
     args: &crate::cli::SignatureArgs,
     access_flags: &Access,
 ) -> Result<mirror_core::SignatureOptions, u8> {
@@ -130,7 +133,7 @@ const RELEASE_PATH: &str = "openshift/release";
 
 /// The releases to mirror: those given, plus those the graph picks for `--channel` or an
 /// ImageSetConfiguration (with its additional images). Refusals come before any copy.
-async fn pick(
+pub(crate) async fn pick(
     pick: &ChannelArgs,
     config: Option<&std::path::Path>,
     froms: Vec<ImageRef>,
@@ -225,7 +228,7 @@ async fn run(
 }
 
 /// `e` as the value of `flag`: printed naming the flag, a usage error.
-fn usage(e: mirror_core::Error, flag: &str) -> u8 {
+pub(crate) fn usage(e: mirror_core::Error, flag: &str) -> u8 {
     core_error(&mirror_core::Error::Setting {
         name: flag.to_string(),
         source: Box::new(e),

@@ -2,10 +2,11 @@
 //! render the result.
 
 mod access;
+pub(crate) mod bundle;
 pub(crate) mod generate;
 mod graph;
 mod install;
-mod mirror;
+pub(crate) mod mirror;
 mod preflight;
 pub(crate) mod pull_secret;
 pub(crate) mod registry;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
         Command::Mirror(args) => mirror::config_mirror(args, quiet).await,
+        Command::Bundle(cmd) => bundle::run(cmd).await,
     }
 }
 

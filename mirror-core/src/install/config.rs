@@ -32,6 +32,9 @@ pub struct InstallConfigFile {
     pub release: Option<String>,
     /// Release architecture for `version` (default `x86_64`).
     pub architecture: Option<String>,
+    /// A bundle written by `release mirror --to-dir` (docs/bundles.md), instead of `version`
+    /// or `release`: its releases are published from disk and the source is never contacted.
+    pub from_dir: Option<PathBuf>,
     /// The Red Hat pull secret (never modified).
     pub pull_secret: Option<PathBuf>,
     /// The registry's host name (default: this host's FQDN).
@@ -119,7 +122,7 @@ impl S3ConfigFile {
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 30] = [
+    pub const KEYS: [&'static str; 31] = [
         "email",
         "username",
         "passwordFile",
@@ -128,6 +131,7 @@ impl InstallConfigFile {
         "version",
         "release",
         "architecture",
+        "fromDir",
         "pullSecret",
         "hostname",
         "port",

@@ -116,8 +116,11 @@ pub struct InstallSettings {
     pub rh_account: Option<Credential>,
     /// Email for the pull-secret entry and the certificate.
     pub email: String,
-    /// The release to mirror.
+    /// The release to mirror (with `from_dir`, the bundle's first release, by its original
+    /// name).
     pub release: ImageRef,
+    /// A bundle to publish from instead of reading the release's registry (docs/bundles.md).
+    pub from_dir: Option<PathBuf>,
     /// The Red Hat pull secret (read, never modified).
     pub pull_secret: PathBuf,
     /// The registry's host name (certificate CN and SAN, mirror address).
@@ -328,6 +331,7 @@ impl InstallOptions {
             rh_account,
             email,
             release,
+            from_dir: self.bundle_dir().map(|(d, _)| d),
             pull_secret,
             extra_sans,
             ip_addresses: host.addresses,
@@ -447,7 +451,8 @@ impl InstallOptions {
         let (g, f) = (&self.given, &self.file);
         let mut preflight = PreflightOptions {
             data_dir: place.root.join("data"),
-            release: Some(release.clone()),
+            // From a bundle the source is never reached: no `upstream` check, no sizing.
+            release: self.bundle_dir().is_none().then(|| release.clone()),
             to: None,
             client,
             port: place.port,

@@ -681,3 +681,51 @@ fn build_for_test(opts: InstallOptions, name: Option<&str>) -> Result<InstallSet
         addresses: vec!["192.0.2.10".parse().unwrap()],
     })
 }
+
+/// `fromDir`: the bundle's first release, by its original name; no `upstream` check (the
+/// source is never reached); `version` or `release` beside it refused, naming both.
+#[test]
+fn a_bundle_decides_the_release_and_keeps_the_source_out_of_reach() {
+    let files = Files::new();
+    let bundle = files.p("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    std::fs::write(
+        bundle.join("mirrorctl-bundle.json"),
+        format!(
+            r#"{{"schemaVersion":1,"kind":"MirrorctlBundle","bundleId":"x","createdAt":"2026-01-01T00:00:00Z",
+            "tool":{{"name":"mirrorctl","version":"0.1.0"}},"layout":"directory",
+            "releases":[{{"version":"4.14.1","architecture":"x86_64","source":"quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64","digest":"{digest}","mediaType":"m","components":1}}],
+            "images":[],"mirrorSources":[],"blobs":{{"count":0,"bytes":0,"list":[]}},"requires":{{"count":0,"bytes":0,"list":[]}}}}"#
+        ),
+    )
+    .unwrap();
+    let mut opts = files.options();
+    opts.given.version = None;
+    opts.given.from_dir = Some(bundle.clone());
+    let s = build_for_test(opts.clone(), Some("mirror.example.com")).unwrap();
+    assert_eq!(
+        (
+            s.release.to_string(),
+            s.from_dir.as_deref(),
+            s.preflight.release.is_none()
+        ),
+        (
+            "quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64".to_string(),
+            Some(bundle.as_path()),
+            true
+        )
+    );
+    opts.file.version = Some("4.15.0".into());
+    let e = build_for_test(opts.clone(), Some("mirror.example.com")).unwrap_err();
+    assert_eq!(
+        crate::ErrorChain(&e).to_string(),
+        "version: invalid setting `version`: the bundle given as `--from-dir` decides the release: leave `version` out"
+    );
+    opts.file.version = None;
+    opts.given.from_dir = Some(files.p("nowhere"));
+    let e = build_for_test(opts, Some("mirror.example.com")).unwrap_err();
+    let e = crate::ErrorChain(&e).to_string();
+    assert!(e.starts_with("--from-dir: "), "{e}");
+    assert!(e.contains("mirrorctl-bundle.json"), "{e}");
+}

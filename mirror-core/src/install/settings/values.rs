@@ -86,8 +86,53 @@ impl InstallOptions {
         Ok(Some(Credential { username, password }))
     }
 
-    /// `release`, else `version` (and `architecture`) in the OpenShift release repository.
+    /// The bundle to publish from (`fromDir`), with whether it came from the config file.
+    pub(super) fn bundle_dir(&self) -> Option<(std::path::PathBuf, bool)> {
+        match (&self.given.from_dir, &self.file.from_dir) {
+            (Some(p), _) => Some((p.clone(), false)),
+            (None, Some(p)) => Some((p.clone(), true)),
+            (None, None) => None,
+        }
+    }
+
+    /// The first release of the bundle `fromDir` names (its metadata is read, nothing else);
+    /// `release` or `version` beside it is refused.
+    fn bundle_release(&self, dir: &std::path::Path, from_file: bool) -> Result<ImageRef, Error> {
+        let (g, f) = (&self.given, &self.file);
+        for key in ["release", "version"] {
+            let (given, file) = match key {
+                "release" => (&g.release, &f.release),
+                _ => (&g.version, &f.version),
+            };
+            if let Some((_, v_from_file)) = Self::pick(given, file) {
+                return Err(self.bad(key, v_from_file)(Error::InvalidSetting {
+                    name: key.into(),
+                    reason: format!(
+                        "the bundle given as `{}` decides the release: leave `{}` out",
+                        self.name("fromDir", from_file),
+                        self.name(key, v_from_file)
+                    ),
+                }));
+            }
+        }
+        let meta =
+            crate::bundle::BundleMetadata::read(dir).map_err(self.bad("fromDir", from_file))?;
+        let first = meta.releases.first().ok_or_else(|| {
+            self.bad("fromDir", from_file)(Error::Bundle {
+                path: dir.join(crate::bundle::METADATA_FILE),
+                reason: "holds no release".into(),
+                hint: Box::new(Hint::NotABundle),
+            })
+        })?;
+        ImageRef::parse(&first.source).map_err(self.bad("fromDir", from_file))
+    }
+
+    /// `release`, else `version` (and `architecture`) in the OpenShift release repository;
+    /// with `fromDir`, the bundle's first release.
     pub(super) fn release(&self) -> Result<ImageRef, Error> {
+        if let Some((dir, from_file)) = self.bundle_dir() {
+            return self.bundle_release(&dir, from_file);
+        }
         let (g, f) = (&self.given, &self.file);
         let (text, key, from_file) = match (
             Self::pick(&g.release, &f.release),

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::{Ctx, Mirrored, changed, planned, write_if_changed};
 use crate::auth::AuthFile;
+use crate::bundle::{PublishOptions, publish_bundle};
 use crate::error::Error;
 use crate::install::settings::InstallSettings;
 use crate::install::{Step, StepReport, outputs};
@@ -20,21 +21,40 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
     let mirror = &cx.mirror;
     let client = mirror_client(s, &cx.ca_file, &cx.pull_secret_out)?;
     // The release signature goes with the other outputs: the ConfigMap a disconnected
-    // cluster needs to upgrade to it, and the store tree a site can serve.
-    let opts = MirrorOptions {
-        dry_run: s.dry_run,
-        max_per_registry: s.max_per_registry,
-        signatures: SignatureOptions {
-            to_dir: Some(s.output_dir.join("signatures")),
-            ca_pems: s.ca_pems.clone(),
-            ..SignatureOptions::default()
-        },
-        ..MirrorOptions::new(mirror.clone())
+    // cluster needs to upgrade to it, and the store tree a site can serve. From a bundle,
+    // the signatures are the ones it carries (checked offline against the payload's keys).
+    let signatures = SignatureOptions {
+        to_dir: Some(s.output_dir.join("signatures")),
+        ca_pems: s.ca_pems.clone(),
+        ..SignatureOptions::default()
     };
-    let report = match mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await {
-        // A dry run before the registry exists: plan from the source alone.
+    let result = match &s.from_dir {
+        Some(dir) => {
+            let opts = PublishOptions {
+                dry_run: s.dry_run,
+                max_per_registry: s.max_per_registry,
+                signatures,
+                ..PublishOptions::new(dir.clone(), mirror.clone())
+            };
+            publish_bundle(&client, &opts, cx.progress.mirror()).await
+        }
+        None => {
+            let opts = MirrorOptions {
+                dry_run: s.dry_run,
+                max_per_registry: s.max_per_registry,
+                signatures,
+                ..MirrorOptions::new(mirror.clone())
+            };
+            mirror_release(&client, &s.release, &opts, cx.progress.mirror()).await
+        }
+    };
+    let report = match result {
+        // A dry run before the registry exists: plan from the source (or the bundle) alone.
         Err(Error::Connection { .. } | Error::Image { .. }) if s.dry_run => {
-            return plan_from_source(cx, &client).await;
+            return match &s.from_dir {
+                Some(dir) => plan_from_bundle(cx, dir),
+                None => plan_from_source(cx, &client).await,
+            };
         }
         r => r?,
     };
@@ -79,6 +99,35 @@ fn signature_files(r: &SignatureReport) -> Option<std::path::PathBuf> {
         .as_ref()
         .filter(|f| f.written && r.status == SignatureStatus::Verified)
         .map(|f| f.config_map.clone())
+}
+
+/// The mirror step of a dry run from a bundle whose target is not up yet: the plan from the
+/// bundle's metadata alone (the source is never reached).
+fn plan_from_bundle(cx: &mut Ctx<'_>, dir: &Path) -> Result<StepReport, Error> {
+    let meta = crate::bundle::BundleMetadata::read(dir)?;
+    let mirror = &cx.mirror;
+    let first = meta.releases.first().ok_or_else(|| Error::Bundle {
+        path: dir.join(crate::bundle::METADATA_FILE),
+        reason: "holds no release".into(),
+        hint: Box::new(crate::hint::Hint::NotABundle),
+    })?;
+    cx.mirrored = Some(Mirrored {
+        release_digest: None,
+        update_image: format!("{mirror}:{}-{}", first.version, first.architecture),
+        kind: InstructionKind::default_for(&first.version),
+        instructions: MirrorInstructions::new(meta.mirror_sources.clone(), &[mirror.to_string()]),
+        signature: None,
+    });
+    Ok(planned(
+        Step::Mirror,
+        format!(
+            "publish {} images ({} blobs, {} bytes; the target is not up yet) from bundle {} to {mirror}",
+            meta.images.len(),
+            meta.blobs.count,
+            meta.blobs.bytes,
+            dir.display()
+        ),
+    ))
 }
 
 /// The mirror step of a dry run whose target is not up yet: the plan from the source alone.
