@@ -83,7 +83,7 @@ pub struct ConfigMirrorArgs {
     #[arg(long, value_name = "REGISTRY[/NAMESPACE]")]
     pub to: String,
     /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
-    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
+    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::upgrade::DEFAULT_GRAPH_URL)]
     pub graph_url: String,
     #[command(flatten)]
     pub signatures: SignatureArgs,
@@ -93,7 +93,7 @@ pub struct ConfigMirrorArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Transfers in flight at once per registry
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_MAX_PER_REGISTRY)]
+    #[arg(long, value_name = "N", default_value_t = mirror_core::copy::DEFAULT_MAX_PER_REGISTRY)]
     pub max_per_registry: usize,
     /// Which mirror instructions to print for the releases [default: icsp before 4.14, idms from 4.14]
     #[arg(long, value_enum, value_name = "KIND")]
@@ -185,7 +185,7 @@ pub struct MirrorArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Transfers in flight at once per registry
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_MAX_PER_REGISTRY)]
+    #[arg(long, value_name = "N", default_value_t = mirror_core::copy::DEFAULT_MAX_PER_REGISTRY)]
     pub max_per_registry: usize,
     /// Which mirror instructions to print [default: icsp before 4.14, idms from 4.14]
     #[arg(long, value_enum, value_name = "KIND")]
@@ -219,10 +219,10 @@ pub struct ChannelArgs {
     #[arg(long)]
     pub include_conditional: bool,
     /// The architecture in the graph: amd64, arm64, ppc64le, s390x or multi
-    #[arg(long, value_name = "ARCH", default_value = mirror_core::DEFAULT_ARCH)]
+    #[arg(long, value_name = "ARCH", default_value = mirror_core::upgrade::DEFAULT_ARCH)]
     pub arch: String,
     /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
-    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::DEFAULT_GRAPH_URL)]
+    #[arg(long, value_name = "URL|FILE", default_value = mirror_core::upgrade::DEFAULT_GRAPH_URL)]
     pub graph_url: String,
 }
 
@@ -235,8 +235,8 @@ impl Default for ChannelArgs {
             shortest_path: false,
             full: false,
             include_conditional: false,
-            arch: mirror_core::DEFAULT_ARCH.into(),
-            graph_url: mirror_core::DEFAULT_GRAPH_URL.into(),
+            arch: mirror_core::upgrade::DEFAULT_ARCH.into(),
+            graph_url: mirror_core::upgrade::DEFAULT_GRAPH_URL.into(),
         }
     }
 }
@@ -321,7 +321,7 @@ pub struct PreflightArgs {
     #[arg(long)]
     pub strict: bool,
     /// Where the registry will store its data; the filesystem of its nearest existing parent is measured
-    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_DATA_DIR)]
+    #[arg(long, value_name = "DIR", default_value = mirror_core::preflight::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Free space required on that filesystem (e.g. 1000GiB, 500G, 1.5TiB)
     #[arg(long, value_name = "SIZE", default_value = "1000GiB")]
@@ -347,10 +347,10 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "FILE")]
     pub install_config: Option<PathBuf>,
     /// The registry port
-    #[arg(long, default_value_t = mirror_core::DEFAULT_PORT)]
+    #[arg(long, default_value_t = mirror_core::preflight::DEFAULT_PORT)]
     pub port: u16,
     /// The registry's root: a distribution registry on the port passes only when it serves this root's config.yml
-    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
+    #[arg(long, value_name = "DIR", default_value = mirror_core::runtime::DEFAULT_REGISTRY_ROOT)]
     pub root: PathBuf,
     /// The registry's host name [default: this host's FQDN]
     #[arg(long, value_name = "FQDN")]

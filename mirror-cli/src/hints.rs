@@ -202,8 +202,8 @@ pub fn render_for(hint: &Hint, has: &dyn Fn(&str) -> bool) -> String {
         ),
         Hint::BundleNoSpace { needed, free } if has("archive-size") => format!(
             "the bundle needs {} and {} are free there: free space, or choose a `--to-dir` on a larger filesystem",
-            mirror_core::format_size(*needed),
-            mirror_core::format_size(*free)
+            mirror_core::size::format_size(*needed),
+            mirror_core::size::format_size(*free)
         ),
         _ => generic,
     }

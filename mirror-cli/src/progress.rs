@@ -6,9 +6,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mirror_core::{ImageAction, MirrorEvent, Progress};
+use mirror_core::progress::{ImageAction, MirrorEvent, Progress};
 
-use mirror_core::format_size;
+use mirror_core::size::format_size;
 
 use crate::output::stderr_is_tty;
 
@@ -244,8 +244,10 @@ fn action_word(a: ImageAction) -> &'static str {
 
 /// Retries of single requests (made by the registry client), printed as warning lines like
 /// the engine's: above the bar on a terminal, plainly otherwise; nothing with `--quiet`.
-pub(crate) fn retry_hook(progress: std::sync::Arc<CliProgress>) -> mirror_core::RetryHook {
-    mirror_core::RetryHook::new(move |n| {
+pub(crate) fn retry_hook(
+    progress: std::sync::Arc<CliProgress>,
+) -> mirror_core::registry::RetryHook {
+    mirror_core::registry::RetryHook::new(move |n| {
         let what = format!("{} `{}`", n.op, n.target);
         progress.event(MirrorEvent::Retrying {
             what: &what,

@@ -796,7 +796,7 @@ fn tls_hint(e: &mirror_tls::Error) -> Option<Hint> {
 /// An error and its causes as one line, `a: b: c`, as programs print them.
 ///
 /// ```
-/// let e = mirror_core::parse_size("lots").unwrap_err();
+/// let e = mirror_core::size::parse_size("lots").unwrap_err();
 /// assert_eq!(
 ///     mirror_core::ErrorChain(&e).to_string(),
 ///     "invalid size `lots`: expected a number first"
@@ -930,7 +930,7 @@ mod tests {
             (
                 Box::new(Error::Setting {
                     name: "--min-free".into(),
-                    source: Box::new(crate::parse_size("lots").unwrap_err()),
+                    source: Box::new(crate::size::parse_size("lots").unwrap_err()),
                 }),
                 "--min-free: invalid size `lots`: expected a number first",
             ),
@@ -1006,8 +1006,8 @@ mod tests {
     #[test]
     fn usage_or_problem() {
         let table: Vec<(Error, bool)> = vec![
-            (crate::parse_size("x").unwrap_err(), true),
-            (crate::validate_port(0).unwrap_err(), true),
+            (crate::size::parse_size("x").unwrap_err(), true),
+            (crate::runtime::validate_port(0).unwrap_err(), true),
             (
                 Error::Setting {
                     name: "--to".into(),

@@ -473,8 +473,8 @@ impl std::fmt::Display for Hint {
             Hint::BundleNoSpace { needed, free } => write!(
                 f,
                 "the bundle needs {} and {} are free there: free space or write the bundle onto a larger filesystem",
-                crate::format_size(*needed),
-                crate::format_size(*free)
+                crate::size::format_size(*needed),
+                crate::size::format_size(*free)
             ),
             Hint::BundleBaseMissing {
                 base_id,

@@ -300,7 +300,7 @@ pub fn htpasswd_user_state(path: &Path, credential: &Credential) -> Result<UserS
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), mirror_core::Error> {
-/// use mirror_core::{Credential, DEFAULT_BCRYPT_COST};
+/// use mirror_core::{auth::{Credential}, htpasswd::{DEFAULT_BCRYPT_COST}};
 /// let user = Credential { username: "mirror".into(), password: "s3cret".into() };
 /// let path = std::path::Path::new("/opt/registry/auth/htpasswd");
 /// let action = mirror_core::set_htpasswd_user(path, &user, DEFAULT_BCRYPT_COST)?;

@@ -343,6 +343,7 @@ pub enum OutputAction {
 
 /// The result of [`merge_pull_secret`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MergeReport {
     /// What happened to the mirror's entry.
     pub entry: EntryAction,
@@ -362,7 +363,7 @@ pub struct MergeReport {
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), mirror_core::Error> {
-/// use mirror_core::{Credential, MergeOptions};
+/// use mirror_core::{auth::{Credential}, pull_secret::{MergeOptions}};
 /// let report = mirror_core::merge_pull_secret(&MergeOptions {
 ///     input: "pull-secret".into(),
 ///     output: "pull-secret.json".into(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mirror_core::{AuthFile, ClientOptions, Repository};
+use mirror_core::{ClientOptions, Repository, auth::AuthFile};
 
 use crate::tools::require_tool;
 
@@ -230,7 +230,7 @@ impl TestRegistry {
         let path = self.root.join("auth.json");
         let mut auths = serde_json::Map::new();
         if let Some((u, p)) = &self.credentials {
-            let cred = mirror_core::Credential {
+            let cred = mirror_core::auth::Credential {
                 username: u.clone(),
                 password: p.clone(),
             };

@@ -2,7 +2,10 @@
 //! Quay and Harbor): tokens per repository scope, two-scope tokens for cross-repository
 //! mounts, and a clear error for a wrong password.
 
-use mirror_core::{AuthFile, ClientOptions, Credential, RegistryClient};
+use mirror_core::{
+    ClientOptions, RegistryClient,
+    auth::{AuthFile, Credential},
+};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::token_server::TokenServer;

@@ -33,7 +33,7 @@ fn log_len(reg: &TestRegistry) -> usize {
 
 /// `{"auths": ...}` with the bench user for every host.
 fn auth_file(dir: &Path, hosts: &[&str]) -> PathBuf {
-    let cred = mirror_core::Credential {
+    let cred = mirror_core::auth::Credential {
         username: USER.into(),
         password: PASSWORD.into(),
     };

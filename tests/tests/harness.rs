@@ -1,6 +1,6 @@
 //! The harness itself: real registries start, the fixture lands byte for byte, skopeo agrees.
 
-use mirror_core::{Digest, RegistryClient, media_type as mt};
+use mirror_core::{Digest, RegistryClient, registry::media_type as mt};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::runtime as rt;
 use mirror_testkit::{RegistryOptions, TestRegistry, skopeo};

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mirror_core::{AuthFile, ClientOptions, RegistryClient};
+use mirror_core::{ClientOptions, RegistryClient, auth::AuthFile};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::{free_port, require_tool};
@@ -580,7 +580,8 @@ fn htpasswd_users_are_added_kept_and_refused() {
         }
     }
     let carol =
-        mirror_core::Htpasswd::parse(&std::fs::read_to_string(&file).unwrap(), &file).unwrap();
+        mirror_core::htpasswd::Htpasswd::parse(&std::fs::read_to_string(&file).unwrap(), &file)
+            .unwrap();
     assert!(carol.verify("carol", "stdin-pw"));
     // No password source and no terminal: refused, saying where a password comes from.
     let out = mirrorctl(["registry", "user", "add", "--username", "x", "--htpasswd"])

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use mirror_core::{AuthFile, ClientOptions, RegistryClient, Repository};
+use mirror_core::{ClientOptions, RegistryClient, Repository, auth::AuthFile};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::{TestRegistry, free_port};
@@ -42,7 +42,7 @@ fn setup() -> Env {
     std::fs::write(env.p("certificate"), "countrycode=US\nstate=\"New York\"\nlocality=Armonk\norganization=Example Corp\nunit = IT  # the script's file, with a comment\n").unwrap();
     std::fs::write(env.p("password"), "s3cret-Mirror-pw\n").unwrap();
     std::fs::set_permissions(env.p("password"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let quay = mirror_core::Credential {
+    let quay = mirror_core::auth::Credential {
         username: "rh-user".into(),
         password: "rh-token".into(),
     };
@@ -684,7 +684,7 @@ fn a_new_password_is_refused_unless_rotated_then_updates_every_file() {
     let read = |rel: &str| std::fs::read(env.p(rel)).unwrap();
     let logs_in = |password: &str| {
         let auth =
-            serde_json::json!({"auths": {registry.clone(): {"auth": mirror_core::Credential {
+            serde_json::json!({"auths": {registry.clone(): {"auth": mirror_core::auth::Credential {
             username: "mirror".into(),
             password: password.into(),
         }.to_auth_value()}}})

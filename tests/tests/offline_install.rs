@@ -19,7 +19,7 @@ fn inputs(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("password"), "s3cret-Mirror-pw\n").unwrap();
-    let quay = mirror_core::Credential {
+    let quay = mirror_core::auth::Credential {
         username: "rh-user".into(),
         password: "rh-token".into(),
     };

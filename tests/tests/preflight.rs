@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 
-use mirror_core::{Credential, RegistryClient};
+use mirror_core::{RegistryClient, auth::Credential};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::runtime as rt;
@@ -492,7 +492,7 @@ fn upstream_and_release_size_against_a_real_registry() {
         disk.contains(&format!(
             "; release {} needs {} ({} unique blobs)",
             f.version,
-            mirror_core::format_size(f.unique_bytes),
+            mirror_core::size::format_size(f.unique_bytes),
             f.unique_blobs
         )),
         "{disk}"
@@ -558,7 +558,7 @@ fn upstream_and_release_size_against_a_real_registry() {
         disk.ends_with(&format!(
             "; release {} needs {} ({} blobs `{empty}` does not hold yet)",
             f.version,
-            mirror_core::format_size(f.unique_bytes),
+            mirror_core::size::format_size(f.unique_bytes),
             f.unique_blobs
         )),
         "{disk}"

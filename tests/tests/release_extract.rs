@@ -2,7 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use mirror_core::{ImageRef, MirrorOptions, NoProgress, RegistryClient, Repository};
+use mirror_core::{
+    ImageRef, RegistryClient, Repository, progress::NoProgress, release::MirrorOptions,
+};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::{RegistryOptions, TestRegistry};

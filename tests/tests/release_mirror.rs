@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use mirror_core::{
-    ClientOptions, Digest, ImageRef, MirrorOptions, NoProgress, RegistryClient, Repository,
-    media_type as mt,
+    ClientOptions, Digest, ImageRef, RegistryClient, Repository, progress::NoProgress,
+    registry::media_type as mt, release::MirrorOptions,
 };
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy};
@@ -570,7 +570,7 @@ fn bad_inputs_fail_clearly_and_leave_no_release_tag() {
         ..Default::default()
     });
     let wrong_auth = s.target.root().join("wrong-auth.json");
-    let bad_cred = mirror_core::Credential {
+    let bad_cred = mirror_core::auth::Credential {
         username: "mirror".into(),
         password: "wrong".into(),
     };
@@ -885,7 +885,7 @@ fn dry_run_into_a_second_repository_plans_mounts_and_the_copy_mounts_them() {
     assert!(
         stdout.contains(&format!(
             "  to mount:     {unique} ({}) from other repositories of the target registry (earlier mirror: {first})\n  to upload:    0 (0B) from the source\n",
-            mirror_core::format_size(s.fixture.unique_bytes)
+            mirror_core::size::format_size(s.fixture.unique_bytes)
         )),
         "{stdout}"
     );
@@ -919,9 +919,9 @@ fn dry_run_into_a_second_repository_plans_mounts_and_the_copy_mounts_them() {
 #[derive(Default)]
 struct Recorder(std::sync::Mutex<Vec<String>>);
 
-impl mirror_core::Progress for Recorder {
-    fn event(&self, e: mirror_core::MirrorEvent<'_>) {
-        use mirror_core::MirrorEvent as E;
+impl mirror_core::progress::Progress for Recorder {
+    fn event(&self, e: mirror_core::progress::MirrorEvent<'_>) {
+        use mirror_core::progress::MirrorEvent as E;
         let line = match e {
             E::Blob { action, .. } => format!("blob {action:?}"),
             E::Image { name, action, .. } => format!("image {name} {action:?}"),

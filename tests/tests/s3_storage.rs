@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mirror_core::{Digest, RegistryClient, S3Storage, check_s3};
+use mirror_core::{
+    Digest, RegistryClient,
+    storage::{S3Storage, check_s3},
+};
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::moto::{BUCKET, Moto};
@@ -406,7 +409,7 @@ fn two_replicas_on_one_bucket_serve_one_mirror_and_finish_each_others_uploads() 
     });
     let client = RegistryClient::new(source.client_options()).unwrap();
     let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &source.host));
-    let cred = mirror_core::Credential {
+    let cred = mirror_core::auth::Credential {
         username: USER.into(),
         password: PASSWORD.into(),
     };
@@ -681,7 +684,7 @@ fn install_env(dir: &Path, release: &str, source: &str, port: u16) -> Vec<String
     std::fs::write(dir.join("certificate"), SUBJECT).unwrap();
     std::fs::write(dir.join("password"), "s3cret-Mirror-pw\n").unwrap();
     std::fs::set_permissions(dir.join("password"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let quay = mirror_core::Credential {
+    let quay = mirror_core::auth::Credential {
         username: "rh-user".into(),
         password: "rh-token".into(),
     };

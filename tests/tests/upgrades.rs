@@ -234,8 +234,8 @@ fn an_imageset_config_mirrors_releases_and_additional_images_with_their_mirror_s
         .unwrap()
         .unwrap();
     rt.block_on(async {
-        let mirror_core::ManifestKind::Image { config, layers } =
-            mirror_core::parse_kind(&m.media_type, &m.bytes).unwrap()
+        let mirror_core::manifest::ManifestKind::Image { config, layers } =
+            mirror_core::manifest::parse_kind(&m.media_type, &m.bytes).unwrap()
         else {
             panic!("cli is a single image");
         };

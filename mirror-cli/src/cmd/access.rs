@@ -1,6 +1,10 @@
 //! `-a`, `--ca-file`, `--insecure-registry` into a registry client.
 
-use mirror_core::{AuthFile, ClientOptions, HttpVersion, RegistryClient, RetryHook, RetryPolicy};
+use mirror_core::{
+    ClientOptions, RegistryClient,
+    auth::AuthFile,
+    registry::{HttpVersion, RetryHook, RetryPolicy},
+};
 
 use crate::cli::{Access, HttpVersionArg};
 

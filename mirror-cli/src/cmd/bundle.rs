@@ -9,7 +9,7 @@ use mirror_core::bundle::{
     BundleInfo, PublishOptions, VerifyReport, WriteOptions, WriteReport, bundle_info,
     publish_bundle, verify_bundle, write_bundle,
 };
-use mirror_core::{Hint, ImageRef, InstructionKind, Repository};
+use mirror_core::{Hint, ImageRef, Repository, release::InstructionKind};
 
 use super::access;
 use super::interrupted;
@@ -116,7 +116,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         .bundle
         .archive_size
         .as_deref()
-        .map(mirror_core::parse_size)
+        .map(mirror_core::size::parse_size)
         .transpose()
     {
         Ok(s) => s,
@@ -164,8 +164,8 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         eprintln!(
             "error: bundle `{}`: not enough free space: {} needed, {} free",
             dir.display(),
-            mirror_core::format_size(report.bytes_needed),
-            mirror_core::format_size(report.bytes_free)
+            mirror_core::size::format_size(report.bytes_needed),
+            mirror_core::size::format_size(report.bytes_free)
         );
         if let Some(h) = hint_text(Some(Hint::BundleNoSpace {
             needed: report.bytes_needed,
@@ -200,17 +200,17 @@ pub fn render_written(r: &WriteReport) -> String {
         out.push_str(&format!(
             "  unique blobs: {} ({}) in the images to write\n",
             p.unique_blobs,
-            mirror_core::format_size(p.unique_bytes)
+            mirror_core::size::format_size(p.unique_bytes)
         ));
         out.push_str(&format!(
             "  to write:     {} blobs ({}) into {dir}\n",
             p.blobs_to_copy,
-            mirror_core::format_size(p.bytes_to_copy)
+            mirror_core::size::format_size(p.bytes_to_copy)
         ));
         out.push_str(&format!(
             "  free space:   {} ({} needed{})\n\n",
-            mirror_core::format_size(r.bytes_free),
-            mirror_core::format_size(r.bytes_needed),
+            mirror_core::size::format_size(r.bytes_free),
+            mirror_core::size::format_size(r.bytes_needed),
             if r.bytes_needed > r.bytes_free {
                 ": does not fit"
             } else {
@@ -234,9 +234,9 @@ pub fn render_written(r: &WriteReport) -> String {
     out.push_str(&format!(
         "Blobs:         {} written ({}), {} already there ({})\n",
         r.blobs_written,
-        mirror_core::format_size(r.bytes_written),
+        mirror_core::size::format_size(r.bytes_written),
         r.blobs_skipped.saturating_sub(r.blobs_in_base),
-        mirror_core::format_size(r.bytes_skipped.saturating_sub(r.bytes_in_base))
+        mirror_core::size::format_size(r.bytes_skipped.saturating_sub(r.bytes_in_base))
     ));
     if let Some(s) = &r.since {
         out.push_str(&format!(
@@ -244,7 +244,7 @@ pub fn render_written(r: &WriteReport) -> String {
             s.bundle_id,
             s.created_at,
             r.blobs_in_base,
-            mirror_core::format_size(r.bytes_in_base)
+            mirror_core::size::format_size(r.bytes_in_base)
         ));
     }
     if !r.volumes.is_empty() {
@@ -252,7 +252,7 @@ pub fn render_written(r: &WriteReport) -> String {
         out.push_str(&format!(
             "Volumes:       {} (largest {}), listed in mirrorctl-bundle.sha256\n",
             r.volumes.len(),
-            mirror_core::format_size(largest)
+            mirror_core::size::format_size(largest)
         ));
     }
     out.push_str(&format!(
@@ -371,7 +371,7 @@ fn render_verify(r: &VerifyReport) -> String {
         if r.ok() { "OK" } else { "DAMAGED" },
         r.volumes_checked,
         r.blobs_checked,
-        mirror_core::format_size(r.bytes_checked)
+        mirror_core::size::format_size(r.bytes_checked)
     );
     for p in &r.problems {
         out.push_str(&format!("  {}: {}\n", p.path.display(), p.reason));
@@ -412,7 +412,7 @@ fn render_info(i: &BundleInfo) -> String {
             s.bundle_id,
             s.created_at,
             b.requires.count,
-            mirror_core::format_size(b.requires.bytes)
+            mirror_core::size::format_size(b.requires.bytes)
         ));
     }
     out.push_str("Releases:\n");
@@ -426,7 +426,7 @@ fn render_info(i: &BundleInfo) -> String {
         "Images:        {}\nBlobs:         {} ({}), manifests included\n",
         b.images.len(),
         b.blobs.count,
-        mirror_core::format_size(b.blobs.bytes)
+        mirror_core::size::format_size(b.blobs.bytes)
     ));
     if !b.volumes.is_empty() {
         out.push_str("Volumes:\n");
@@ -434,7 +434,7 @@ fn render_info(i: &BundleInfo) -> String {
             out.push_str(&format!(
                 "  {}  {}  sha256:{}\n",
                 v.name,
-                mirror_core::format_size(v.size),
+                mirror_core::size::format_size(v.size),
                 v.sha256
             ));
         }
@@ -453,7 +453,7 @@ fn render_info(i: &BundleInfo) -> String {
 }
 
 fn fat32_line(i: &BundleInfo) -> String {
-    let largest = mirror_core::format_size(i.largest_file);
+    let largest = mirror_core::size::format_size(i.largest_file);
     if i.fits_fat32 {
         format!("FAT32:         fits (largest file {largest}, under 4 GiB)\n")
     } else if i.bundle.volumes.is_empty() {

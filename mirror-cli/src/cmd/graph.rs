@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mirror_core::{
+use mirror_core::upgrade::{
     ChannelRequest, ChannelSelection, GraphClient, GraphOptions, GraphSource, ImageSetConfig,
     SelectionMode, UpgradePlan, UpgradeRequest,
 };
@@ -56,7 +56,7 @@ pub fn upgrade_request(
             let name = pick.channel.clone().unwrap_or_default();
             let version = |v: &Option<String>, what: &str| {
                 v.as_deref()
-                    .map(|s| mirror_core::parse_version(&name, what, s))
+                    .map(|s| mirror_core::upgrade::parse_version(&name, what, s))
                     .transpose()
             };
             let channel = ChannelRequest {
@@ -72,7 +72,7 @@ pub fn upgrade_request(
             }
         }
     };
-    req.arch = mirror_core::graph_arch(&pick.arch);
+    req.arch = mirror_core::upgrade::graph_arch(&pick.arch);
     req.include_conditional = pick.include_conditional;
     Ok(req)
 }

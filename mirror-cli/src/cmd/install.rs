@@ -4,8 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use mirror_core::{
-    InstallConfigFile, InstallOptions, InstallProgress, InstallSettings, Progress, StepReport,
-    StepStatus,
+    install::{
+        InstallConfigFile, InstallOptions, InstallProgress, InstallSettings, StepReport, StepStatus,
+    },
+    progress::Progress,
 };
 
 use crate::cli::{InstallArgs, OutputFormat, UninstallArgs};
@@ -74,7 +76,7 @@ impl InstallProgress for StepPrinter {
         eprintln!("[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
     }
 
-    fn warning(&self, w: &mirror_core::Warning) {
+    fn warning(&self, w: &mirror_core::pull_secret::Warning) {
         // Shown even with --quiet: it is not progress.
         eprintln!("warning: {}", w.message);
         if let Some(h) = &w.hint {
@@ -89,7 +91,7 @@ impl InstallProgress for StepPrinter {
     }
 }
 
-fn final_words(s: &InstallSettings, r: &mirror_core::InstallReport) -> String {
+fn final_words(s: &InstallSettings, r: &mirror_core::install::InstallReport) -> String {
     if s.dry_run {
         return "Dry run: nothing was changed.\n".into();
     }
@@ -132,9 +134,13 @@ fn resolve(a: &InstallArgs) -> Result<InstallSettings, mirror_core::Error> {
         given: given(a),
         file,
         supervisor: match a.supervisor {
-            super::registry::SupervisorArg::Auto => mirror_core::SupervisorChoice::Auto,
-            super::registry::SupervisorArg::Systemd => mirror_core::SupervisorChoice::Systemd,
-            super::registry::SupervisorArg::Process => mirror_core::SupervisorChoice::Process,
+            super::registry::SupervisorArg::Auto => mirror_core::runtime::SupervisorChoice::Auto,
+            super::registry::SupervisorArg::Systemd => {
+                mirror_core::runtime::SupervisorChoice::Systemd
+            }
+            super::registry::SupervisorArg::Process => {
+                mirror_core::runtime::SupervisorChoice::Process
+            }
         },
         rotate_password: a.rotate_password,
         dry_run: a.dry_run,
@@ -252,7 +258,7 @@ pub fn install_flag(key: &str) -> Option<String> {
 const RH_PASSWORD_ENV: &str = "MIRROR_RH_PASSWORD";
 
 pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
-    let settings = mirror_core::UninstallSettings {
+    let settings = mirror_core::install::UninstallSettings {
         root: args.root,
         output_dir: args.output_dir,
         registry: args.registry,
@@ -260,7 +266,7 @@ pub fn uninstall(args: UninstallArgs, quiet: bool) -> u8 {
         keep_data: args.keep_data,
         dry_run: args.dry_run,
     };
-    match mirror_core::uninstall(&settings) {
+    match mirror_core::install::uninstall(&settings) {
         Ok(steps) => {
             let printer = StepPrinter {
                 quiet,
@@ -284,10 +290,10 @@ mod tests {
     #[test]
     fn every_config_key_has_an_install_flag() {
         // The `s3:` section's keys are named `s3.<key>`.
-        let flags: Vec<String> = mirror_core::InstallConfigFile::KEYS
+        let flags: Vec<String> = mirror_core::install::InstallConfigFile::KEYS
             .iter()
             .flat_map(|k| match *k {
-                "s3" => mirror_core::S3ConfigFile::KEYS
+                "s3" => mirror_core::install::S3ConfigFile::KEYS
                     .iter()
                     .map(|s| format!("s3.{s}"))
                     .collect(),

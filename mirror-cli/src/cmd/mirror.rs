@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mirror_core::{
-    ImageRef, InstructionKind, MirrorOptions, MirrorReport, MirrorRequest, RegistryClient,
-    ReleaseUpdate, Repository, UpgradeRequest,
+    ImageRef, RegistryClient, Repository,
+    release::{InstructionKind, MirrorOptions, MirrorReport, MirrorRequest},
+    upgrade::{ReleaseUpdate, UpgradeRequest},
 };
 
 use super::{access, graph};
@@ -120,7 +121,7 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
 pub(crate) fn signature_options(
     args: &crate::cli::SignatureArgs,
     access_flags: &Access,
-) -> Result<mirror_core::SignatureOptions, u8> {
+) -> Result<mirror_core::release::SignatureOptions, u8> {
     let client = access::client_options(access_flags).map_err(|e| core_error(&e))?;
     super::signatures::options(args, &client.ca_pems).map_err(|e| {
         let (flag, e) = *e;
@@ -266,7 +267,7 @@ pub fn render_text(r: &MirrorReport, kind: InstructionKind) -> String {
             })
             .collect();
         out.push('\n');
-        out.push_str(&mirror_core::render_release_updates(&updates));
+        out.push_str(&mirror_core::upgrade::render_release_updates(&updates));
     }
     if let Some(a) = &r.additional_instructions
         && kind != InstructionKind::None
@@ -301,17 +302,17 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  unique blobs: {} ({}) in the images to copy\n",
         p.unique_blobs,
-        mirror_core::format_size(p.unique_bytes)
+        mirror_core::size::format_size(p.unique_bytes)
     ));
     out.push_str(&format!(
         "  to transfer:  {} blobs ({}) after subtracting what the target holds\n",
         p.blobs_to_copy,
-        mirror_core::format_size(p.bytes_to_copy)
+        mirror_core::size::format_size(p.bytes_to_copy)
     ));
     out.push_str(&format!(
         "  to mount:     {} ({}) from other repositories of the target registry{}\n",
         p.blobs_to_mount,
-        mirror_core::format_size(p.bytes_to_mount),
+        mirror_core::size::format_size(p.bytes_to_mount),
         if p.mount_sources.is_empty() {
             String::new()
         } else {
@@ -321,7 +322,7 @@ fn render_plan(r: &MirrorReport) -> String {
     out.push_str(&format!(
         "  to upload:    {} ({}) from the source\n",
         p.blobs_to_upload,
-        mirror_core::format_size(p.bytes_to_upload)
+        mirror_core::size::format_size(p.bytes_to_upload)
     ));
     if r.releases.len() > 1 {
         out.push_str("  per release (what each adds to the ones before it and to the target):\n");
@@ -336,13 +337,13 @@ fn render_plan(r: &MirrorReport) -> String {
                 "    {:w$}  {} blobs ({})\n",
                 rel.version,
                 rel.new_blobs,
-                mirror_core::format_size(rel.new_bytes)
+                mirror_core::size::format_size(rel.new_bytes)
             ));
         }
     }
     out.push_str(&format!(
         "  target disk:  at least {} more\n\n",
-        mirror_core::format_size(p.bytes_to_upload)
+        mirror_core::size::format_size(p.bytes_to_upload)
     ));
     out
 }

@@ -4,9 +4,13 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use mirror_core::{
-    AuthFile, CheckList, ClientOptions, ImageRef, InstallConfig, PreflightOptions, PreflightReport,
-    RegistryClient, Repository, RuntimeChoice, Status, checks, parse_cidr_arg, parse_size,
-    validate_port,
+    ClientOptions, ImageRef, RegistryClient, Repository,
+    auth::AuthFile,
+    preflight::{
+        CheckList, InstallConfig, PreflightOptions, PreflightReport, Status, checks, parse_cidr_arg,
+    },
+    runtime::{RuntimeChoice, validate_port},
+    size::parse_size,
 };
 
 use crate::cli::{OutputFormat, PreflightArgs, PreflightRuntime};
@@ -202,20 +206,12 @@ pub fn render_table(report: &PreflightReport) -> String {
 
 #[cfg(test)]
 mod tests {
-    use mirror_core::{
-        CheckResult, CheckSeverity, PREFLIGHT_API_VERSION, PreflightReport, Problem, Status,
-        Summary,
-    };
+    use mirror_core::preflight::{CheckResult, CheckSeverity, PreflightReport, Problem, Status};
 
     #[test]
     fn table_layout() {
-        let report = PreflightReport {
-            api_version: PREFLIGHT_API_VERSION,
-            kind: "PreflightReport",
-            passed: false,
-            strict: false,
-            summary: Summary::default(),
-            checks: vec![
+        let report = PreflightReport::from_checks(
+            vec![
                 CheckResult {
                     name: "os",
                     severity: CheckSeverity::Fatal,
@@ -245,7 +241,8 @@ mod tests {
                     problems: vec![],
                 },
             ],
-        };
+            false,
+        );
         assert_eq!(
             super::render_table(&report),
             "\

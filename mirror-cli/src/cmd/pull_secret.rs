@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use mirror_core::{Credential, EntryAction, MergeOptions, OutputAction, PullSecret};
+use mirror_core::{
+    auth::Credential,
+    pull_secret::{EntryAction, MergeOptions, OutputAction, PullSecret},
+};
 
 use super::secret_input::PasswordArgs;
 use crate::cli::OutputFormat;
@@ -196,7 +199,13 @@ async fn check(args: CheckArgs) -> u8 {
                 }
             }
         }
-        match mirror_core::check_logins(&secret, ca_pems, args.insecure_registries.clone()).await {
+        match mirror_core::pull_secret::check_logins(
+            &secret,
+            ca_pems,
+            args.insecure_registries.clone(),
+        )
+        .await
+        {
             Ok(l) => logins = Some(l),
             Err(e) => return core_error(&e),
         }
@@ -243,7 +252,7 @@ async fn check(args: CheckArgs) -> u8 {
 
 fn print_json(
     args: &CheckArgs,
-    found: Option<(&PullSecret, Option<&[mirror_core::LoginCheck]>)>,
+    found: Option<(&PullSecret, Option<&[mirror_core::pull_secret::LoginCheck]>)>,
     error: Option<&str>,
 ) {
     let value = serde_json::json!({

@@ -7,8 +7,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use mirror_core::{
-    CheckState, Credential, FirewallAction, LogSource, RegistryLayout, RunOptions, RuntimeChoice,
-    StatusOptions, SupervisorChoice, UpAction, UpOptions, UserAction, parse_bind, validate_port,
+    auth::Credential,
+    htpasswd::UserAction,
+    runtime::{
+        CheckState, FirewallAction, LogSource, RegistryLayout, RunOptions, RuntimeChoice,
+        StatusOptions, SupervisorChoice, UpAction, UpOptions, parse_bind, validate_port,
+    },
 };
 
 use super::secret_input::PasswordArgs;
@@ -53,7 +57,7 @@ pub struct UserAddArgs {
     pub password: PasswordArgs,
     /// bcrypt cost of the hash (4-31). The registry checks it on every request, so each step
     /// up doubles its CPU per request; see docs/security.md before raising it
-    #[arg(long, value_name = "N", default_value_t = mirror_core::DEFAULT_BCRYPT_COST)]
+    #[arg(long, value_name = "N", default_value_t = mirror_core::htpasswd::DEFAULT_BCRYPT_COST)]
     pub bcrypt_cost: u32,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "text")]
@@ -77,7 +81,7 @@ pub enum SupervisorArg {
 #[derive(Args, Debug)]
 pub struct RootArgs {
     /// The registry root: certs/, auth/, data/, config.yml
-    #[arg(long, value_name = "DIR", default_value = mirror_core::DEFAULT_REGISTRY_ROOT)]
+    #[arg(long, value_name = "DIR", default_value = mirror_core::runtime::DEFAULT_REGISTRY_ROOT)]
     pub root: PathBuf,
 }
 
@@ -98,7 +102,7 @@ pub struct UpArgs {
     #[command(flatten)]
     pub root: RootArgs,
     /// The port to listen on
-    #[arg(long, default_value_t = mirror_core::DEFAULT_REGISTRY_PORT)]
+    #[arg(long, default_value_t = mirror_core::runtime::DEFAULT_REGISTRY_PORT)]
     pub port: u16,
     /// The address to listen on, e.g. 127.0.0.1 or ::1 [default: every interface]
     #[arg(long, value_name = "ADDRESS")]
@@ -110,7 +114,7 @@ pub struct UpArgs {
     #[arg(long, value_enum, default_value = "auto", env = "MIRRORCTL_SUPERVISOR")]
     pub supervisor: SupervisorArg,
     /// The image for podman, e.g. a mirrored copy of registry:2
-    #[arg(long, value_name = "IMAGE", default_value = mirror_core::DEFAULT_REGISTRY_IMAGE)]
+    #[arg(long, value_name = "IMAGE", default_value = mirror_core::runtime::DEFAULT_REGISTRY_IMAGE)]
     pub image: String,
     /// The registry image as an archive carried from a connected host (`podman save`, or `skopeo copy ... docker-archive:FILE`): loaded into podman when missing, then run by its ID
     #[arg(long, value_name = "FILE", conflicts_with = "binary")]
@@ -168,7 +172,7 @@ pub async fn run(cmd: RegistryCommand) -> u8 {
 }
 
 fn user_add(args: UserAddArgs) -> u8 {
-    if let Err(e) = mirror_core::validate_username(&args.username) {
+    if let Err(e) = mirror_core::htpasswd::validate_username(&args.username) {
         return core_error(&e);
     }
     let password = match args.password.read("New password: ", true) {
@@ -283,7 +287,7 @@ fn up(args: UpArgs) -> u8 {
 
 /// `registry up`'s report as text: what runs (and the carried image), where, on which
 /// storage, the port in firewalld; notes on stderr.
-fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
+fn print_up(opts: &UpOptions, report: &mirror_core::runtime::UpReport) {
     let layout = RegistryLayout::new(&opts.root);
     let what = match report.action {
         UpAction::Started => "started",
@@ -302,7 +306,7 @@ fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
     let pid = report.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
     println!(
         "listening on {}{pid}; config {}",
-        mirror_core::describe_listen(report.bind, report.port),
+        mirror_core::runtime::describe_listen(report.bind, report.port),
         report.config.display()
     );
     match &report.version {
@@ -338,7 +342,7 @@ fn print_up(opts: &UpOptions, report: &mirror_core::UpReport) {
 }
 
 /// One line for stdout about the port in firewalld, when there is something to say.
-pub fn describe_firewall(f: &mirror_core::FirewallReport) -> Option<String> {
+pub fn describe_firewall(f: &mirror_core::runtime::FirewallReport) -> Option<String> {
     let zone = f
         .zone
         .as_deref()
@@ -357,7 +361,7 @@ pub fn describe_firewall(f: &mirror_core::FirewallReport) -> Option<String> {
 }
 
 /// Prints what went wrong with firewalld (stderr); exit 1 when it failed, else 0.
-pub fn firewall_exit(f: &mirror_core::FirewallReport) -> u8 {
+pub fn firewall_exit(f: &mirror_core::runtime::FirewallReport) -> u8 {
     match f.action {
         FirewallAction::Failed => {
             eprintln!(
@@ -379,7 +383,7 @@ pub fn firewall_exit(f: &mirror_core::FirewallReport) -> u8 {
 }
 
 /// `image: docker.io/library/registry:2 = sha256:... (loaded from FILE)`.
-pub fn describe_loaded(l: &mirror_core::LoadedImage) -> String {
+pub fn describe_loaded(l: &mirror_core::runtime::LoadedImage) -> String {
     let name = l
         .image
         .names
@@ -408,7 +412,7 @@ async fn status(args: StatusArgs) -> u8 {
             }
         },
     };
-    let report = mirror_core::registry_status(&StatusOptions {
+    let report = mirror_core::runtime::registry_status(&StatusOptions {
         root: args.root.root.clone(),
         registry: args.registry.clone(),
         credential,
@@ -452,13 +456,13 @@ async fn status(args: StatusArgs) -> u8 {
 
 fn down(args: DownArgs) -> u8 {
     let root = &args.root.root;
-    let r = match mirror_core::registry_down(root) {
+    let r = match mirror_core::runtime::registry_down(root) {
         Ok(r) => r,
         Err(e) => return core_error(&e),
     };
     // With --purge, the port `up` opened; a failure is reported after what was stopped.
     let firewall = if args.purge {
-        mirror_core::close_registry_ports(root, false)
+        mirror_core::runtime::close_registry_ports(root, false)
     } else {
         Ok(Vec::new())
     };
@@ -483,7 +487,7 @@ fn down(args: DownArgs) -> u8 {
         }
         (_, false, true, None) => format!(
             "removed (it was not running): podman container `{}`\n",
-            mirror_core::CONTAINER_NAME
+            mirror_core::runtime::CONTAINER_NAME
         ),
         (_, false, false, _) => "not running (already right)\n".to_string(),
     });
@@ -502,7 +506,7 @@ fn down(args: DownArgs) -> u8 {
 }
 
 fn logs(args: LogsArgs) -> u8 {
-    let source = match mirror_core::registry_logs(&args.root.root) {
+    let source = match mirror_core::runtime::registry_logs(&args.root.root) {
         Ok(s) => s,
         Err(e) => return core_error(&e),
     };

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mirror_core::{ImageRef, format_size};
+use mirror_core::{ImageRef, size::format_size};
 
 use super::access;
 use crate::cli::{ExtractArgs, InfoArgs, OutputFormat};
@@ -29,13 +29,16 @@ pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
         Ok(c) => c,
         Err(e) => return core_error(&e),
     };
-    let info =
-        match mirror_core::release_info(&client, &image, mirror_core::DEFAULT_MAX_PER_REGISTRY)
-            .await
-        {
-            Ok(i) => i,
-            Err(e) => return core_error(&e),
-        };
+    let info = match mirror_core::release_info(
+        &client,
+        &image,
+        mirror_core::copy::DEFAULT_MAX_PER_REGISTRY,
+    )
+    .await
+    {
+        Ok(i) => i,
+        Err(e) => return core_error(&e),
+    };
     let out = match args.output {
         OutputFormat::Json => serde_json::to_string_pretty(&info)
             .map(|s| s + "\n")

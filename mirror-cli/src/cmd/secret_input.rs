@@ -64,16 +64,16 @@ impl PasswordArgs {
     }
 }
 
-/// A password file's one line, without its line ending ([`mirror_core::read_secret_file`]).
+/// A password file's one line, without its line ending ([`mirror_core::secret::read_secret_file`]).
 /// Errors never hold the secret.
 fn read_file(path: &std::path::Path) -> Result<String, String> {
-    mirror_core::read_secret_file(path).map_err(|e| mirror_core::ErrorChain(&e).to_string())
+    mirror_core::secret::read_secret_file(path).map_err(|e| mirror_core::ErrorChain(&e).to_string())
 }
 
-/// `text` without exactly one trailing line ending ([`mirror_core::secret_line`]); a second
+/// `text` without exactly one trailing line ending ([`mirror_core::secret::secret_line`]); a second
 /// line is refused.
 fn one_line(text: &str) -> Result<String, String> {
-    mirror_core::secret_line(text)
+    mirror_core::secret::secret_line(text)
         .map(str::to_string)
         .ok_or_else(|| {
             "has more than one line: a password is one line (a final newline is dropped)".into()

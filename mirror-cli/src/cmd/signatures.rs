@@ -1,7 +1,7 @@
 //! The signature flags of `release mirror` resolved into [`SignatureOptions`], and the
 //! signature part of its text output.
 
-use mirror_core::{
+use mirror_core::release::{
     Keyring, SignatureOptions, SignatureReport, SignatureStatus, SignatureStore, StoreResult,
 };
 

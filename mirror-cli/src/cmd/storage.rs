@@ -1,11 +1,11 @@
 //! `--storage` and the `--s3-*` flags, shared by `registry up`, `preflight` and `install`. Here
-//! they are only parsed: mirror-core checks them ([`mirror_core::StorageSettings::from_values`],
+//! they are only parsed: mirror-core checks them ([`mirror_core::storage::StorageSettings::from_values`],
 //! and `install`'s settings, which merge its config file under them).
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mirror_core::{S3ConfigFile, StorageSettings};
+use mirror_core::{install::S3ConfigFile, storage::StorageSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StorageArg {

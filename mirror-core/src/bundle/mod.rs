@@ -12,7 +12,7 @@
 //! # async fn demo() -> Result<(), mirror_core::Error> {
 //! use std::sync::Arc;
 //! use mirror_core::bundle::{PublishOptions, WriteOptions, publish_bundle, write_bundle};
-//! use mirror_core::{ClientOptions, ImageRef, MirrorRequest, NoProgress, RegistryClient, Repository};
+//! use mirror_core::{ClientOptions, ImageRef, RegistryClient, Repository, release::{MirrorRequest}, progress::{NoProgress}};
 //! // Connected side.
 //! let quay = RegistryClient::new(ClientOptions::default())?;
 //! let request = MirrorRequest {

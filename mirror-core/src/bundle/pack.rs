@@ -128,8 +128,8 @@ pub(crate) fn pack(
             // Alone in a volume of its own; the volume being filled stays open.
             warn(format!(
                 "`{rel}` ({}) is bigger than the volume size ({}): it gets a volume of its own, bigger than the others",
-                crate::format_size(size),
-                crate::format_size(max)
+                crate::size::format_size(size),
+                crate::size::format_size(max)
             ));
             let (mut w, mut files) = new_writer()?;
             w.add(&rel, &root.join(&rel), size)?;

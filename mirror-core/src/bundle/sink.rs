@@ -236,8 +236,8 @@ pub(crate) fn no_space(dir: &Path, needed: u64, free: u64) -> Error {
         path: dir.to_path_buf(),
         reason: format!(
             "not enough free space: {} needed, {} free",
-            crate::format_size(needed),
-            crate::format_size(free)
+            crate::size::format_size(needed),
+            crate::size::format_size(free)
         ),
         hint: Box::new(Hint::BundleNoSpace { needed, free }),
     }

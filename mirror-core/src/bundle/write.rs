@@ -171,8 +171,8 @@ pub async fn write_bundle<S: Source>(
             name: "archive-size".into(),
             reason: format!(
                 "{} is below the smallest volume size, {}",
-                crate::format_size(size),
-                crate::format_size(MIN_ARCHIVE_SIZE)
+                crate::size::format_size(size),
+                crate::size::format_size(MIN_ARCHIVE_SIZE)
             ),
         });
     }

@@ -11,6 +11,13 @@ pub(crate) mod settings;
 mod steps;
 pub(crate) mod uninstall;
 
+pub use config::{InstallConfigFile, S3ConfigFile};
+pub use settings::{
+    DEFAULT_ARCHITECTURE, DEFAULT_CERTIFICATE_FILE, DEFAULT_MIRROR_REPOSITORY, DEFAULT_OUTPUT_DIR,
+    DEFAULT_RELEASE_REPOSITORY, InstallOptions, SettingNames,
+};
+pub use uninstall::{UninstallSettings, uninstall};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +34,7 @@ pub use settings::InstallSettings;
 /// The steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Step {
     /// Host checks (`mirrorctl preflight`).
     Preflight,
@@ -119,6 +127,7 @@ pub enum StepStatus {
 
 /// One step's report.
 #[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
 pub struct StepReport {
     /// The step.
     pub step: Step,
@@ -171,6 +180,7 @@ impl InstallError {
 /// What `install` did and where things are (also written as `install-summary.json`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InstallReport {
     /// Schema.
     pub api_version: &'static str,
@@ -203,7 +213,7 @@ pub struct InstallReport {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use mirror_core::{InstallConfigFile, InstallOptions, InstallProgress, StepReport};
+/// use mirror_core::{install::{InstallConfigFile, InstallOptions, InstallProgress, StepReport}};
 /// struct Print;
 /// impl InstallProgress for Print {
 ///     fn step(&self, r: &StepReport) {

@@ -46,7 +46,7 @@ pub type SettingNames = fn(&str) -> Option<String>;
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), mirror_core::Error> {
-/// use mirror_core::{InstallConfigFile, InstallOptions};
+/// use mirror_core::{install::{InstallConfigFile, InstallOptions}};
 /// let settings = InstallOptions {
 ///     given: InstallConfigFile {
 ///         email: Some("admin@example.com".into()),
@@ -153,7 +153,7 @@ pub struct InstallSettings {
     pub trust_root: PathBuf,
     /// Transfers in flight per registry.
     pub max_per_registry: usize,
-    /// bcrypt cost of the registry user's hash ([`crate::DEFAULT_BCRYPT_COST`]).
+    /// bcrypt cost of the registry user's hash ([`crate::htpasswd::DEFAULT_BCRYPT_COST`]).
     pub bcrypt_cost: u32,
     /// Replace the user's password when the htpasswd file holds another one, and with it the
     /// pull secret and the install-config snippet. Without it such a run is refused
@@ -169,7 +169,7 @@ pub struct InstallSettings {
     /// missing); `None`: `<root>/auth/http-secret` with S3, none with the filesystem.
     pub http_secret_file: Option<PathBuf>,
     /// Open the registry port in firewalld when it runs (`registry up`'s
-    /// [`UpOptions::firewall`](crate::UpOptions::firewall)). Default `true`.
+    /// [`UpOptions::firewall`](crate::runtime::UpOptions::firewall)). Default `true`.
     pub firewall: bool,
     /// How the registry runs (runtime, supervisor, image or a carried image archive, read
     /// when the settings are built); where is `root`, `port`, `bind`, `storage`.
@@ -463,7 +463,7 @@ impl InstallOptions {
         };
         if let Some((size, from_file)) = Self::pick(&g.min_free, &f.min_free) {
             preflight.min_free =
-                crate::parse_size(&size).map_err(self.bad("minFree", from_file))?;
+                crate::size::parse_size(&size).map_err(self.bad("minFree", from_file))?;
         }
         for (name, from_file) in both(&g.skip_checks, &f.skip_checks) {
             preflight
@@ -476,7 +476,7 @@ impl InstallOptions {
     /// Transfers in flight per registry: at least one.
     fn max_per_registry(&self) -> Result<usize, Error> {
         let (n, from_file) = pick_value(self.given.max_per_registry, self.file.max_per_registry)
-            .unwrap_or((crate::DEFAULT_MAX_PER_REGISTRY, false));
+            .unwrap_or((crate::copy::DEFAULT_MAX_PER_REGISTRY, false));
         if n == 0 {
             return Err(self.bad("maxPerRegistry", from_file)(
                 Error::InvalidSetting {
@@ -491,7 +491,7 @@ impl InstallOptions {
     /// The bcrypt cost of the user's hash: 4 to 31.
     fn bcrypt_cost(&self) -> Result<u32, Error> {
         let (n, from_file) = pick_value(self.given.bcrypt_cost, self.file.bcrypt_cost)
-            .unwrap_or((crate::DEFAULT_BCRYPT_COST, false));
+            .unwrap_or((crate::htpasswd::DEFAULT_BCRYPT_COST, false));
         crate::htpasswd::validate_cost(n).map_err(self.bad("bcryptCost", from_file))?;
         Ok(n)
     }

@@ -1,6 +1,6 @@
 //! `preflight`: named host checks run before anything on the host changes.
 //!
-//! A registry of checks ([`CHECKS`]), each with a kebab-case name, a [`CheckSeverity`] and a
+//! A registry of checks ([`checks`]), each with a kebab-case name, a [`CheckSeverity`] and a
 //! description. Running them is two steps: [`HostFacts::gather`] reads the host (and, unless
 //! offline, the release source), then [`evaluate`] turns facts and [`PreflightOptions`] into a
 //! [`PreflightReport`] without any I/O, so every check is tested on facts built by hand.
@@ -308,6 +308,7 @@ pub const PREFLIGHT_API_VERSION: &str = "mirrorctl.openshift.io/v1alpha1";
 /// Everything `mirrorctl preflight` found (`--output json` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PreflightReport {
     /// `mirrorctl.openshift.io/v1alpha1`.
     pub api_version: &'static str,
@@ -378,7 +379,7 @@ pub struct PreflightOptions {
     pub install_config: Option<InstallConfig>,
     /// The registry port (default [`DEFAULT_PORT`]).
     pub port: u16,
-    /// The registry's root (default [`crate::DEFAULT_REGISTRY_ROOT`]): a distribution registry
+    /// The registry's root (default [`crate::runtime::DEFAULT_REGISTRY_ROOT`]): a distribution registry
     /// holding the port passes `port` only when it serves `<root>/config.yml`.
     pub root: PathBuf,
     /// The registry's host name; `None` means this host's FQDN.
@@ -405,7 +406,7 @@ impl Default for PreflightOptions {
             release: None,
             to: None,
             client: ClientOptions::default(),
-            concurrency: crate::DEFAULT_MAX_PER_REGISTRY,
+            concurrency: crate::copy::DEFAULT_MAX_PER_REGISTRY,
             mirror_cidrs: Vec::new(),
             cluster_cidrs: Vec::new(),
             install_config: None,
@@ -452,7 +453,6 @@ impl PreflightOptions {
 
 /// Runs every check not skipped on `facts`: pure, no I/O.
 pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
-    let mut summary = Summary::default();
     let results: Vec<CheckResult> = REGISTRY
         .iter()
         .map(|c| {
@@ -464,13 +464,6 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
             if c.info.severity == CheckSeverity::Warning && out.status == Status::Fail {
                 out.status = Status::Warn;
             }
-            match out.status {
-                Status::Pass => summary.pass += 1,
-                Status::Warn => summary.warn += 1,
-                Status::Fail => summary.fail += 1,
-                Status::Error => summary.error += 1,
-                Status::Skipped => summary.skipped += 1,
-            }
             CheckResult {
                 name: c.info.name,
                 severity: c.info.severity,
@@ -481,14 +474,32 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
             }
         })
         .collect();
-    let passed = summary.fail == 0 && summary.error == 0 && (!opts.strict || summary.warn == 0);
-    PreflightReport {
-        api_version: PREFLIGHT_API_VERSION,
-        kind: "PreflightReport",
-        passed,
-        strict: opts.strict,
-        summary,
-        checks: results,
+    PreflightReport::from_checks(results, opts.strict)
+}
+
+impl PreflightReport {
+    /// The report of `checks`, counted: it passes when nothing failed or errored (and, with
+    /// `strict`, nothing warned).
+    pub fn from_checks(checks: Vec<CheckResult>, strict: bool) -> Self {
+        let mut summary = Summary::default();
+        for c in &checks {
+            match c.status {
+                Status::Pass => summary.pass += 1,
+                Status::Warn => summary.warn += 1,
+                Status::Fail => summary.fail += 1,
+                Status::Error => summary.error += 1,
+                Status::Skipped => summary.skipped += 1,
+            }
+        }
+        let passed = summary.fail == 0 && summary.error == 0 && (!strict || summary.warn == 0);
+        PreflightReport {
+            api_version: PREFLIGHT_API_VERSION,
+            kind: "PreflightReport",
+            passed,
+            strict,
+            summary,
+            checks,
+        }
     }
 }
 
@@ -497,7 +508,7 @@ pub fn evaluate(facts: &HostFacts, opts: &PreflightOptions) -> PreflightReport {
 ///
 /// ```no_run
 /// # async fn demo() {
-/// let report = mirror_core::run_preflight(&mirror_core::PreflightOptions::default()).await;
+/// let report = mirror_core::run_preflight(&mirror_core::preflight::PreflightOptions::default()).await;
 /// for check in &report.checks {
 ///     println!("{}: {:?}", check.name, check.status);
 /// }

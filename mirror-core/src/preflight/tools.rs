@@ -146,7 +146,7 @@ pub(super) fn check(facts: &HostFacts, opts: &PreflightOptions) -> Outcome {
 mod tests {
     use super::super::test_support::{healthy, run_one};
     use super::super::{PreflightOptions, Tools};
-    use crate::RuntimeChoice as Runtime;
+    use crate::runtime::RuntimeChoice as Runtime;
 
     const UBUNTU: &str = "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
     const DEBIAN: &str = "ID=debian\nVERSION_ID=\"12\"\n";

@@ -61,7 +61,8 @@ mod tests {
 
     use super::super::test_support::{healthy, run_one};
     use super::super::{PreflightOptions, UpstreamFacts};
-    use crate::{AuthFile, ClientOptions, ImageRef};
+    use crate::auth::AuthFile;
+    use crate::{ClientOptions, ImageRef};
 
     #[test]
     fn upstream_table() {

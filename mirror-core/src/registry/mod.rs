@@ -5,9 +5,9 @@
 //! manifest, a mount answered with `202` that turns into an upload, `Retry-After`, and tokens
 //! scoped to two repositories for cross-repository mounts. See `docs/dependencies.md`.
 //!
-//! In parts: [`transport`] (the one request loop, TLS, errors), [`auth`] (challenges, the
-//! token cache, credentials), [`manifests`], [`blobs`] (blobs and uploads), and [`retry`] (the
-//! one retry policy).
+//! In parts (private modules): `transport` (the one request loop, TLS, errors), `auth`
+//! (challenges, the token cache, credentials), `manifests`, `blobs` (blobs and uploads), and
+//! `retry` (the one retry policy, [`RetryPolicy`]).
 
 mod auth;
 mod blobs;

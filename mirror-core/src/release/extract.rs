@@ -116,6 +116,7 @@ impl<W: Write> Patcher<W> {
 /// What [`extract_installer`] did.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ExtractReport {
     /// The file written.
     pub path: PathBuf,

@@ -29,6 +29,7 @@ pub struct ComponentInfo {
 /// What `mirrorctl release info` reports.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ReleaseInfo {
     /// Schema of this report.
     pub api_version: &'static str,

@@ -10,7 +10,6 @@ use std::time::Instant;
 use super::payload::{Release, read_release};
 pub use super::report::{ImageEntry, MirrorReport, ReleaseEntry};
 use super::signature::{SignatureOptions, check_release};
-use crate::AdditionalImage;
 use crate::copy::{
     self, CopyJob, CopyOptions, CopyPlan, DEFAULT_MAX_PER_REGISTRY, Role, Sink, Source,
 };
@@ -18,6 +17,7 @@ use crate::error::Error;
 use crate::progress::{MirrorEvent, Progress};
 use crate::reference::{ImageRef, Repository, Target, valid_tag};
 use crate::registry::{RegistryClient, RetryPolicy};
+use crate::upgrade::AdditionalImage;
 
 /// The figures of a mirror plan (see [`CopyPlan`]).
 pub type MirrorPlan = CopyPlan;
@@ -78,7 +78,7 @@ pub struct MirrorRequest {
 /// ```no_run
 /// # async fn demo() -> Result<(), mirror_core::Error> {
 /// use std::sync::Arc;
-/// use mirror_core::{ClientOptions, ImageRef, MirrorOptions, NoProgress, RegistryClient, Repository};
+/// use mirror_core::{ClientOptions, ImageRef, RegistryClient, Repository, release::{MirrorOptions}, progress::{NoProgress}};
 /// let client = RegistryClient::new(ClientOptions::default())?;
 /// let from = ImageRef::parse("quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64")?;
 /// let opts = MirrorOptions::new(Repository::parse("mirror.example.com:5000/ocp4/openshift4")?);

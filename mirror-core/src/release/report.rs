@@ -9,9 +9,9 @@ use super::instructions::{InstructionKind, MirrorInstructions};
 use super::mirror::{MirrorOptions, MirrorPlan, MirrorRequest};
 use super::payload::Release;
 use super::signature::SignatureReport;
-use crate::AdditionalMirrors;
 use crate::copy::{CopyOutcome, Planned, Role};
 use crate::digest::Digest;
+use crate::upgrade::AdditionalMirrors;
 
 /// One image a [`MirrorReport`] covers.
 #[derive(Clone, Debug, Serialize)]
@@ -159,7 +159,7 @@ pub(super) fn build(run: Run<'_>) -> MirrorReport {
         &mirrors,
     );
     let additional_instructions = (!request.additional.is_empty()).then(|| {
-        crate::additional_mirrors(&request.additional, &opts.to.registry, &opts.namespace)
+        crate::upgrade::additional_mirrors(&request.additional, &opts.to.registry, &opts.namespace)
     });
     let oldest = if releases
         .iter()

@@ -38,7 +38,7 @@ impl ArchiveImage {
     }
 }
 
-/// What `registry up` did with an image archive ([`UpReport::image_archive`](crate::UpReport::image_archive)).
+/// What `registry up` did with an image archive ([`UpReport::image_archive`](crate::runtime::UpReport::image_archive)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadedImage {
     /// The archive.

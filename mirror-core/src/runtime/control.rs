@@ -32,7 +32,7 @@ use mirror_tls::fsutil::{SECRET_MODE, create_dirs, read_optional, write_atomic};
 /// Needs `certs/domain.crt`, `certs/domain.key` and `auth/htpasswd` under the root; creates
 /// `data/`. A port held by another process is an [`Error::PortInUse`] naming it.
 ///
-/// With S3 storage the bucket is checked first ([`crate::check_s3`]: it answers, the key
+/// With S3 storage the bucket is checked first ([`crate::storage::check_s3`]: it answers, the key
 /// works, a small object can be written and removed): wrong credentials, a missing bucket or
 /// an unreachable endpoint are an [`Error::ObjectStorage`] and nothing is written or started.
 /// The configuration then holds the key and `http.secret` (from
@@ -241,6 +241,7 @@ fn check_certificate(layout: &RegistryLayout) -> Result<(), Error> {
 
 /// What [`registry_down`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DownReport {
     /// Whether a running registry was stopped (false: nothing was running).
     pub stopped: bool,

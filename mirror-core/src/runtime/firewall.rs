@@ -122,6 +122,7 @@ pub enum FirewallAction {
 /// The registry's port in firewalld: what [`registry_up`](super::registry_up) and
 /// [`close_registry_ports`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FirewallReport {
     /// The port (`/tcp`).
     pub port: u16,

@@ -314,7 +314,7 @@ pub fn describe_listen(bind: Option<IpAddr>, port: u16) -> String {
 }
 
 /// How the registry runs, wherever it lives: the runtime, who supervises it, the image or
-/// binary. [`install`](crate::install) takes these as they are; [`UpOptions`] adds where.
+/// binary. [`install`](fn@crate::install) takes these as they are; [`UpOptions`] adds where.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Which runtime. Default [`RuntimeChoice::Auto`].
@@ -364,7 +364,7 @@ pub struct UpOptions {
     pub storage: StorageSettings,
     /// The file holding `http.secret` (created, random and 0600, when missing). Default:
     /// none with filesystem storage (the registry makes one per start, as before);
-    /// [`crate::default_http_secret_file`] with S3, so replicas can share it.
+    /// [`crate::storage::default_http_secret_file`] with S3, so replicas can share it.
     pub http_secret_file: Option<PathBuf>,
     /// Open the port in firewalld when it runs (and the registry does not listen on loopback
     /// only), in its default zone, now and permanently. Default `true`.
@@ -401,6 +401,7 @@ pub enum UpAction {
 
 /// The result of [`registry_up`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct UpReport {
     /// What was done.
     pub action: UpAction,

@@ -54,6 +54,7 @@ pub struct StatusCheck {
 
 /// The result of [`registry_status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// No check failed.
     pub ok: bool,
@@ -278,7 +279,7 @@ pub async fn registry_status(opts: &StatusOptions) -> StatusReport {
 }
 
 /// The `storage` check on the recorded configuration: the data directory exists (and how much
-/// room is left), or the S3 bucket passes [`crate::check_s3`] with the recorded key.
+/// room is left), or the S3 bucket passes [`crate::storage::check_s3`] with the recorded key.
 async fn storage_status(
     layout: &RegistryLayout,
     state: &RuntimeState,
@@ -304,7 +305,7 @@ async fn storage_status(
             let what = format!("filesystem `{}`", dir.display());
             let result = if dir.is_dir() {
                 Ok(match crate::preflight::disk_space(&dir) {
-                    Ok(d) => format!("{what}: {} free", crate::format_size(d.free_bytes)),
+                    Ok(d) => format!("{what}: {} free", crate::size::format_size(d.free_bytes)),
                     Err(_) => format!("{what} exists"),
                 })
             } else {

@@ -19,6 +19,7 @@ use crate::error::Error;
 
 /// What [`check_s3`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct S3CheckReport {
     /// The endpoint.
     pub endpoint: String,

@@ -31,7 +31,7 @@ impl StorageSettings {
     /// The storage a program's own values ask for: `storage` (`filesystem`, the default, or
     /// `s3`) and, with `s3`, the bucket's settings (endpoint, bucket and credentials file
     /// required). Every value is checked and the credentials file read, the way
-    /// [`InstallOptions::build`](crate::InstallOptions::build) checks install's `storage` and
+    /// [`InstallOptions::build`](crate::install::InstallOptions::build) checks install's `storage` and
     /// `s3:`; an error names the setting by its key (`s3.bucket`) or, with `names`, by the
     /// program's name for it (`--s3-bucket`).
     pub fn from_values(

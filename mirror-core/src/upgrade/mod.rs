@@ -17,6 +17,22 @@ pub(crate) mod select;
 #[cfg(test)]
 mod tests;
 
+pub use cross::{CrossChannelPath, CrossStep};
+pub use fetch::{
+    ChannelGraph, DEFAULT_ARCH, DEFAULT_GRAPH_URL, GraphClient, GraphOptions, GraphSource,
+    graph_arch, graph_file_name,
+};
+pub use graph::{
+    ARCHITECTURE_KEY, CHANNELS_KEY, ConditionalEdges, EdgeVersions, Graph, MatchingRule, Node,
+    PromQlRule, Risk,
+};
+pub use imageset::{AdditionalImage, IMAGESET_API_VERSION, IMAGESET_KIND, ImageSetConfig};
+pub use output::{AdditionalMirrors, ReleaseUpdate, additional_mirrors, render_release_updates};
+pub use select::{
+    ChannelRequest, ChannelSelection, ConditionalHop, Hop, PickedRelease, SelectionMode,
+    parse_version, select_channel,
+};
+
 use std::collections::HashMap;
 
 use semver::Version;
@@ -25,10 +41,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::hint::Hint;
 use crate::reference::ImageRef;
-use cross::{CrossChannelPath, cross_path, cross_plan};
-use fetch::{ChannelGraph, DEFAULT_ARCH, GraphClient};
-use imageset::{AdditionalImage, ImageSetConfig};
-use select::{ChannelRequest, ChannelSelection, select_channel};
+use cross::{cross_path, cross_plan};
 
 /// What to mirror for upgrades.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +105,7 @@ pub struct PlannedRelease {
 /// Everything to mirror, decided before anything is copied.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UpgradePlan {
     /// The graph's architecture.
     pub arch: String,
@@ -125,7 +139,7 @@ pub struct UpgradePlan {
 /// ```no_run
 /// # async fn demo() -> Result<(), mirror_core::Error> {
 /// use mirror_core::semver::Version;
-/// use mirror_core::{ChannelRequest, GraphClient, GraphOptions, GraphSource, UpgradeRequest};
+/// use mirror_core::{upgrade::{ChannelRequest, GraphClient, GraphOptions, GraphSource, UpgradeRequest}};
 /// let graphs = GraphClient::new(GraphSource::default(), GraphOptions::default())?;
 /// let req = UpgradeRequest {
 ///     channels: vec![ChannelRequest {

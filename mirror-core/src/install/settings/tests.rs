@@ -113,7 +113,7 @@ fn summary(s: &InstallSettings) -> String {
         s.run.runtime,
         s.run.image,
         s.max_per_registry,
-        crate::format_size(s.preflight.min_free),
+        crate::size::format_size(s.preflight.min_free),
         s.extra_sans,
         s.insecure_registries,
         s.rh_account

@@ -21,10 +21,14 @@ impl InstallOptions {
     /// config file's `passwordFile`.
     pub(super) fn registry_password(&self) -> Result<String, Error> {
         let password = match (&self.given.password_file, &self.password) {
-            (Some(p), _) => crate::read_secret_file(p).map_err(self.bad("passwordFile", false))?,
+            (Some(p), _) => {
+                crate::secret::read_secret_file(p).map_err(self.bad("passwordFile", false))?
+            }
             (None, Some(p)) => p.clone(),
             (None, None) => match &self.file.password_file {
-                Some(p) => crate::read_secret_file(p).map_err(self.bad("passwordFile", true))?,
+                Some(p) => {
+                    crate::secret::read_secret_file(p).map_err(self.bad("passwordFile", true))?
+                }
                 None => return Err(self.missing("passwordFile", Some("FILE"), "")),
             },
         };
@@ -54,11 +58,11 @@ impl InstallOptions {
         };
         let password = match (&g.rh_password_file, &self.rh_password, &f.rh_password_file) {
             (Some(p), _, _) => {
-                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", false))?
+                crate::secret::read_secret_file(p).map_err(self.bad("rhPasswordFile", false))?
             }
             (None, Some(p), _) => p.clone(),
             (None, None, Some(p)) => {
-                crate::read_secret_file(p).map_err(self.bad("rhPasswordFile", true))?
+                crate::secret::read_secret_file(p).map_err(self.bad("rhPasswordFile", true))?
             }
             (None, None, None) => {
                 return Err(Error::SettingMissing {
@@ -254,7 +258,8 @@ impl InstallOptions {
         }
         let (path, from_file) = path_or(g, f, "");
         if path.exists() {
-            crate::read_http_secret(&path).map_err(self.bad("httpSecretFile", from_file))?;
+            crate::storage::read_http_secret(&path)
+                .map_err(self.bad("httpSecretFile", from_file))?;
         }
         Ok(Some(path))
     }

@@ -143,6 +143,7 @@ pub struct VerifiedSignature {
 /// What the signature check found (the `signatures` section of a mirror report).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SignatureReport {
     /// The outcome.
     pub status: SignatureStatus,

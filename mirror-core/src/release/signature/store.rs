@@ -85,6 +85,7 @@ pub enum StoreResult {
 /// One store, as the report shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StoreReport {
     /// The store URL.
     pub url: String,
