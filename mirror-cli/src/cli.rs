@@ -449,6 +449,9 @@ pub struct InstallArgs {
     /// Transfers in flight per registry
     #[arg(long, value_name = "N")]
     pub max_per_registry: Option<usize>,
+    /// Retries of a failed request or blob copy after its first attempt (transient failures only), with backoff and Retry-After [default: 5]
+    #[arg(long, value_name = "N")]
+    pub retry_times: Option<u32>,
     /// bcrypt cost of the registry user's hash (4-31); the registry checks it on every request, so each step up doubles its CPU per request [default: 5]
     #[arg(long, value_name = "N")]
     pub bcrypt_cost: Option<u32>,

@@ -69,6 +69,8 @@ pub struct InstallConfigFile {
     pub min_free: Option<String>,
     /// Transfers in flight per registry.
     pub max_per_registry: Option<usize>,
+    /// Retries of a failed request or blob copy after its first attempt (default 5).
+    pub retry_times: Option<u32>,
     /// bcrypt cost of the registry user's hash (default 5; see docs/security.md).
     pub bcrypt_cost: Option<u32>,
     /// Registry image for the podman runtime (default `docker.io/library/registry:2`).
@@ -122,7 +124,7 @@ impl S3ConfigFile {
 
 impl InstallConfigFile {
     /// Every key, as the file spells it (and as [`super::settings::SettingNames`] is asked).
-    pub const KEYS: [&'static str; 31] = [
+    pub const KEYS: [&'static str; 32] = [
         "email",
         "username",
         "passwordFile",
@@ -147,6 +149,7 @@ impl InstallConfigFile {
         "skipChecks",
         "minFree",
         "maxPerRegistry",
+        "retryTimes",
         "bcryptCost",
         "image",
         "imageArchive",

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::hint::Hint;
 use crate::preflight::PreflightOptions;
 use crate::reference::{ImageRef, Repository};
-use crate::registry::{ClientOptions, RegistryClient};
+use crate::registry::{ClientOptions, RegistryClient, RetryPolicy};
 use crate::runtime::{
     DEFAULT_REGISTRY_PORT, DEFAULT_REGISTRY_ROOT, RunOptions, RuntimeChoice, SupervisorChoice,
     parse_bind, validate_port,
@@ -153,6 +153,9 @@ pub struct InstallSettings {
     pub trust_root: PathBuf,
     /// Transfers in flight per registry.
     pub max_per_registry: usize,
+    /// How requests and blob copies are retried (`retryTimes`: the retries after the first
+    /// attempt; default [`RetryPolicy::default`]).
+    pub retry: RetryPolicy,
     /// bcrypt cost of the registry user's hash ([`crate::htpasswd::DEFAULT_BCRYPT_COST`]).
     pub bcrypt_cost: u32,
     /// Replace the user's password when the htpasswd file holds another one, and with it the
@@ -351,6 +354,7 @@ impl InstallOptions {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/")),
             max_per_registry: self.max_per_registry()?,
+            retry: self.retry(),
             bcrypt_cost: self.bcrypt_cost()?,
             rotate_password: self.rotate_password,
             dry_run: self.dry_run,
@@ -433,6 +437,7 @@ impl InstallOptions {
             insecure_registries: both(&g.insecure_registries, &f.insecure_registries)
                 .map(|(r, _)| r.clone())
                 .collect(),
+            retry: self.retry(),
             ..Default::default()
         };
         RegistryClient::new(client.clone()).map_err(self.bad("caFiles", g.ca_files.is_empty()))?;
@@ -471,6 +476,14 @@ impl InstallOptions {
                 .map_err(self.bad("skipChecks", from_file))?;
         }
         Ok(preflight)
+    }
+
+    /// The retry policy `retryTimes` asks for: that many retries after the first attempt.
+    fn retry(&self) -> RetryPolicy {
+        pick_value(self.given.retry_times, self.file.retry_times)
+            .map_or_else(RetryPolicy::default, |(n, _)| {
+                RetryPolicy::with_tries(n.saturating_add(1))
+            })
     }
 
     /// Transfers in flight per registry: at least one.

@@ -99,7 +99,7 @@ fn summary(s: &InstallSettings) -> String {
         "preflight checks the same storage"
     );
     format!(
-        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} minFree={} sans={:?} insecure={:?} rh={} storage={} key={} secret={} archive={} firewall={}",
+        "{} {}/{} {} {}:{} bind={} root={} out={} repo={} skip={skip:?} checks={checks:?} runtime={:?} image={} max={} tries={} minFree={} sans={:?} insecure={:?} rh={} storage={} key={} secret={} archive={} firewall={}",
         s.email,
         s.credential.username,
         s.credential.password,
@@ -113,6 +113,7 @@ fn summary(s: &InstallSettings) -> String {
         s.run.runtime,
         s.run.image,
         s.max_per_registry,
+        s.retry.max_tries,
         crate::size::format_size(s.preflight.min_free),
         s.extra_sans,
         s.insecure_registries,
@@ -163,7 +164,7 @@ fn yaml(text: &str) -> InstallConfigFile {
 
 #[test]
 fn values_merge_program_over_file_with_defaults() {
-    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=- storage=filesystem key=- secret=- archive=- firewall=true";
+    let defaults = "admin@example.com mirror/from-prompt quay.io/openshift-release-dev/ocp-release:4.14.1-x86_64 mirror.example.com:5000 bind=* root=/opt/registry out=mirror-install repo=ocp4/openshift4 skip=[] checks=[] runtime=Auto image=docker.io/library/registry:2 max=8 tries=6 minFree=1000GiB sans=[\"mirror\"] insecure=[] rh=- storage=filesystem key=- secret=- archive=- firewall=true";
     let cases: Vec<(&str, Change, String)> = vec![
         ("defaults", change(|_, _| {}), defaults.to_string()),
         (
@@ -175,23 +176,25 @@ fn values_merge_program_over_file_with_defaults() {
                     ..Default::default()
                 };
                 o.file = yaml(
-                    "email: file@example.com\nusername: filer\nrelease: quay.io/a/b:1\nhostname: reg.example.com\nport: 8443\nbind: '::1'\nroot: /srv/Mirror\noutputDir: /srv/Out\nrepository: x/y\nskip: [trust]\nskipChecks: [cpu]\nruntime: process\nimage: reg.example.com/registry:2\nmaxPerRegistry: 2\nminFree: 10GiB\ninsecureRegistries: [127.0.0.1:5001]\n",
+                    "email: file@example.com\nusername: filer\nrelease: quay.io/a/b:1\nhostname: reg.example.com\nport: 8443\nbind: '::1'\nroot: /srv/Mirror\noutputDir: /srv/Out\nrepository: x/y\nskip: [trust]\nskipChecks: [cpu]\nruntime: process\nimage: reg.example.com/registry:2\nmaxPerRegistry: 2\nretryTimes: 2\nminFree: 10GiB\ninsecureRegistries: [127.0.0.1:5001]\n",
                 );
             }),
-            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=- storage=filesystem key=- secret=- archive=- firewall=true".to_string(),
+            "file@example.com filer/from-prompt quay.io/a/b:1 reg.example.com:8443 bind=::1 root=/srv/Mirror out=/srv/Out repo=x/y skip=[\"trust\"] checks=[\"cpu\"] runtime=Process image=reg.example.com/registry:2 max=2 tries=3 minFree=10GiB sans=[\"reg\"] insecure=[\"127.0.0.1:5001\"] rh=- storage=filesystem key=- secret=- archive=- firewall=true".to_string(),
         ),
         (
             "the program wins; lists add up",
             change(|_, o| {
                 o.file = yaml(
-                    "email: file@example.com\nport: 8443\nversion: '4.13.0'\narchitecture: aarch64\nskip: [trust]\ninsecureRegistries: [a:1]\n",
+                    "email: file@example.com\nport: 8443\nversion: '4.13.0'\narchitecture: aarch64\nskip: [trust]\ninsecureRegistries: [a:1]\nretryTimes: 9\n",
                 );
                 o.given.port = Some(5001);
+                o.given.retry_times = Some(0);
                 o.given.skip = vec!["check".into()];
                 o.given.insecure_registries = vec!["b:2".into()];
             }),
             defaults
                 .replace(":5000", ":5001")
+                .replace("tries=6", "tries=1")
                 .replace("4.14.1-x86_64", "4.14.1-aarch64")
                 .replace("skip=[]", "skip=[\"trust\", \"check\"]")
                 .replace("insecure=[]", "insecure=[\"b:2\", \"a:1\"]"),

@@ -33,6 +33,7 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
             let opts = PublishOptions {
                 dry_run: s.dry_run,
                 max_per_registry: s.max_per_registry,
+                retry: s.retry.clone(),
                 signatures,
                 ..PublishOptions::new(dir.clone(), mirror.clone())
             };
@@ -42,6 +43,7 @@ pub(super) async fn mirror(cx: &mut Ctx<'_>) -> Result<StepReport, Error> {
             let opts = MirrorOptions {
                 dry_run: s.dry_run,
                 max_per_registry: s.max_per_registry,
+                retry: s.retry.clone(),
                 signatures,
                 ..MirrorOptions::new(mirror.clone())
             };
@@ -268,6 +270,7 @@ fn mirror_client(
         auth: Some(auth),
         ca_pems,
         insecure_registries: s.insecure_registries.clone(),
+        retry: s.retry.clone(),
         ..Default::default()
     })
 }
