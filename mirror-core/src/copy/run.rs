@@ -1,6 +1,6 @@
 //! The writing phase: blobs, then each image's manifests as soon as it can be written.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -43,6 +43,25 @@ struct Counters {
     bytes_mounted: AtomicU64,
 }
 
+/// The order blobs start in: the big ones first, largest first, so that no big layer starts
+/// late and ends the run as a single stream while the other slots idle; then the rest in the
+/// order of the first image that needs them, so images complete one by one. "Big" is at
+/// least an eighth of what one of the `slots` transfers carries on average.
+fn blob_order(tasks: &BTreeMap<Digest, BlobTask>, slots: usize) -> Vec<(&Digest, &BlobTask)> {
+    let total: u64 = tasks.values().map(|t| t.size).sum();
+    let big = total / (8 * slots.max(1) as u64).max(1);
+    let mut order: Vec<(&Digest, &BlobTask)> = tasks.iter().collect();
+    order.sort_by_key(|(d, t)| {
+        let first_image = t.jobs.iter().min().copied().unwrap_or(usize::MAX);
+        if t.size >= big && big > 0 {
+            (0, std::cmp::Reverse(t.size), 0, *d)
+        } else {
+            (1, std::cmp::Reverse(0), first_image, *d)
+        }
+    });
+    order
+}
+
 /// Copies what `planned` says: every missing blob once, then each image when its blobs are in
 /// and the images it comes after are complete.
 pub async fn execute<S: Source, K: Sink>(
@@ -69,9 +88,7 @@ pub async fn execute<S: Source, K: Sink>(
             followers[k].push(j);
         }
     }
-    // Blobs in the order of the first image that needs them, so images complete one by one.
-    let mut order: Vec<(&Digest, &BlobTask)> = planned.tasks.iter().collect();
-    order.sort_by_key(|(_, t)| t.jobs.iter().min().copied().unwrap_or(usize::MAX));
+    let order = blob_order(&planned.tasks, n);
     let mut blobs = futures_util::stream::iter(order)
         .map(|(digest, task)| {
             let (progress, hook, counters) = (progress, &hook, &counters);
@@ -333,4 +350,52 @@ async fn finish_image<K: Sink>(
         action,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::Repository;
+
+    fn task(size: u64, first_image: usize) -> BlobTask {
+        BlobTask {
+            size,
+            src: Repository::parse("127.0.0.1:5000/src").unwrap(),
+            steps: Vec::new(),
+            jobs: vec![first_image, first_image + 10],
+            used_by: String::new(),
+        }
+    }
+
+    /// The big layers start first, largest first; the rest follow their images' order.
+    #[test]
+    fn big_blobs_start_first_then_image_order() {
+        let sizes: [(u8, u64, usize); 6] = [
+            (1, 10, 0),
+            (2, 600, 5),
+            (3, 20, 1),
+            (4, 900, 3),
+            (5, 30, 2),
+            (6, 5, 0),
+        ];
+        let tasks: BTreeMap<Digest, BlobTask> = sizes
+            .iter()
+            .map(|&(b, size, image)| (Digest::of(&[b]), task(size, image)))
+            .collect();
+        let order = |slots| -> Vec<u64> {
+            blob_order(&tasks, slots)
+                .into_iter()
+                .map(|(_, t)| t.size)
+                .collect()
+        };
+        // 1565 bytes over 2 slots: a slot's eighth is 97 bytes, so 900 and 600 are big.
+        let two = order(2);
+        assert_eq!(two[..2], [900, 600]);
+        let mut image0 = two[2..4].to_vec();
+        image0.sort();
+        assert_eq!(image0, [5, 10], "{two:?}");
+        assert_eq!(two[4..], [20, 30]);
+        // With many slots every blob is big: largest first.
+        assert_eq!(order(100), [900, 600, 30, 20, 10, 5]);
+    }
 }
