@@ -12,9 +12,11 @@ measure() {
       cmd=("$bin/bench-copy" --jobs "$work/jobs.txt" -a "$auth" --ca-file "$work/src-certs/ca.crt"
         --ca-file "$dst_ca" --max "$parallel" "${h1[@]}")
       ;;
-    mirrorctl | mirrorctl-noop)
+    mirrorctl | mirrorctl-noop | baseline)
       [ "$row" = http1 ] && h1=(--http-version 1.1)
-      cmd=("$bin/mirrorctl" -q release mirror --from "$release" --to "$dst/ocp4/openshift4"
+      local exe=$bin/mirrorctl
+      [ "$who" = baseline ] && exe=${BENCH_BASELINE:?BENCH_BASELINE: the older mirrorctl binary}
+      cmd=("$exe" -q release mirror --from "$release" --to "$dst/ocp4/openshift4"
         -a "$auth" --ca-file "$work/src-certs/ca.crt" --ca-file "$dst_ca" --output json "${h1[@]}")
       ;;
     skopeo)
@@ -24,7 +26,7 @@ measure() {
         --authfile "$auth" --src-cert-dir "$work/src-certs" --dest-cert-dir "$work/$dst_name-certs")
       input=$work/jobs-skopeo.txt
       ;;
-    *) die "BENCH_CONTENDERS: unknown contender \`$who\` (minimal mirrorctl skopeo)" ;;
+    *) die "BENCH_CONTENDERS: unknown contender \`$who\` (minimal mirrorctl skopeo baseline)" ;;
   esac
   local s0 d0 k0 soff doff tok0 t wall
   s0=$(cpu_ticks "$src_pid") d0=$(cpu_ticks "$dst_pid") k0=$(cpu_ticks "${token_pid:-0}")
@@ -117,6 +119,9 @@ report() {
   cmp b mirrorctl b minimal "(b) mirrorctl / minimal" ""
   cmp c mirrorctl c skopeo "(c) mirrorctl / skopeo x$parallel" ""
   cmp c mirrorctl c minimal "(c) mirrorctl / minimal" ""
+  cmp a mirrorctl a baseline "(a) mirrorctl / baseline (BENCH_BASELINE)" "<= 1.0x"
+  cmp b mirrorctl b baseline "(b) mirrorctl / baseline" "<= 1.0x"
+  cmp c mirrorctl c baseline "(c) mirrorctl / baseline" "<= 1.0x"
   cmp cost10 mirrorctl a mirrorctl "knob: mirrorctl, target bcrypt cost 10 / cost 5" ""
   cmp cost10 minimal a minimal "knob: minimal, target bcrypt cost 10 / cost 5" ""
   cmp http1 mirrorctl a mirrorctl "knob: mirrorctl, HTTP/1.1 / HTTP/2" ""

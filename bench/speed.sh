@@ -9,7 +9,7 @@
 # same port) and runs each contender into a fresh, empty target of the row's kind:
 #   a         source TLS + htpasswd (bcrypt cost 5)  -> target TLS + htpasswd (cost 5)
 #   b         source as in a  -> a target set up by mirrorctl itself: `tls generate` (RSA 4096),
-#             `registry user add` (cost 10), `registry up --runtime process`
+#             `registry user add` (its default cost, 5), `registry up --runtime process`
 #   b-noauth  source as in a  -> the same registry config as b without its `auth:` section
 #   c         source TLS + bearer tokens (mirror-fixture token-server) -> target as in a
 #   cost10    as a, the target's htpasswd hash at bcrypt cost 10 (knob: what `user add` writes)
@@ -32,6 +32,9 @@
 #   BENCH_ROWS ("a b b-noauth c cost10 http1")
 #   BENCH_CONTENDERS ("minimal mirrorctl skopeo")      for rows a, b and c
 #   BENCH_KNOB_CONTENDERS ("minimal mirrorctl")        for rows b-noauth, cost10 and http1
+#   BENCH_BASELINE        another mirrorctl binary (an older commit's release build): adds the
+#                         contender `baseline` (same arguments as mirrorctl) to rows a, b and c,
+#                         to show that a change made nothing slower
 #   BENCH_PARALLEL (8)    skopeo processes and bench-copy transfers in flight (mirrorctl's
 #                         default --max-per-registry is 8 too)
 #   BENCH_WORK (bench/out/work-speed)   registry data; needs ~2.2x the release's size free
@@ -56,7 +59,7 @@ components=${BENCH_COMPONENTS:-${preset[0]}}
 total_mib=${BENCH_TOTAL_MIB:-${preset[1]}}
 big_mib=${BENCH_BIG_MIB:-${preset[2]}}
 rows=${BENCH_ROWS:-a b b-noauth c cost10 http1}
-contenders=${BENCH_CONTENDERS:-minimal mirrorctl skopeo}
+contenders=${BENCH_CONTENDERS:-minimal mirrorctl skopeo${BENCH_BASELINE:+ baseline}}
 knob_contenders=${BENCH_KNOB_CONTENDERS:-minimal mirrorctl}
 parallel=${BENCH_PARALLEL:-8}
 work=${BENCH_WORK:-$root/bench/out/work-speed}
@@ -84,7 +87,7 @@ row_target() {
 row_title() {
   case $1 in
     a) echo "(a) TLS + htpasswd cost 5 -> TLS + htpasswd cost 5" ;;
-    b) echo "(b) TLS + htpasswd cost 5 -> mirrorctl registry up (RSA 4096, htpasswd cost 10)" ;;
+    b) echo "(b) TLS + htpasswd cost 5 -> mirrorctl registry up (RSA 4096, its default htpasswd cost 5)" ;;
     b-noauth) echo "(b) without auth: -> the same registry config, no auth section" ;;
     c) echo "(c) TLS + bearer tokens -> TLS + htpasswd cost 5" ;;
     cost10) echo "knob: as (a), target htpasswd at bcrypt cost 10" ;;
