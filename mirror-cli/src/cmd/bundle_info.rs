@@ -203,3 +203,54 @@ fn other_tools(i: &BundleInfo) -> String {
         "Other tools{note}: each image has a one-entry OCI index under refs/ (listed with --output json):\n  skopeo copy --preserve-digests --src-shared-blob-dir {dir}/blobs oci:{dir}/{oci_ref} docker://REGISTRY/REPOSITORY:{tag}\n"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade(json: serde_json::Value) -> BundleUpgrade {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn the_offline_graph_command_repeats_the_pick() {
+        let graphs = serde_json::json!([{
+            "channel": "stable-4.14", "arch": "amd64", "origin": "https://g",
+            "file": "graph/amd64-stable-4.14.json", "sha256": "ab"
+        }]);
+        let channel = |mode: &str| {
+            serde_json::json!([{
+                "name": "stable-4.14", "mode": mode, "minVersion": "4.14.1",
+                "maxVersion": "4.14.5", "versions": ["4.14.1", "4.14.5"]
+            }])
+        };
+        let table = [
+            (
+                serde_json::json!({"arch": "amd64", "channels": channel("channelHead"), "graphs": graphs}),
+                Some("mirrorctl release graph --channel stable-4.14 --graph-url /b/graph"),
+            ),
+            (
+                serde_json::json!({"arch": "arm64", "includeConditional": true,
+                    "channels": channel("shortestPath"), "graphs": graphs}),
+                Some(
+                    "mirrorctl release graph --channel stable-4.14 --min-version 4.14.1 --max-version 4.14.5 --shortest-path --arch arm64 --include-conditional --graph-url /b/graph",
+                ),
+            ),
+            (
+                serde_json::json!({"arch": "amd64", "imageSet": "imageset-config.yaml",
+                    "channels": channel("range"), "graphs": graphs}),
+                Some(
+                    "mirrorctl release graph --config /b/imageset-config.yaml --graph-url /b/graph",
+                ),
+            ),
+            (
+                serde_json::json!({"arch": "amd64", "imageSet": "imageset-config.yaml"}),
+                None,
+            ),
+        ];
+        for (json, want) in table {
+            let u = upgrade(json.clone());
+            assert_eq!(graph_command("/b", &u).as_deref(), want, "{json}");
+        }
+    }
+}

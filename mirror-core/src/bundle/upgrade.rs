@@ -169,7 +169,11 @@ fn channel(s: &ChannelSelection) -> BundleChannel {
             .iter()
             .map(|c| {
                 let risks: Vec<&str> = c.risks.iter().map(|r| r.name.as_str()).collect();
-                format!("{} -> {}: {}", c.from, c.to, risks.join(", "))
+                if risks.is_empty() {
+                    format!("{} -> {}", c.from, c.to)
+                } else {
+                    format!("{} -> {}: {}", c.from, c.to, risks.join(", "))
+                }
             })
             .collect(),
     }
@@ -190,4 +194,96 @@ pub(crate) fn upgrade_files(
         out.push((IMAGESET_FILE.to_string(), bytes));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use semver::Version;
+
+    use super::*;
+    use crate::upgrade::select::{ConditionalHop, Hop, PickedRelease};
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_selection_is_recorded_with_its_path_and_conditional_edges() {
+        let picked = |s: &str| PickedRelease {
+            version: v(s),
+            payload: format!("quay.io/x/r:{s}"),
+        };
+        let sel = ChannelSelection {
+            channel: "stable-4.14".into(),
+            arch: "amd64".into(),
+            mode: SelectionMode::ShortestPath,
+            min_version: v("4.14.1"),
+            max_version: v("4.14.5"),
+            releases: vec![picked("4.14.1"), picked("4.14.3"), picked("4.14.5")],
+            path: vec![
+                Hop {
+                    from: v("4.14.1"),
+                    to: v("4.14.3"),
+                    risks: Vec::new(),
+                },
+                Hop {
+                    from: v("4.14.3"),
+                    to: v("4.14.5"),
+                    risks: vec!["AWSOldBootImages".into()],
+                },
+            ],
+            conditional_edges: vec![ConditionalHop {
+                from: v("4.14.3"),
+                to: v("4.14.5"),
+                risks: Vec::new(),
+                on_path: true,
+            }],
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            channel(&sel),
+            BundleChannel {
+                name: "stable-4.14".into(),
+                mode: "shortestPath".into(),
+                min_version: "4.14.1".into(),
+                max_version: "4.14.5".into(),
+                versions: vec!["4.14.1".into(), "4.14.3".into(), "4.14.5".into()],
+                path: "4.14.1 -> 4.14.3 -> 4.14.5 [conditional: AWSOldBootImages]".into(),
+                conditional_edges: vec!["4.14.3 -> 4.14.5".into()],
+            }
+        );
+        let range = ChannelSelection {
+            mode: SelectionMode::Range,
+            path: Vec::new(),
+            conditional_edges: Vec::new(),
+            ..sel
+        };
+        let c = channel(&range);
+        assert_eq!((c.mode.as_str(), c.path.as_str()), ("range", ""));
+    }
+
+    #[test]
+    fn without_channels_only_the_image_set_is_recorded() {
+        let u = BundleUpgrade::new(None, Some(IMAGESET_FILE.into()));
+        assert_eq!(u.graph_source, None);
+        assert!(u.graphs.is_empty() && u.channels.is_empty());
+        assert_eq!(u.image_set.as_deref(), Some("imageset-config.yaml"));
+        let dir = tempfile::tempdir().unwrap();
+        let isc = dir.path().join("isc.yaml");
+        std::fs::write(&isc, b"kind: ImageSetConfiguration\n").unwrap();
+        assert_eq!(
+            upgrade_files(None, Some(&isc)).unwrap(),
+            vec![(
+                IMAGESET_FILE.to_string(),
+                b"kind: ImageSetConfiguration\n".to_vec()
+            )]
+        );
+        let missing = dir.path().join("nope.yaml");
+        assert!(
+            upgrade_files(None, Some(&missing))
+                .unwrap_err()
+                .to_string()
+                .contains("nope.yaml")
+        );
+    }
 }
