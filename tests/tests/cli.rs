@@ -329,6 +329,8 @@ fn every_command_runs_with_only_its_required_arguments() {
                 "NO/SUCH".into(),
             ],
         ),
+        ("bundle verify", vec![t("no-such-bundle")]),
+        ("bundle info", vec![t("no-such-bundle")]),
         ("completions", vec!["bash".into()]),
         ("man", vec!["--dir".into(), t("man")]),
     ];
