@@ -76,12 +76,29 @@ fn mirrorctl_version_short() -> clap::Arg {
 /// `mirrorctl mirror --config`.
 #[derive(Args, Debug)]
 pub struct ConfigMirrorArgs {
-    /// An ImageSetConfiguration (mirror.openshift.io/v2alpha1); see docs/upgrades.md for the fields supported
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: PathBuf,
+    /// An ImageSetConfiguration (mirror.openshift.io/v2alpha1); see docs/upgrades.md for the fields supported. With --from-dir it is optional and only checked against the bundle's copy
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        required_unless_present = "from_dir"
+    )]
+    pub config: Option<PathBuf>,
     /// Target registry, optionally with a namespace: releases go to <REGISTRY>/<NAMESPACE>/openshift/release, other images to their repository path under the namespace
-    #[arg(long, value_name = "REGISTRY[/NAMESPACE]")]
-    pub to: String,
+    #[arg(long, value_name = "REGISTRY[/NAMESPACE]", required_unless_present_any = ["to_dir", "from_dir"])]
+    pub to: Option<String>,
+    /// Write what the file asks for into this directory, a bundle to carry to a disconnected site, instead of a registry (--to)
+    #[arg(long, value_name = "DIR")]
+    pub to_dir: Option<PathBuf>,
+    /// Publish the bundle in this directory (written with --to-dir) into --to; the source and the graph are never contacted
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Option<PathBuf>,
+    /// With --to-dir: write the bundle as numbered tar volumes of at most SIZE each [default: the file's archiveSize (GiB), else no volumes]
+    #[arg(long, value_name = "SIZE", requires = "to_dir")]
+    pub archive_size: Option<String>,
+    /// With --to-dir: leave out the blobs an earlier bundle (its directory or its mirrorctl-bundle.json) carried
+    #[arg(long, value_name = "EARLIER_BUNDLE", requires = "to_dir")]
+    pub since: Option<PathBuf>,
     /// The graph API endpoint, or a saved graph: a file, or a directory of <arch>-<channel>.json files
     #[arg(long, value_name = "URL|FILE", default_value = mirror_core::upgrade::DEFAULT_GRAPH_URL)]
     pub graph_url: String,

@@ -329,7 +329,6 @@ fn every_command_runs_with_only_its_required_arguments() {
                 "NO/SUCH".into(),
             ],
         ),
-        // A directory that holds no bundle: refused, naming it.
         ("bundle verify", vec![t("no-such-bundle")]),
         ("bundle info", vec![t("no-such-bundle")]),
         ("completions", vec!["bash".into()]),

@@ -6,15 +6,19 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use mirror_core::bundle::{
-    BundleInfo, PublishOptions, VerifyReport, WriteOptions, WriteReport, bundle_info,
-    publish_bundle, verify_bundle, write_bundle,
+    PublishOptions, VerifyReport, WriteOptions, WriteReport, bundle_info, publish_bundle,
+    verify_bundle, write_bundle,
 };
-use mirror_core::{Hint, ImageRef, Repository, release::InstructionKind};
+use mirror_core::{
+    Hint, ImageRef, Repository,
+    release::{InstructionKind, MirrorRequest, SignatureOptions},
+    upgrade::UpgradePlan,
+};
 
 use super::access;
 use super::interrupted;
 use super::mirror::{pick, render_text, signature_options, usage};
-use crate::cli::{Instructions, MirrorArgs, OutputFormat};
+use crate::cli::{Access, Instructions, MirrorArgs, OutputFormat};
 use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
@@ -96,12 +100,16 @@ pub async fn mirror(args: MirrorArgs, quiet: bool) -> u8 {
     }
 }
 
-/// The commands for the disconnected side, with `dir` for the bundle.
-fn far_side_commands(dir: &str) -> Vec<String> {
-    vec![
-        format!("mirrorctl bundle verify {dir}"),
-        format!("mirrorctl release mirror --from-dir {dir} --to REGISTRY/REPOSITORY"),
-    ]
+/// The commands for the disconnected side, with `dir` for the bundle; `config` for a bundle
+/// written by `mirror --config` (published with `mirror --from-dir`, so additional images
+/// land under the namespace as a registry-to-registry `mirror --config` puts them).
+pub(crate) fn far_side_commands(dir: &str, config: bool) -> Vec<String> {
+    let publish = if config {
+        format!("mirrorctl mirror --from-dir {dir} --to REGISTRY[/NAMESPACE]")
+    } else {
+        format!("mirrorctl release mirror --from-dir {dir} --to REGISTRY/REPOSITORY")
+    };
+    vec![format!("mirrorctl bundle verify {dir}"), publish]
 }
 
 async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
@@ -122,7 +130,7 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         Ok(s) => s,
         Err(e) => return usage(e, "--archive-size"),
     };
-    let request = match pick(&args.pick, None, froms, &args.access).await {
+    let picked = match pick(&args.pick, None, froms, &args.access).await {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -130,23 +138,55 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let progress = Arc::new(CliProgress::new(quiet));
-    let client = match access::client(&args.access, Some(retry_hook(progress.clone()))) {
-        Ok(c) => c,
-        Err(e) => return core_error(&e),
-    };
-    let opts = WriteOptions {
+    let job = ToDir {
+        request: picked.request,
+        upgrade: picked.plan,
+        image_set: None,
         archive_size,
         since: args.bundle.since.clone(),
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
-        retry: access::retry_policy(&args.access),
-        instructions: far_side_commands("DIR"),
         signatures,
+        output: args.output,
+    };
+    write_dir(job, dir, &args.access, quiet).await
+}
+
+/// What `--to-dir` writes (`release mirror` or `mirror --config`).
+pub(crate) struct ToDir {
+    pub request: MirrorRequest,
+    pub upgrade: Option<UpgradePlan>,
+    pub image_set: Option<PathBuf>,
+    pub archive_size: Option<u64>,
+    pub since: Option<PathBuf>,
+    pub dry_run: bool,
+    pub max_per_registry: usize,
+    pub signatures: SignatureOptions,
+    pub output: OutputFormat,
+}
+
+/// Writes the bundle `job` describes into `dir` and prints the outcome.
+pub(crate) async fn write_dir(job: ToDir, dir: PathBuf, access_flags: &Access, quiet: bool) -> u8 {
+    let progress = Arc::new(CliProgress::new(quiet));
+    let client = match access::client(access_flags, Some(retry_hook(progress.clone()))) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
+    };
+    let config = job.image_set.is_some();
+    let opts = WriteOptions {
+        archive_size: job.archive_size,
+        since: job.since,
+        dry_run: job.dry_run,
+        max_per_registry: job.max_per_registry,
+        retry: access::retry_policy(access_flags),
+        instructions: far_side_commands("DIR", config),
+        signatures: job.signatures,
+        upgrade: job.upgrade,
+        image_set: job.image_set,
         ..WriteOptions::new(dir.clone())
     };
     let result = tokio::select! {
-        r = write_bundle(&client, &request, &opts, progress.clone()) => r,
+        r = write_bundle(&client, &job.request, &opts, progress.clone()) => r,
         _ = interrupted() => Err(mirror_core::Error::Cancelled {
             what: "the bundle was interrupted and has no metadata file yet. Run the same command again: only what is missing is written".into(),
         }),
@@ -156,9 +196,9 @@ async fn to_dir(args: MirrorArgs, dir: PathBuf, quiet: bool) -> u8 {
         Ok(r) => r,
         Err(e) => return core_error(&e),
     };
-    match args.output {
+    match job.output {
         OutputFormat::Json => stdout(&to_json(serde_json::to_value(&report))),
-        OutputFormat::Text => stdout(&render_written(&report)),
+        OutputFormat::Text => stdout(&render_written(&report, config)),
     }
     if report.dry_run && report.bytes_needed > report.bytes_free {
         eprintln!(
@@ -185,7 +225,7 @@ fn to_json(v: Result<serde_json::Value, serde_json::Error>) -> String {
 }
 
 /// The text of a bundle write: what is in it, and what to do on the other side.
-pub fn render_written(r: &WriteReport) -> String {
+pub fn render_written(r: &WriteReport, config: bool) -> String {
     let dir = r.dir.display().to_string();
     let mut out = String::new();
     if r.dry_run {
@@ -258,7 +298,7 @@ pub fn render_written(r: &WriteReport) -> String {
     out.push_str(&format!(
         "\nCarry {dir} to the disconnected side, then run there:\n\n"
     ));
-    for c in far_side_commands(&dir) {
+    for c in far_side_commands(&dir, config) {
         out.push_str(&format!("    {c}\n"));
     }
     out.push_str(
@@ -289,21 +329,39 @@ async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let progress = Arc::new(CliProgress::new(quiet));
-    let client = match access::client(&args.access, Some(retry_hook(progress.clone()))) {
-        Ok(c) => c,
-        Err(e) => return core_error(&e),
-    };
     let opts = PublishOptions {
         signatures,
         to_release_image,
         dry_run: args.dry_run,
         max_per_registry: args.max_per_registry,
         retry: access::retry_policy(&args.access),
-        ..PublishOptions::new(dir.clone(), to)
+        ..PublishOptions::new(dir, to)
+    };
+    publish_dir(
+        opts,
+        &args.access,
+        args.print_mirror_instructions,
+        args.output,
+        quiet,
+    )
+    .await
+}
+
+/// Publishes the bundle `opts` names and prints what `release mirror` prints.
+pub(crate) async fn publish_dir(
+    opts: PublishOptions,
+    access_flags: &Access,
+    instructions: Option<Instructions>,
+    output: OutputFormat,
+    quiet: bool,
+) -> u8 {
+    let progress = Arc::new(CliProgress::new(quiet));
+    let client = match access::client(access_flags, Some(retry_hook(progress.clone()))) {
+        Ok(c) => c,
+        Err(e) => return core_error(&e),
     };
     if !quiet {
-        eprintln!("info: checking the files of bundle {}", dir.display());
+        eprintln!("info: checking the files of bundle {}", opts.dir.display());
     }
     let result = tokio::select! {
         r = publish_bundle(&client, &opts, progress.clone()) => r,
@@ -316,14 +374,14 @@ async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
         Ok(r) => r,
         Err(e) => return core_error(&e),
     };
-    let kind = match args.print_mirror_instructions {
+    let kind = match instructions {
         Some(Instructions::Icsp) => InstructionKind::Icsp,
         Some(Instructions::Idms) => InstructionKind::Idms,
         Some(Instructions::Both) => InstructionKind::Both,
         Some(Instructions::None) => InstructionKind::None,
         None => report.default_instructions,
     };
-    match args.output {
+    match output {
         OutputFormat::Json => stdout(&to_json(serde_json::to_value(&report))),
         OutputFormat::Text => stdout(&render_text(&report, kind)),
     }
@@ -386,103 +444,7 @@ fn info(a: DirArgs) -> u8 {
     };
     match a.output {
         OutputFormat::Json => stdout(&to_json(serde_json::to_value(&info))),
-        OutputFormat::Text => stdout(&render_info(&info)),
+        OutputFormat::Text => stdout(&super::bundle_info::render_info(&info)),
     }
     EXIT_OK
-}
-
-fn render_info(i: &BundleInfo) -> String {
-    let b = &i.bundle;
-    let dir = i.dir.display().to_string();
-    let mut out = format!(
-        "Bundle:        {dir}\nId:            {}\nCreated:       {} by {} {}\n",
-        b.bundle_id, b.created_at, b.tool.name, b.tool.version
-    );
-    out.push_str(&format!(
-        "Layout:        {}\n",
-        if b.volumes.is_empty() {
-            "an OCI image layout directory".to_string()
-        } else {
-            format!("{} tar volumes", b.volumes.len())
-        }
-    ));
-    if let Some(s) = &b.since {
-        out.push_str(&format!(
-            "Builds on:     bundle {} ({}): its target must hold {} blobs ({})\n",
-            s.bundle_id,
-            s.created_at,
-            b.requires.count,
-            mirror_core::size::format_size(b.requires.bytes)
-        ));
-    }
-    out.push_str("Releases:\n");
-    for r in &b.releases {
-        out.push_str(&format!(
-            "  {} {} {} ({}, {} components)\n",
-            r.version, r.architecture, r.source, r.digest, r.components
-        ));
-    }
-    out.push_str(&format!(
-        "Images:        {}\nBlobs:         {} ({}), manifests included\n",
-        b.images.len(),
-        b.blobs.count,
-        mirror_core::size::format_size(b.blobs.bytes)
-    ));
-    if !b.volumes.is_empty() {
-        out.push_str("Volumes:\n");
-        for v in &b.volumes {
-            out.push_str(&format!(
-                "  {}  {}  sha256:{}\n",
-                v.name,
-                mirror_core::size::format_size(v.size),
-                v.sha256
-            ));
-        }
-    }
-    out.push_str(&fat32_line(i));
-    out.push_str("Mirror sources:\n");
-    for s in &b.mirror_sources {
-        out.push_str(&format!("  {s}\n"));
-    }
-    out.push_str("On the disconnected side:\n");
-    for c in far_side_commands(&dir) {
-        out.push_str(&format!("  {c}\n"));
-    }
-    out.push_str(&other_tools(i));
-    out
-}
-
-fn fat32_line(i: &BundleInfo) -> String {
-    let largest = mirror_core::size::format_size(i.largest_file);
-    if i.fits_fat32 {
-        format!("FAT32:         fits (largest file {largest}, under 4 GiB)\n")
-    } else if i.bundle.volumes.is_empty() {
-        format!(
-            "FAT32:         does not fit: the largest file is {largest} and FAT32 holds files under 4 GiB; write the bundle in volumes (`mirrorctl release mirror --to-dir DIR --archive-size 4000MiB`), or use exFAT\n"
-        )
-    } else {
-        format!(
-            "FAT32:         does not fit: the largest volume is {largest} (a blob bigger than the volume size); use exFAT, NTFS, ext4 or xfs\n"
-        )
-    }
-}
-
-/// How another tool reads an image of the bundle: skopeo's `oci:` transport on the one-entry
-/// index directory, with the shared blob directory.
-fn other_tools(i: &BundleInfo) -> String {
-    let Some(img) = i.bundle.images.iter().find(|x| x.role == "release") else {
-        return String::new();
-    };
-    let (Some(oci_ref), Some(tag)) = (&img.oci_ref, &img.tag) else {
-        return String::new();
-    };
-    let dir = i.dir.display();
-    let note = if i.bundle.volumes.is_empty() {
-        ""
-    } else {
-        " (after unpacking every volume into one directory: `for v in mirrorctl-bundle-*.tar; do tar xf $v; done`)"
-    };
-    format!(
-        "Other tools{note}: each image has a one-entry OCI index under refs/ (listed with --output json):\n  skopeo copy --preserve-digests --src-shared-blob-dir {dir}/blobs oci:{dir}/{oci_ref} docker://REGISTRY/REPOSITORY:{tag}\n"
-    )
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use mirror_core::{
     ImageRef, RegistryClient, Repository,
     release::{InstructionKind, MirrorOptions, MirrorReport, MirrorRequest},
-    upgrade::{ReleaseUpdate, UpgradeRequest},
+    upgrade::{ReleaseUpdate, UpgradePlan, UpgradeRequest},
 };
 
 use super::{access, graph};
@@ -45,7 +45,7 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
         Err(code) => return code,
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
-        Ok(r) => r,
+        Ok(p) => p.request,
         Err(code) => return code,
     };
     let opts = MirrorOptions {
@@ -70,20 +70,18 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
 
 /// `mirror --config FILE --to REGISTRY[/NAMESPACE]`: releases into
 /// `<REGISTRY>/<NAMESPACE>/openshift/release` (tags as `release mirror` writes them),
-/// additional images at their repository path under the namespace.
+/// additional images at their repository path under the namespace. With `--to-dir` or
+/// `--from-dir`, through a bundle (`config_bundle`).
 pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
-    let (registry, namespace) = match args.to.split_once('/') {
-        Some((r, ns)) => (r.to_string(), ns.trim_matches('/').to_string()),
-        None => (args.to.trim_end_matches('/').to_string(), String::new()),
-    };
-    let path = if namespace.is_empty() {
-        RELEASE_PATH.to_string()
-    } else {
-        format!("{namespace}/{RELEASE_PATH}")
-    };
-    let to = match Repository::parse(&format!("{registry}/{path}")) {
-        Ok(r) => r,
-        Err(e) => return usage(e, "--to"),
+    if let Some(code) = super::config_bundle::check_flags(&args) {
+        return code;
+    }
+    if args.to_dir.is_some() || args.from_dir.is_some() {
+        return super::config_bundle::run(args, quiet).await;
+    }
+    let (to, namespace) = match split_to(args.to.as_deref().unwrap_or_default()) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let signatures = match signature_options(&args.signatures, &args.access) {
         Ok(s) => s,
@@ -93,8 +91,8 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
         graph_url: args.graph_url.clone(),
         ..ChannelArgs::default()
     };
-    let request = match pick(&pick_args, Some(&args.config), Vec::new(), &args.access).await {
-        Ok(r) => r,
+    let request = match pick(&pick_args, args.config.as_deref(), Vec::new(), &args.access).await {
+        Ok(p) => p.request,
         Err(code) => return code,
     };
     let opts = MirrorOptions {
@@ -117,6 +115,24 @@ pub async fn config_mirror(args: ConfigMirrorArgs, quiet: bool) -> u8 {
     .await
 }
 
+/// `--to REGISTRY[/NAMESPACE]` of `mirror --config`: the release repository
+/// (`<REGISTRY>/<NAMESPACE>/openshift/release`) and the namespace.
+pub(crate) fn split_to(to: &str) -> Result<(Repository, String), u8> {
+    let (registry, namespace) = match to.split_once('/') {
+        Some((r, ns)) => (r.to_string(), ns.trim_matches('/').to_string()),
+        None => (to.trim_end_matches('/').to_string(), String::new()),
+    };
+    let path = if namespace.is_empty() {
+        RELEASE_PATH.to_string()
+    } else {
+        format!("{namespace}/{RELEASE_PATH}")
+    };
+    match Repository::parse(&format!("{registry}/{path}")) {
+        Ok(r) => Ok((r, namespace)),
+        Err(e) => Err(usage(e, "--to")),
+    }
+}
+
 /// The signature flags as library options; bad key files and store URLs are usage errors.
 pub(crate) fn signature_options(
     args: &crate::cli::SignatureArgs,
@@ -132,6 +148,14 @@ pub(crate) fn signature_options(
 /// Where `mirror --config` puts releases under the namespace (as oc's `--to-dir` default).
 const RELEASE_PATH: &str = "openshift/release";
 
+/// What [`pick`] decided: the request to mirror, the upgrade plan when channels were asked
+/// for (its graphs go into a bundle), and an ImageSetConfiguration's `archiveSize`.
+pub(crate) struct Picked {
+    pub request: MirrorRequest,
+    pub plan: Option<UpgradePlan>,
+    pub archive_size_gib: Option<u64>,
+}
+
 /// The releases to mirror: those given, plus those the graph picks for `--channel` or an
 /// ImageSetConfiguration (with its additional images). Refusals come before any copy.
 pub(crate) async fn pick(
@@ -139,35 +163,45 @@ pub(crate) async fn pick(
     config: Option<&std::path::Path>,
     froms: Vec<ImageRef>,
     access: &Access,
-) -> Result<MirrorRequest, u8> {
+) -> Result<Picked, u8> {
     if pick.channel.is_none() && config.is_none() {
-        return Ok(MirrorRequest {
-            releases: froms,
-            additional: Vec::new(),
+        return Ok(Picked {
+            request: MirrorRequest {
+                releases: froms,
+                additional: Vec::new(),
+            },
+            plan: None,
+            archive_size_gib: None,
         });
     }
     let mut req: UpgradeRequest =
         graph::upgrade_request(pick, config).map_err(|e| core_error(&e))?;
     req.releases.extend(froms);
-    let needs_graph = !req.channels.is_empty();
-    let plan = if needs_graph {
-        let client =
-            graph::graph_client(&pick.graph_url, &access.ca_files).map_err(|e| core_error(&e))?;
-        mirror_core::plan_upgrade(&req, &client)
-            .await
-            .map_err(|e| core_error(&e))?
-    } else {
-        return Ok(MirrorRequest {
-            releases: req.releases,
-            additional: req.additional_images,
+    if req.channels.is_empty() {
+        return Ok(Picked {
+            request: MirrorRequest {
+                releases: req.releases,
+                additional: req.additional_images,
+            },
+            plan: None,
+            archive_size_gib: req.archive_size_gib,
         });
-    };
+    }
+    let client =
+        graph::graph_client(&pick.graph_url, &access.ca_files).map_err(|e| core_error(&e))?;
+    let plan = mirror_core::plan_upgrade(&req, &client)
+        .await
+        .map_err(|e| core_error(&e))?;
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(MirrorRequest {
-        releases: plan.releases.iter().map(|r| r.image.clone()).collect(),
-        additional: plan.additional_images.clone(),
+    Ok(Picked {
+        request: MirrorRequest {
+            releases: plan.releases.iter().map(|r| r.image.clone()).collect(),
+            additional: plan.additional_images.clone(),
+        },
+        archive_size_gib: req.archive_size_gib,
+        plan: Some(plan),
     })
 }
 

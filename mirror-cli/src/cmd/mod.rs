@@ -3,6 +3,8 @@
 
 mod access;
 pub(crate) mod bundle;
+mod bundle_info;
+mod config_bundle;
 pub(crate) mod generate;
 mod graph;
 mod install;

@@ -229,7 +229,8 @@ impl BlobSet {
     }
 }
 
-/// A file of the bundle outside the blob store and the volumes (a release signature).
+/// A file of the bundle outside the blob store and the volumes (a release signature, an
+/// upgrade graph, the ImageSetConfiguration).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileEntry {
@@ -284,7 +285,12 @@ pub struct BundleMetadata {
     /// Blobs the images reference that this bundle does not carry: an earlier bundle did,
     /// so the target must hold them.
     pub requires: BlobSet,
-    /// Other files, kept loose in the directory: the release signatures.
+    /// How the releases were picked: the channels, the versions and paths picked, the
+    /// upgrade graphs saved under `graph/`, the ImageSetConfiguration's copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<super::upgrade::BundleUpgrade>,
+    /// Other files, kept loose in the directory: the release signatures, the upgrade graphs,
+    /// the ImageSetConfiguration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileEntry>,
     /// The tar volumes, for the volume layout.

@@ -33,11 +33,13 @@
 
 mod check;
 mod format;
+mod layout;
 mod pack;
 mod publish;
 mod sink;
 mod source;
 mod store;
+mod upgrade;
 mod volume;
 mod write;
 
@@ -53,6 +55,7 @@ pub use pack::MIN_ARCHIVE_SIZE;
 pub use publish::{PublishOptions, publish_bundle};
 pub use sink::BundleSink;
 pub use source::BundleSource;
+pub use upgrade::{BundleChannel, BundleGraph, BundleUpgrade, GRAPH_DIR, IMAGESET_FILE};
 pub use write::{
     BUNDLE_REGISTRY, BUNDLE_REPOSITORY, WriteOptions, WriteReport, bundle_repository, write_bundle,
 };

@@ -38,6 +38,9 @@ pub struct PublishOptions {
     /// Release signatures: with no store given, the bundle's `signatures/` is the store
     /// (a `file://` store: nothing is fetched over the network).
     pub signatures: SignatureOptions,
+    /// Where additional images go: `<registry of to>/<namespace>/<their repository path>`,
+    /// as `mirror --config` puts them. Default: no namespace.
+    pub namespace: String,
 }
 
 impl PublishOptions {
@@ -51,6 +54,7 @@ impl PublishOptions {
             max_per_registry: DEFAULT_MAX_PER_REGISTRY,
             retry: RetryPolicy::default(),
             signatures: SignatureOptions::default(),
+            namespace: String::new(),
         }
     }
 }
@@ -128,6 +132,7 @@ pub async fn publish_bundle(
         dry_run: opts.dry_run,
         max_per_registry: opts.max_per_registry,
         retry: opts.retry.clone(),
+        namespace: opts.namespace.clone(),
         ..MirrorOptions::new(opts.to.clone())
     };
     mirror_releases(&source, client, &request, &mirror_opts, progress).await

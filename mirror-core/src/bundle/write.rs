@@ -1,7 +1,7 @@
 //! Writing a bundle (`release mirror --to-dir`): the same mirror as into a registry, through
 //! [`BundleSink`]; then the layout's index, the volumes, and the metadata file last.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,26 +10,29 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::format::{
-    BLOBS, BlobEntry, BlobSet, BundleImage, BundleLayout, BundleMetadata, BundleRelease,
-    CHECKSUM_FILE, Descriptor, FileEntry, INDEX, METADATA_FILE, METADATA_KIND, OCI_LAYOUT,
-    OCI_LAYOUT_JSON, OciIndex, REF_NAME, SCHEMA_VERSION, SIGNATURES_DIR, SOURCE_ANNOTATION,
-    SinceInfo, TMP_DIR, ToolInfo, VolumeEntry, blob_path, new_bundle_id, now_rfc3339, ref_dir,
+    BLOBS, BlobSet, BundleLayout, BundleMetadata, CHECKSUM_FILE, METADATA_FILE, METADATA_KIND,
+    SCHEMA_VERSION, SIGNATURES_DIR, SinceInfo, TMP_DIR, ToolInfo, VolumeEntry, new_bundle_id,
+    now_rfc3339,
+};
+use super::layout::{
+    bundle_releases, images_found, inventory, listed_files, write_layout, write_upgrade_files,
 };
 use super::pack::{MIN_ARCHIVE_SIZE, loose_files, pack};
 use super::sink::{BundleSink, free_space, no_space};
+use super::upgrade::{BundleUpgrade, IMAGESET_FILE, upgrade_files};
 use super::volume::sync_dir;
-use crate::copy::{CopyPlan, DEFAULT_MAX_PER_REGISTRY, Sink, Source};
+use crate::copy::{CopyPlan, DEFAULT_MAX_PER_REGISTRY, Source};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::hint::Hint;
-use crate::manifest::{ManifestKind, parse_kind};
 use crate::progress::{MirrorEvent, Progress};
-use crate::reference::{ImageRef, Repository};
+use crate::reference::Repository;
 use crate::registry::RetryPolicy;
 use crate::release::mirror::{
-    ImageEntry, MirrorOptions, MirrorReport, MirrorRequest, ReleaseEntry, mirror_releases,
+    MirrorOptions, MirrorReport, MirrorRequest, ReleaseEntry, mirror_releases,
 };
 use crate::release::signature::SignatureOptions;
+use crate::upgrade::UpgradePlan;
 
 /// The registry name the bundle's images are keyed under (never contacted; `.invalid` is
 /// reserved for names that resolve nowhere).
@@ -69,6 +72,14 @@ pub struct WriteOptions {
     /// the store tree are written into the bundle's `signatures/` (their `to_dir` is
     /// replaced), so the far side verifies offline. `skip` also skips sigstore tags.
     pub signatures: SignatureOptions,
+    /// The upgrade plan the releases were picked with (channels from the upgrade graph):
+    /// every graph read is saved as `graph/<arch>-<channel>.json`, listed with its sha256,
+    /// and the channels, versions and paths picked are recorded in the metadata, so the far
+    /// side shows the same plan.
+    pub upgrade: Option<UpgradePlan>,
+    /// The ImageSetConfiguration the request came from: copied into the bundle as
+    /// `imageset-config.yaml` (listed with its sha256).
+    pub image_set: Option<PathBuf>,
 }
 
 impl WriteOptions {
@@ -83,6 +94,8 @@ impl WriteOptions {
             retry: RetryPolicy::default(),
             instructions: Vec::new(),
             signatures: SignatureOptions::default(),
+            upgrade: None,
+            image_set: None,
         }
     }
 }
@@ -164,39 +177,10 @@ pub async fn write_bundle<S: Source>(
     progress: Arc<dyn Progress>,
 ) -> Result<WriteReport, Error> {
     let start = Instant::now();
-    if let Some(size) = opts.archive_size
-        && size < MIN_ARCHIVE_SIZE
-    {
-        return Err(Error::InvalidSetting {
-            name: "archive-size".into(),
-            reason: format!(
-                "{} is below the smallest volume size, {}",
-                crate::size::format_size(size),
-                crate::size::format_size(MIN_ARCHIVE_SIZE)
-            ),
-        });
-    }
-    let state = inspect_dir(&opts.dir)?;
-    let old = match state {
-        DirState::Complete(m) => {
-            check_same_request(&m, request, &opts.dir)?;
-            Some(*m)
-        }
-        DirState::Partial | DirState::New => None,
-    };
-    let (base, since) = match &opts.since {
-        Some(p) => {
-            let m = BundleMetadata::read(p)?;
-            if old.as_ref().is_some_and(|o| o.bundle_id == m.bundle_id) {
-                return Err(Error::InvalidSetting {
-                    name: "since".into(),
-                    reason: format!("`{}` is the bundle being written", p.display()),
-                });
-            }
-            (m.known_blobs(), Some(m.as_base()))
-        }
-        None => (BTreeSet::new(), None),
-    };
+    check_archive_size(opts.archive_size)?;
+    // Read before anything is written: a file that cannot be read stops here.
+    let upgrade = upgrade_files(opts.upgrade.as_ref(), opts.image_set.as_deref())?;
+    let (old, base, since) = prepare(opts, request)?;
     let reserve = opts.archive_size.unwrap_or(0).saturating_mul(2);
     let sink = if opts.dry_run {
         BundleSink::open(&opts.dir, base.clone())?
@@ -221,8 +205,118 @@ pub async fn write_bundle<S: Source>(
         ..MirrorOptions::new(bundle_repository())
     };
     let report = mirror_releases(source, &sink, request, &mirror_opts, tap).await?;
-    let needed = report.plan.bytes_to_upload + reserve.min(report.plan.bytes_to_upload);
-    let mut out = WriteReport {
+    let mut out = new_report(opts, &report, reserve, since.clone());
+    if opts.dry_run {
+        out.duration_seconds = start.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    let found = images_found(&report.images, old.as_ref())?;
+    let (images, blobs, requires) = inventory(&sink, found, &base).await?;
+    let images = write_layout(&sink, images)?;
+    write_upgrade_files(&sink, &upgrade)?;
+    sync_dir(&opts.dir.join(BLOBS))?;
+    out.blobs_in_base = requires.len();
+    out.bytes_in_base = requires.iter().map(|b| b.size).sum();
+    let (mut store, _lock) = sink.into_parts();
+    if opts.archive_size.is_some() || !store.volumes().is_empty() {
+        let max = opts.archive_size.unwrap_or(u64::MAX);
+        check_pack_space(&opts.dir, max)?;
+        let known = old.as_ref().map(|o| o.volumes.clone()).unwrap_or_default();
+        let mut warnings = Vec::new();
+        let mut warn = |w: String| {
+            progress.event(MirrorEvent::Warning(&w));
+            warnings.push(w);
+        };
+        out.volumes = pack(&mut store, max, &known, &mut warn)?;
+        out.warnings = warnings;
+        out.layout = BundleLayout::Volumes;
+    }
+    let upgrade = (opts.upgrade.is_some() || opts.image_set.is_some()).then(|| {
+        BundleUpgrade::new(
+            opts.upgrade.as_ref(),
+            opts.image_set.as_ref().map(|_| IMAGESET_FILE.to_string()),
+        )
+    });
+    let mut meta = BundleMetadata {
+        schema_version: SCHEMA_VERSION,
+        kind: METADATA_KIND.into(),
+        bundle_id: new_bundle_id(),
+        created_at: now_rfc3339(),
+        tool: ToolInfo {
+            name: "mirrorctl".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        layout: out.layout,
+        since,
+        releases: bundle_releases(&report, &images),
+        images,
+        mirror_sources: out.mirror_sources.clone(),
+        blobs: BlobSet::new(blobs),
+        requires: BlobSet::new(requires),
+        upgrade,
+        files: listed_files(&opts.dir)?,
+        volumes: out.volumes.clone(),
+        instructions: opts.instructions.clone(),
+    };
+    finish(&opts.dir, &mut meta, old.as_ref())?;
+    out.bundle_id = Some(meta.bundle_id);
+    out.duration_seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+fn check_archive_size(size: Option<u64>) -> Result<(), Error> {
+    match size {
+        Some(size) if size < MIN_ARCHIVE_SIZE => Err(Error::InvalidSetting {
+            name: "archive-size".into(),
+            reason: format!(
+                "{} is below the smallest volume size, {}",
+                crate::size::format_size(size),
+                crate::size::format_size(MIN_ARCHIVE_SIZE)
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What the directory holds already (a complete bundle of the same request, or nothing of
+/// use), and the earlier bundle's blobs with `--since`.
+#[allow(clippy::type_complexity)]
+fn prepare(
+    opts: &WriteOptions,
+    request: &MirrorRequest,
+) -> Result<(Option<BundleMetadata>, BTreeSet<Digest>, Option<SinceInfo>), Error> {
+    let old = match inspect_dir(&opts.dir)? {
+        DirState::Complete(m) => {
+            check_same_request(&m, request, &opts.dir)?;
+            Some(*m)
+        }
+        DirState::Partial | DirState::New => None,
+    };
+    let (base, since) = match &opts.since {
+        Some(p) => {
+            let m = BundleMetadata::read(p)?;
+            if old.as_ref().is_some_and(|o| o.bundle_id == m.bundle_id) {
+                return Err(Error::InvalidSetting {
+                    name: "since".into(),
+                    reason: format!("`{}` is the bundle being written", p.display()),
+                });
+            }
+            (m.known_blobs(), Some(m.as_base()))
+        }
+        None => (BTreeSet::new(), None),
+    };
+    Ok((old, base, since))
+}
+
+/// The report of a run whose mirror into the bundle is done (counts of what is written
+/// after, zero).
+fn new_report(
+    opts: &WriteOptions,
+    report: &MirrorReport,
+    reserve: u64,
+    since: Option<SinceInfo>,
+) -> WriteReport {
+    WriteReport {
         api_version: "mirrorctl.openshift.io/v1alpha1",
         kind: "ReleaseBundleReport",
         dir: opts.dir.clone(),
@@ -242,10 +336,10 @@ pub async fn write_bundle<S: Source>(
         bytes_skipped: report.bytes_skipped,
         blobs_in_base: 0,
         bytes_in_base: 0,
-        bytes_needed: needed,
+        bytes_needed: report.plan.bytes_to_upload + reserve.min(report.plan.bytes_to_upload),
         bytes_free: free_space(&opts.dir).unwrap_or(0),
         volumes: Vec::new(),
-        since: since.clone(),
+        since,
         mirror_sources: report
             .instructions
             .sources
@@ -255,55 +349,7 @@ pub async fn write_bundle<S: Source>(
         warnings: Vec::new(),
         instructions: opts.instructions.clone(),
         duration_seconds: 0.0,
-    };
-    if opts.dry_run {
-        out.duration_seconds = start.elapsed().as_secs_f64();
-        return Ok(out);
     }
-    let found = images_found(&report.images, old.as_ref())?;
-    let (images, blobs, requires) = inventory(&sink, found, &base).await?;
-    let images = write_layout(&sink, images)?;
-    sync_dir(&opts.dir.join(BLOBS))?;
-    out.blobs_in_base = requires.len();
-    out.bytes_in_base = requires.iter().map(|b| b.size).sum();
-    let (mut store, _lock) = sink.into_parts();
-    if opts.archive_size.is_some() || !store.volumes().is_empty() {
-        let max = opts.archive_size.unwrap_or(u64::MAX);
-        check_pack_space(&opts.dir, max)?;
-        let known = old.as_ref().map(|o| o.volumes.clone()).unwrap_or_default();
-        let mut warnings = Vec::new();
-        let mut warn = |w: String| {
-            progress.event(MirrorEvent::Warning(&w));
-            warnings.push(w);
-        };
-        out.volumes = pack(&mut store, max, &known, &mut warn)?;
-        out.warnings = warnings;
-        out.layout = BundleLayout::Volumes;
-    }
-    let mut meta = BundleMetadata {
-        schema_version: SCHEMA_VERSION,
-        kind: METADATA_KIND.into(),
-        bundle_id: new_bundle_id(),
-        created_at: now_rfc3339(),
-        tool: ToolInfo {
-            name: "mirrorctl".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        layout: out.layout,
-        since,
-        releases: bundle_releases(&report, &images),
-        images,
-        mirror_sources: out.mirror_sources.clone(),
-        blobs: BlobSet::new(blobs),
-        requires: BlobSet::new(requires),
-        files: signature_files(&opts.dir)?,
-        volumes: out.volumes.clone(),
-        instructions: opts.instructions.clone(),
-    };
-    finish(&opts.dir, &mut meta, old.as_ref())?;
-    out.bundle_id = Some(meta.bundle_id);
-    out.duration_seconds = start.elapsed().as_secs_f64();
-    Ok(out)
 }
 
 /// Writes the checksum list (volumes) and the metadata file, last, unless an identical
@@ -451,235 +497,4 @@ fn check_same_request(
         ),
         hint: Box::new(Hint::BundleOtherContent),
     })
-}
-
-/// The images of the bundle: those the run's report lists (optional ones the source lacks
-/// left out), then those an earlier run recorded that this run did not plan (the engine
-/// plans no signature job for an image already complete, so a rerun's report lacks them).
-fn images_found(
-    report: &[ImageEntry],
-    old: Option<&BundleMetadata>,
-) -> Result<Vec<BundleImage>, Error> {
-    let mut out = Vec::new();
-    for w in report {
-        let (true, Some(digest)) = (w.present, &w.digest) else {
-            continue;
-        };
-        let reference = w
-            .source
-            .strip_prefix(&w.source_repository)
-            .map(|r| r.trim_start_matches([':', '@']))
-            .unwrap_or_default()
-            .to_string();
-        out.push(BundleImage {
-            name: w.name.clone(),
-            source: w.source_repository.clone(),
-            reference,
-            digest: digest.clone(),
-            media_type: String::new(),
-            size: 0,
-            repository: ImageRef::parse(&w.target)?.repo.path,
-            tag: w.tag.clone(),
-            role: serde_json::to_value(w.role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            oci_ref: None,
-        });
-    }
-    let key = |i: &BundleImage| {
-        (
-            i.repository.clone(),
-            i.tag.clone().unwrap_or_else(|| i.digest.to_string()),
-        )
-    };
-    let seen: BTreeSet<(String, String)> = out.iter().map(key).collect();
-    for i in old.map(|o| o.images.as_slice()).unwrap_or_default() {
-        if !seen.contains(&key(i)) {
-            out.push(BundleImage {
-                oci_ref: None,
-                ..i.clone()
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Every image with its manifest's media type and size, and every blob the images reference:
-/// those in the bundle, and those left to the earlier bundle. A blob in neither means the
-/// mirror did not finish, which is an error.
-async fn inventory(
-    sink: &BundleSink,
-    found: Vec<BundleImage>,
-    base: &BTreeSet<Digest>,
-) -> Result<(Vec<BundleImage>, Vec<BlobEntry>, Vec<BlobEntry>), Error> {
-    let repo = bundle_repository();
-    let mut carried: BTreeMap<Digest, BlobEntry> = BTreeMap::new();
-    let mut required: BTreeMap<Digest, BlobEntry> = BTreeMap::new();
-    let mut images = Vec::new();
-    let missing = |d: &Digest| Error::Bundle {
-        path: sink.dir().join(blob_path(d)),
-        reason: "missing: the mirror into the bundle did not finish".into(),
-        hint: Box::new(Hint::BundleIncomplete),
-    };
-    for mut img in found {
-        let m = sink
-            .manifest(&repo, &img.digest)
-            .await?
-            .ok_or_else(|| missing(&img.digest))?;
-        let mut stack = vec![m.clone()];
-        while let Some(m) = stack.pop() {
-            carried.insert(
-                m.digest.clone(),
-                BlobEntry {
-                    digest: m.digest.clone(),
-                    size: m.bytes.len() as u64,
-                    media_type: m.media_type.clone(),
-                },
-            );
-            let kind = parse_kind(&m.media_type, &m.bytes).map_err(|reason| Error::Manifest {
-                target: blob_path(&m.digest),
-                reason,
-            })?;
-            match kind {
-                ManifestKind::List { children } => {
-                    for c in children {
-                        let child = sink
-                            .manifest(&repo, &c.digest)
-                            .await?
-                            .ok_or_else(|| missing(&c.digest))?;
-                        stack.push(child);
-                    }
-                }
-                ManifestKind::Image { config, layers } => {
-                    for b in std::iter::once(config).chain(layers) {
-                        let e = BlobEntry {
-                            digest: b.digest.clone(),
-                            size: b.size,
-                            media_type: b.media_type,
-                        };
-                        if sink.store().locate_blob(&b.digest).is_some() {
-                            carried.insert(b.digest, e);
-                        } else if base.contains(&b.digest) {
-                            required.insert(b.digest, e);
-                        } else {
-                            return Err(missing(&b.digest));
-                        }
-                    }
-                }
-            }
-        }
-        img.media_type.clone_from(&m.media_type);
-        img.size = m.bytes.len() as u64;
-        images.push(img);
-    }
-    Ok((
-        images,
-        carried.into_values().collect(),
-        required.into_values().collect(),
-    ))
-}
-
-/// Writes `oci-layout`, `index.json` (a descriptor per image, tagged ones named
-/// `<repository>:<tag>`) and a one-entry index per image under `refs/` (for readers that
-/// cannot read Docker media types by name); a file already holding the same bytes is left
-/// alone.
-fn write_layout(
-    sink: &BundleSink,
-    mut images: Vec<BundleImage>,
-) -> Result<Vec<BundleImage>, Error> {
-    let ensure = |rel: &str, bytes: &[u8]| -> Result<(), Error> {
-        if sink.store().read_sync(rel, 64 << 20)?.as_deref() == Some(bytes) {
-            return Ok(());
-        }
-        sink.write_file(rel, bytes)
-    };
-    ensure(OCI_LAYOUT, OCI_LAYOUT_JSON)?;
-    let mut all = Vec::new();
-    for (n, img) in images.iter_mut().enumerate() {
-        let plain = Descriptor {
-            media_type: img.media_type.clone(),
-            digest: img.digest.clone(),
-            size: img.size,
-            annotations: BTreeMap::new(),
-        };
-        let dir = ref_dir(n + 1);
-        ensure(&format!("{dir}/{OCI_LAYOUT}"), OCI_LAYOUT_JSON)?;
-        ensure(
-            &format!("{dir}/{INDEX}"),
-            &OciIndex::new(vec![plain.clone()]).to_bytes(),
-        )?;
-        img.oci_ref = Some(dir);
-        let mut named = plain;
-        if let Some(t) = &img.tag {
-            named
-                .annotations
-                .insert(REF_NAME.into(), format!("{}:{t}", img.repository));
-        }
-        named.annotations.insert(
-            SOURCE_ANNOTATION.into(),
-            format!("{}@{}", img.source, img.digest),
-        );
-        all.push(named);
-    }
-    ensure(INDEX, &OciIndex::new(all).to_bytes())?;
-    Ok(images)
-}
-
-fn bundle_releases(report: &MirrorReport, images: &[BundleImage]) -> Vec<BundleRelease> {
-    report
-        .releases
-        .iter()
-        .map(|r| BundleRelease {
-            version: r.version.clone(),
-            architecture: r.architecture.clone(),
-            source: r.release.clone(),
-            digest: r.digest.clone(),
-            media_type: images
-                .iter()
-                .find(|i| i.digest == r.digest)
-                .map(|i| i.media_type.clone())
-                .unwrap_or_default(),
-            components: r.components,
-            signature: serde_json::to_value(r.signatures.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string)),
-        })
-        .collect()
-}
-
-/// The files under `signatures/` (temporary files left by an interrupted write aside), with
-/// their sizes and sha256.
-fn signature_files(dir: &Path) -> Result<Vec<FileEntry>, Error> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.join(SIGNATURES_DIR)];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let e = e.map_err(|e| Error::io("read directory", &d, e))?;
-            let p = e.path();
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let (size, sha256) = super::volume::file_sha256(&p)?;
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push(FileEntry {
-                    path: rel,
-                    size,
-                    sha256,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
 }

@@ -28,7 +28,7 @@ pub enum GraphSource {
     /// nodes are filtered by the channels their metadata lists.
     File(PathBuf),
     /// A directory of saved graphs named `<arch>-<channel>.json` (what a bundle's `graph/`
-    /// holds).
+    /// holds; a bundle's own directory is read as its `graph/`).
     Dir(PathBuf),
 }
 
@@ -68,7 +68,13 @@ impl GraphSource {
         let meta =
             std::fs::metadata(&path).map_err(|e| Error::io("read upgrade graph", &path, e))?;
         Ok(if meta.is_dir() {
-            GraphSource::Dir(path)
+            // A bundle's directory stands for the graphs it saved.
+            let saved = path.join(crate::bundle::GRAPH_DIR);
+            if path.join(crate::bundle::METADATA_FILE).is_file() && saved.is_dir() {
+                GraphSource::Dir(saved)
+            } else {
+                GraphSource::Dir(path)
+            }
         } else {
             GraphSource::File(path)
         })

@@ -109,6 +109,8 @@ pub struct PlannedRelease {
 pub struct UpgradePlan {
     /// The graph's architecture.
     pub arch: String,
+    /// Conditional edges were followed when looking for paths (as the request asked).
+    pub include_conditional: bool,
     /// Where graphs were read (URL or path).
     pub graph_source: String,
     /// Every release to mirror, oldest first (releases given directly last), each once.
@@ -213,6 +215,7 @@ pub async fn plan_upgrade(
     let graphs_read = order.into_iter().filter_map(|n| read.remove(&n)).collect();
     Ok(UpgradePlan {
         arch: req.arch.clone(),
+        include_conditional: req.include_conditional,
         graph_source: graphs.source().to_string(),
         releases,
         channels: selections,
