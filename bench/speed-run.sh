@@ -14,6 +14,7 @@ measure() {
       ;;
     mirrorctl | mirrorctl-noop | baseline)
       [ "$row" = http1 ] && h1=(--http-version 1.1)
+      [ "$row" = h2 ] && h1=(--http-version auto)
       local exe=$bin/mirrorctl
       [ "$who" = baseline ] && exe=${BENCH_BASELINE:?BENCH_BASELINE: the older mirrorctl binary}
       cmd=("$exe" -q release mirror --from "$release" --to "$dst/ocp4/openshift4"
@@ -124,8 +125,10 @@ report() {
   cmp c mirrorctl c baseline "(c) mirrorctl / baseline" "<= 1.0x"
   cmp cost10 mirrorctl a mirrorctl "knob: mirrorctl, target bcrypt cost 10 / cost 5" ""
   cmp cost10 minimal a minimal "knob: minimal, target bcrypt cost 10 / cost 5" ""
-  cmp http1 mirrorctl a mirrorctl "knob: mirrorctl, HTTP/1.1 / HTTP/2" ""
-  cmp http1 minimal a minimal "knob: minimal, HTTP/1.1 / HTTP/2" ""
+  cmp http1 mirrorctl http1 minimal "(a) mirrorctl / minimal, both held to HTTP/1.1" ""
+  cmp h2 mirrorctl h2 minimal "(a) mirrorctl / minimal, both allowed HTTP/2" ""
+  cmp http1 mirrorctl h2 mirrorctl "knob: mirrorctl, HTTP/1.1 / HTTP/2" ""
+  cmp http1 minimal h2 minimal "knob: minimal, HTTP/1.1 / HTTP/2" ""
   echo
   echo "Registry CPU per request in ms (the run's CPU over its requests). The no-op reruns move no"
   echo "data, so their lines are the cost of a request itself: TLS, auth (bcrypt on every request),"

@@ -13,8 +13,10 @@
 #   b-noauth  source as in a  -> the same registry config as b without its `auth:` section
 #   c         source TLS + bearer tokens (mirror-fixture token-server) -> target as in a
 #   cost10    as a, the target's htpasswd hash at bcrypt cost 10 (knob: what `user add` writes)
-#   http1     as a, the clients held to HTTP/1.1 (knob: protocol; --http-version 1.1,
-#             bench-copy --http1; skopeo speaks HTTP/1.1 anyway). The registries still offer
+#   http1     as a, the clients held to HTTP/1.1 (knob: protocol; --http-version 1.1, which is
+#             mirrorctl's default, and bench-copy --http1; skopeo speaks HTTP/1.1 anyway)
+#   h2        as a, the clients allowed HTTP/2 (knob: --http-version auto; bench-copy's
+#             default, so its row-a run is this one too). The registries still offer
 #             HTTP/2 (distribution's `http.http2.disabled: true` would refuse it for everyone).
 # Contenders: `mirrorctl release mirror` (release build; its no-op rerun right after),
 # `skopeo copy --all --preserve-digests` as BENCH_PARALLEL processes, one per image, and
@@ -29,9 +31,9 @@
 #                         2g:    100 components, 2304 MiB, 600 MiB (bench/mirror.sh's fixture)
 #                         real:  180 components, 14600 MiB (~15.3 GB), 1024 MiB
 #   BENCH_COMPONENTS, BENCH_TOTAL_MIB, BENCH_BIG_MIB   override the preset's numbers
-#   BENCH_ROWS ("a b b-noauth c cost10 http1")
+#   BENCH_ROWS ("a b b-noauth c cost10 http1 h2")
 #   BENCH_CONTENDERS ("minimal mirrorctl skopeo")      for rows a, b and c
-#   BENCH_KNOB_CONTENDERS ("minimal mirrorctl")        for rows b-noauth, cost10 and http1
+#   BENCH_KNOB_CONTENDERS ("minimal mirrorctl")        for rows b-noauth, cost10, http1 and h2
 #   BENCH_BASELINE        another mirrorctl binary (an older commit's release build): adds the
 #                         contender `baseline` (same arguments as mirrorctl) to rows a, b and c,
 #                         to show that a change made nothing slower
@@ -58,7 +60,7 @@ esac
 components=${BENCH_COMPONENTS:-${preset[0]}}
 total_mib=${BENCH_TOTAL_MIB:-${preset[1]}}
 big_mib=${BENCH_BIG_MIB:-${preset[2]}}
-rows=${BENCH_ROWS:-a b b-noauth c cost10 http1}
+rows=${BENCH_ROWS:-a b b-noauth c cost10 http1 h2}
 contenders=${BENCH_CONTENDERS:-minimal mirrorctl skopeo${BENCH_BASELINE:+ baseline}}
 knob_contenders=${BENCH_KNOB_CONTENDERS:-minimal mirrorctl}
 parallel=${BENCH_PARALLEL:-8}
@@ -71,14 +73,14 @@ tsv=$out/speed-$size.tsv
 # What each row runs against.
 row_source() {
   case $1 in
-    a | b | b-noauth | cost10 | http1) echo basic ;;
+    a | b | b-noauth | cost10 | http1 | h2) echo basic ;;
     c) echo token ;;
-    *) die "BENCH_ROWS: unknown row \`$1\` (a b b-noauth c cost10 http1)" ;;
+    *) die "BENCH_ROWS: unknown row \`$1\` (a b b-noauth c cost10 http1 h2)" ;;
   esac
 }
 row_target() {
   case $1 in
-    a | c | http1) echo basic5 ;;
+    a | c | http1 | h2) echo basic5 ;;
     b) echo mrc ;;
     b-noauth) echo mrc-noauth ;;
     cost10) echo basic10 ;;
@@ -92,6 +94,7 @@ row_title() {
     c) echo "(c) TLS + bearer tokens -> TLS + htpasswd cost 5" ;;
     cost10) echo "knob: as (a), target htpasswd at bcrypt cost 10" ;;
     http1) echo "knob: as (a), the clients held to HTTP/1.1" ;;
+    h2) echo "knob: as (a), the clients allowed HTTP/2" ;;
   esac
 }
 row_contenders() {

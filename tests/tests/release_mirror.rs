@@ -1060,3 +1060,65 @@ fn progress_is_plain_lines_in_logs_and_a_bar_on_a_terminal() {
     );
     assert!(!stderr.contains("ETA"), "{stderr}");
 }
+
+/// HTTP/1.1 by default (measured faster against the distribution registry), HTTP/2 where the
+/// registry offers it with `--http-version auto`: the registries' access logs say which.
+#[test]
+fn http_1_1_by_default_and_http_2_with_auto() {
+    let rt = rt();
+    let logged = |htpasswd: Option<(String, String)>| RegistryOptions {
+        tls: true,
+        htpasswd,
+        access_log: true,
+        ..Default::default()
+    };
+    let source = TestRegistry::start_with(logged(None));
+    let target = TestRegistry::start_with(logged(Some(("mirror".into(), "pw-for-tests".into()))));
+    let client = RegistryClient::new(source.client_options()).unwrap();
+    let f = rt.block_on(fixture::push(&FixtureSpec::tiny(), &client, &source.host));
+    let s = Setup {
+        source,
+        target,
+        fixture: f,
+    };
+    let log = |r: &TestRegistry| std::fs::read_to_string(r.root().join("registry.log")).unwrap();
+    let protocols = |text: &str| {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("\"PUT /v2/")).collect();
+        let h1 = lines.iter().filter(|l| l.contains(" HTTP/1.1\"")).count();
+        let h2 = lines.iter().filter(|l| l.contains(" HTTP/2.0\"")).count();
+        (lines.len(), h1, h2)
+    };
+    let run = |repo: &str, extra: &[&str]| {
+        let mut args: Vec<String> = ["release", "mirror", "--from", &s.fixture.release, "--to"]
+            .map(String::from)
+            .to_vec();
+        args.push(format!("{}/{repo}", s.target.host));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(cli_access(&s));
+        let out = mirrorctl(&args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+    };
+
+    run(TARGET_REPO, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let first = log(&s.target);
+    let (puts, h1, h2) = protocols(&first);
+    assert!(puts > 0, "no PUT logged: {first}");
+    assert_eq!((h1, h2), (puts, 0), "the default is HTTP/1.1");
+    let src = log(&s.source);
+    assert!(
+        src.contains(" HTTP/1.1\"") && !src.contains(" HTTP/2.0\""),
+        "{src}"
+    );
+
+    run("ocp4/auto", &["--http-version", "auto"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (puts, h1, h2) = protocols(&log(&s.target)[first.len()..]);
+    assert!(puts > 0);
+    assert_eq!(
+        (h1, h2),
+        (0, puts),
+        "auto takes the HTTP/2 the registry offers over TLS"
+    );
+    assert_exact_mirror(&s.target, &s.fixture);
+}
