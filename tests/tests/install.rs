@@ -331,9 +331,23 @@ fn install_end_to_end_then_a_rerun_changes_nothing() {
 
     // A second run: every step already done, nothing on disk changes.
     let before = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
-    let out = mirrorctl(&args).output().unwrap();
-    let stderr = text(&out).1;
+    let mut json_args = args.clone();
+    json_args.extend(["--output".to_string(), "json".into()]);
+    let out = mirrorctl(&json_args).output().unwrap();
+    let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "rerun failed:\n{stderr}");
+    // Each step says what it cost, in seconds.
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 12, "{stdout}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["seconds"].as_f64().is_some_and(|t| t >= 0.0)),
+        "{stdout}"
+    );
+    let mirror_step = steps.iter().find(|s| s["step"] == "mirror").unwrap();
+    assert!(mirror_step["seconds"].as_f64().unwrap() > 0.0, "{stdout}");
     for line in stderr.lines().filter(|l| l.starts_with('[')) {
         assert!(
             line.starts_with("[already done]"),
@@ -793,9 +807,23 @@ fn a_new_password_is_refused_unless_rotated_then_updates_every_file() {
 
     // The same (new) password again, without the flag: a no-op success.
     let before = (snapshot(&env.p("registry")), snapshot(&env.p("out")));
-    let out = mirrorctl(&args).output().unwrap();
-    let stderr = text(&out).1;
+    let mut json_args = args.clone();
+    json_args.extend(["--output".to_string(), "json".into()]);
+    let out = mirrorctl(&json_args).output().unwrap();
+    let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "rerun failed:\n{stderr}");
+    // Each step says what it cost, in seconds.
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 12, "{stdout}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["seconds"].as_f64().is_some_and(|t| t >= 0.0)),
+        "{stdout}"
+    );
+    let mirror_step = steps.iter().find(|s| s["step"] == "mirror").unwrap();
+    assert!(mirror_step["seconds"].as_f64().unwrap() > 0.0, "{stdout}");
     for line in stderr.lines().filter(|l| l.starts_with('[')) {
         assert!(
             line.starts_with("[already done]"),

@@ -73,7 +73,13 @@ impl InstallProgress for StepPrinter {
             StepStatus::Planned => "planned",
         };
         self.finish_mirror();
-        eprintln!("[{:>12}] {:<12} {}", status, r.step.name(), r.detail);
+        // The time of the steps that take a while (the mirror step is most of an install).
+        let took = if r.seconds >= 1.0 {
+            format!(" ({:.1} s)", r.seconds)
+        } else {
+            String::new()
+        };
+        eprintln!("[{:>12}] {:<12} {}{took}", status, r.step.name(), r.detail);
     }
 
     fn warning(&self, w: &mirror_core::pull_secret::Warning) {

@@ -135,6 +135,9 @@ pub struct StepReport {
     pub status: StepStatus,
     /// One line about it.
     pub detail: String,
+    /// How long it took, in seconds (what each step costs: the mirror step is most of an
+    /// install). `uninstall` does not time its steps: 0 there.
+    pub seconds: f64,
 }
 
 /// Receives step reports as they happen.
@@ -243,11 +246,13 @@ pub async fn install(
     })?;
     let mut done = Vec::new();
     for step in Step::ALL {
-        let report = if s.skip.contains(&step) {
+        let started = std::time::Instant::now();
+        let mut report = if s.skip.contains(&step) {
             StepReport {
                 step,
                 status: StepStatus::Skipped,
                 detail: "skipped (--skip)".into(),
+                seconds: 0.0,
             }
         } else {
             steps::run(step, &mut cx)
@@ -258,6 +263,7 @@ pub async fn install(
                     done: done.clone(),
                 })?
         };
+        report.seconds = started.elapsed().as_secs_f64();
         progress.step(&report);
         done.push(report);
     }

@@ -67,6 +67,7 @@ fn report(s: &UninstallSettings, step: Step, changed: bool, detail: String) -> S
         step,
         status,
         detail,
+        seconds: 0.0,
     }
 }
 

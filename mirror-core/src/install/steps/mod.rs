@@ -109,6 +109,7 @@ fn report(step: Step, status: StepStatus, detail: impl Into<String>) -> StepRepo
         step,
         status,
         detail: detail.into(),
+        seconds: 0.0,
     }
 }
 
