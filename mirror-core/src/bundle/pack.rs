@@ -157,12 +157,26 @@ pub(crate) fn pack(
     {
         closing.push(close(&root, w, files, next));
     }
+    join_volumes(store, &root, closing, &mut sums)?;
+    remove_empty_dirs(&root.join("blobs"))?;
+    remove_empty_dirs(&root.join(REFS))?;
+    volume_entries(store, &root, known, &sums)
+}
+
+/// Waits for every volume being closed, in order, and records what each holds; the first
+/// failure is returned after all have ended.
+fn join_volumes(
+    store: &mut Store,
+    root: &Path,
+    closing: Vec<Closing>,
+    sums: &mut BTreeMap<String, (u64, String)>,
+) -> Result<(), Error> {
     let mut first_err = None;
     for c in closing {
         let done = c.join().unwrap_or_else(|_| {
             Err(Error::io(
                 "pack",
-                &root,
+                root,
                 std::io::Error::other("a volume thread panicked"),
             ))
         });
@@ -182,8 +196,17 @@ pub(crate) fn pack(
     if let Some(e) = first_err {
         return Err(e);
     }
-    remove_empty_dirs(&root.join("blobs"))?;
-    remove_empty_dirs(&root.join(REFS))?;
+    Ok(())
+}
+
+/// Every volume of the bundle with its size and sha256: those just written from `sums`,
+/// earlier ones from `known` (the metadata), others hashed again.
+fn volume_entries(
+    store: &Store,
+    root: &Path,
+    known: &[VolumeEntry],
+    sums: &BTreeMap<String, (u64, String)>,
+) -> Result<Vec<VolumeEntry>, Error> {
     let mut out = Vec::new();
     for name in store.volumes() {
         let (size, sha256) = match sums.get(name) {

@@ -13,12 +13,14 @@ mod endpoint;
 mod mount;
 mod plan;
 mod run;
+mod sigstore;
 
 use serde::Serialize;
 
 pub use endpoint::{Mounted, RepoState, Sink, Source};
-pub use plan::{Planned, plan, signature_tag};
+pub use plan::{Planned, plan};
 pub use run::{CopyOutcome, execute};
+pub use sigstore::signature_tag;
 
 use crate::reference::{Repository, Target};
 use crate::registry::RetryPolicy;

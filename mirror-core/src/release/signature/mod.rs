@@ -38,9 +38,10 @@ use store::Store;
 
 /// The tag under which cosign and containers/image keep the sigstore signature of the image
 /// with `digest`, in the same repository: `sha256-<hex>.sig` (containers/image
-/// `sigstoreAttachmentTag`). Copying it beside a mirrored image is the engine's job.
+/// `sigstoreAttachmentTag`). Copying it beside a mirrored image is the engine's job
+/// ([`crate::copy::signature_tag`], which this is).
 pub fn sigstore_tag(digest: &Digest) -> String {
-    format!("sha256-{}.sig", digest.hex())
+    crate::copy::signature_tag(digest)
 }
 
 /// A signature store: an `http`, `https` or `file` URL under which
