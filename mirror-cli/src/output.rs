@@ -59,6 +59,13 @@ pub fn json_report(kind: &str, report: serde_json::Value) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
+/// A report that carries its own `apiVersion` and `kind`, as pretty JSON with a final newline.
+pub fn report_json(report: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(report)
+        .map(|s| s + "\n")
+        .unwrap_or_default()
+}
+
 /// True when stderr is a terminal and progress may be drawn.
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()

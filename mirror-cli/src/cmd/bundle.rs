@@ -10,16 +10,18 @@ use mirror_core::bundle::{
     verify_bundle, write_bundle,
 };
 use mirror_core::{
-    Hint, ImageRef, Repository,
+    Hint, ImageRef,
     release::{InstructionKind, MirrorRequest, SignatureOptions},
     upgrade::UpgradePlan,
 };
 
 use super::access;
 use super::interrupted;
-use super::mirror::{pick, render_text, signature_options, usage};
+use super::mirror::{pick, render_text, signature_options, target_args, usage};
 use crate::cli::{Access, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, stdout};
+use crate::output::{
+    EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, core_error, hint_text, report_json, stdout,
+};
 use crate::progress::{CliProgress, retry_hook};
 
 /// The bundle flags of `release mirror`.
@@ -197,7 +199,7 @@ pub(crate) async fn write_dir(job: ToDir, dir: PathBuf, access_flags: &Access, q
         Err(e) => return core_error(&e),
     };
     match job.output {
-        OutputFormat::Json => stdout(&to_json(serde_json::to_value(&report))),
+        OutputFormat::Json => stdout(&report_json(&report)),
         OutputFormat::Text => stdout(&render_written(&report, config)),
     }
     if report.dry_run && report.bytes_needed > report.bytes_free {
@@ -216,12 +218,6 @@ pub(crate) async fn write_dir(job: ToDir, dir: PathBuf, access_flags: &Access, q
         return EXIT_PROBLEM;
     }
     EXIT_OK
-}
-
-fn to_json(v: Result<serde_json::Value, serde_json::Error>) -> String {
-    v.and_then(|v| serde_json::to_string_pretty(&v))
-        .map(|s| s + "\n")
-        .unwrap_or_default()
 }
 
 /// The text of a bundle write: what is in it, and what to do on the other side.
@@ -312,21 +308,8 @@ pub fn render_written(r: &WriteReport, config: bool) -> String {
 
 async fn from_dir(args: MirrorArgs, quiet: bool) -> u8 {
     let dir = args.bundle.from_dir.clone().unwrap_or_default();
-    let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
-        Ok(r) => r,
-        Err(e) => return usage(e, "--to"),
-    };
-    let to_release_image = match args
-        .to_release_image
-        .as_deref()
-        .map(ImageRef::parse)
-        .transpose()
-    {
-        Ok(r) => r,
-        Err(e) => return usage(e, "--to-release-image"),
-    };
-    let signatures = match signature_options(&args.signatures, &args.access) {
-        Ok(s) => s,
+    let (to, to_release_image, signatures) = match target_args(&args) {
+        Ok(t) => t,
         Err(code) => return code,
     };
     let opts = PublishOptions {
@@ -382,7 +365,7 @@ pub(crate) async fn publish_dir(
         None => report.default_instructions,
     };
     match output {
-        OutputFormat::Json => stdout(&to_json(serde_json::to_value(&report))),
+        OutputFormat::Json => stdout(&report_json(&report)),
         OutputFormat::Text => stdout(&render_text(&report, kind)),
     }
     EXIT_OK
@@ -403,7 +386,7 @@ async fn verify(a: DirArgs) -> u8 {
         eprintln!("warning: {w}");
     }
     match a.output {
-        OutputFormat::Json => stdout(&to_json(serde_json::to_value(&report))),
+        OutputFormat::Json => stdout(&report_json(&report)),
         OutputFormat::Text => stdout(&render_verify(&report)),
     }
     if report.ok() {
@@ -443,7 +426,7 @@ fn info(a: DirArgs) -> u8 {
         Err(e) => return core_error(&e),
     };
     match a.output {
-        OutputFormat::Json => stdout(&to_json(serde_json::to_value(&info))),
+        OutputFormat::Json => stdout(&report_json(&info)),
         OutputFormat::Text => stdout(&super::bundle_info::render_info(&info)),
     }
     EXIT_OK

@@ -12,7 +12,7 @@ use mirror_core::{
 
 use super::{access, graph};
 use crate::cli::{Access, ChannelArgs, ConfigMirrorArgs, Instructions, MirrorArgs, OutputFormat};
-use crate::output::{EXIT_OK, core_error, stdout};
+use crate::output::{EXIT_OK, core_error, report_json, stdout};
 use crate::progress::{CliProgress, retry_hook};
 
 /// `release mirror`.
@@ -27,21 +27,8 @@ pub async fn release_mirror(args: MirrorArgs, quiet: bool) -> u8 {
             Err(e) => return usage(e, "--from"),
         }
     }
-    let to = match Repository::parse(args.to.as_deref().unwrap_or_default()) {
-        Ok(r) => r,
-        Err(e) => return usage(e, "--to"),
-    };
-    let to_release_image = match args
-        .to_release_image
-        .as_deref()
-        .map(ImageRef::parse)
-        .transpose()
-    {
-        Ok(r) => r,
-        Err(e) => return usage(e, "--to-release-image"),
-    };
-    let signatures = match signature_options(&args.signatures, &args.access) {
-        Ok(s) => s,
+    let (to, to_release_image, signatures) = match target_args(&args) {
+        Ok(t) => t,
         Err(code) => return code,
     };
     let request = match pick(&args.pick, None, froms, &args.access).await {
@@ -131,6 +118,30 @@ pub(crate) fn split_to(to: &str) -> Result<(Repository, String), u8> {
         Ok(r) => Ok((r, namespace)),
         Err(e) => Err(usage(e, "--to")),
     }
+}
+
+/// `--to`, `--to-release-image` and the signature flags of `release mirror`, registry to
+/// registry or from a bundle; a bad value is a usage error naming its flag.
+pub(crate) fn target_args(
+    args: &MirrorArgs,
+) -> Result<
+    (
+        Repository,
+        Option<ImageRef>,
+        mirror_core::release::SignatureOptions,
+    ),
+    u8,
+> {
+    let to =
+        Repository::parse(args.to.as_deref().unwrap_or_default()).map_err(|e| usage(e, "--to"))?;
+    let to_release_image = args
+        .to_release_image
+        .as_deref()
+        .map(ImageRef::parse)
+        .transpose()
+        .map_err(|e| usage(e, "--to-release-image"))?;
+    let signatures = signature_options(&args.signatures, &args.access)?;
+    Ok((to, to_release_image, signatures))
 }
 
 /// The signature flags as library options; bad key files and store URLs are usage errors.
@@ -253,9 +264,7 @@ async fn run(
         None => report.default_instructions,
     };
     let out = match output {
-        OutputFormat::Json => serde_json::to_string_pretty(&report)
-            .map(|s| s + "\n")
-            .unwrap_or_default(),
+        OutputFormat::Json => report_json(&report),
         OutputFormat::Text => render_text(&report, kind),
     };
     stdout(&out);

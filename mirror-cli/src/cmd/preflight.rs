@@ -14,7 +14,7 @@ use mirror_core::{
 };
 
 use crate::cli::{OutputFormat, PreflightArgs, PreflightRuntime};
-use crate::output::{EXIT_OK, EXIT_PROBLEM, core_error};
+use crate::output::{EXIT_OK, EXIT_PROBLEM, core_error, report_json};
 
 /// `e` as the value of `flag`: a usage error naming it.
 fn flag(flag: &str) -> impl FnOnce(mirror_core::Error) -> mirror_core::Error + '_ {
@@ -34,9 +34,7 @@ pub async fn run(args: PreflightArgs, quiet: bool) -> u8 {
     };
     let report = mirror_core::run_preflight(&opts).await;
     let out = match args.output {
-        OutputFormat::Json => serde_json::to_string_pretty(&report)
-            .map(|s| s + "\n")
-            .unwrap_or_default(),
+        OutputFormat::Json => report_json(&report),
         OutputFormat::Text => render_table(&report),
     };
     if write_stdout(&out).is_err() {

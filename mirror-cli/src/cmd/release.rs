@@ -5,17 +5,10 @@ use std::sync::Arc;
 use mirror_core::{ImageRef, size::format_size};
 
 use super::access;
+use super::mirror::usage;
 use crate::cli::{ExtractArgs, InfoArgs, OutputFormat};
-use crate::output::{EXIT_OK, EXIT_USAGE, core_error, json_report, stdout};
+use crate::output::{EXIT_OK, EXIT_USAGE, core_error, json_report, report_json, stdout};
 use crate::progress::{CliProgress, retry_hook};
-
-/// `e` as the value of `flag`: printed naming the flag, a usage error.
-fn usage(e: mirror_core::Error, flag: &str) -> u8 {
-    core_error(&mirror_core::Error::Setting {
-        name: flag.to_string(),
-        source: Box::new(e),
-    })
-}
 
 pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
     let image = match ImageRef::parse(&args.image) {
@@ -40,9 +33,7 @@ pub async fn info(args: InfoArgs, quiet: bool) -> u8 {
         Err(e) => return core_error(&e),
     };
     let out = match args.output {
-        OutputFormat::Json => serde_json::to_string_pretty(&info)
-            .map(|s| s + "\n")
-            .unwrap_or_default(),
+        OutputFormat::Json => report_json(&info),
         OutputFormat::Text => {
             let mut s = format!(
                 "Name:          {}\nDigest:        {}\nArchitecture:  {}\nMedia type:    {}\nComponents:    {}\nUnique blobs:  {}\nSize:          {} (deduplicated)\n",
