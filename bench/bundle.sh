@@ -54,26 +54,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
 
 # 1. Tools and binaries.
-ensure_packages
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-log "building release binaries into $target_dir"
-cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+bench_setup
 
 mkdir -p "$out"
 rm -rf "$work"
 mkdir -p "$work"
-need_kib=$((total_mib * 1024 * 4))
-free_kib=$(df -Pk "$work" | awk 'NR == 2 { print $4 }')
-if [ "$free_kib" -lt "$need_kib" ]; then
-  echo "error: $work has $(mib "$free_kib") MiB free; this scale needs about $(mib "$need_kib") MiB" >&2
-  exit 1
-fi
+need_disk "$work" $((total_mib * 4))
 cleanup() {
   local d
   for d in "$work"/*/; do

@@ -69,6 +69,24 @@ free_port() {
   die "no free port found"
 }
 
+# What every benchmark needs before it starts: the test packages (scripts/lib.sh), GNU time,
+# jq and any other command named (by its Debian package name), and the release binaries of
+# mirrorctl, mirror-fixture and bench-copy in $target_dir.
+bench_setup() {
+  ensure_packages
+  local missing=() tool
+  [ -x /usr/bin/time ] || missing+=(time)
+  for tool in jq "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  log "building release binaries into $target_dir"
+  cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+}
+
 # Fails unless the file system holding DIR has NEED_MIB free.
 need_disk() {
   local dir=$1 need=$2 avail

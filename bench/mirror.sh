@@ -47,16 +47,7 @@ rss_kib() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # 1. Tools and binaries.
-ensure_packages
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-log "building release binaries into $target_dir"
-cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+bench_setup
 
 mkdir -p "$out"
 rm -rf "$work"

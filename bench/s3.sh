@@ -68,17 +68,7 @@ wait_port() {
 }
 
 # 1. Tools and binaries.
-ensure_packages
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-log "building release binaries into $target_dir"
-cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+bench_setup curl
 mirrorctl=$bin/mirrorctl
 
 mkdir -p "$out"

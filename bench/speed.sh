@@ -106,16 +106,7 @@ row_contenders() {
 for r in $rows; do row_source "$r" >/dev/null; done
 
 # 1. Tools, binaries, disk.
-ensure_packages
-missing=()
-[ -x /usr/bin/time ] || missing+=(time)
-command -v jq >/dev/null 2>&1 || missing+=(jq)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-log "building release binaries into $target_dir"
-cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+bench_setup
 mkdir -p "$out"
 rm -rf "$work"
 # The fixture's layer files and the source hold the release once each while it is pushed; then

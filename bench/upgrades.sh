@@ -38,11 +38,7 @@ out=$root/bench/out
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release
 
-ensure_packages
-[ -x /usr/bin/time ] || need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-command -v jq >/dev/null 2>&1 || need_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
-log "building release binaries into $target_dir"
-cargo build -q --release -p mirror-cli -p mirror-testkit --bins
+bench_setup
 mkdir -p "$out"
 rm -rf "$work"
 need_disk "$(dirname "$work")" $((total_mib * 4 + 1024))
