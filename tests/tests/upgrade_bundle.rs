@@ -229,6 +229,34 @@ fn an_imageset_config_through_a_bundle_with_the_source_stopped() {
     );
     assert!(info_text.contains(&offline), "{info_text}");
 
+    // The same command again on the complete bundle: nothing is rewritten.
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (s(p.file_name().unwrap()), std::fs::read(&p).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files(&dir);
+    let out = mirrorctl([
+        "mirror",
+        "--config",
+        &s(&config),
+        "--to-dir",
+        &s(&dir),
+        "--graph-url",
+        &graph_url,
+        "--insecure-registry",
+        &source.host,
+    ])
+    .output()
+    .unwrap();
+    ok(&out, "mirror --config --to-dir, again");
+    assert!(before == files(&dir), "a rerun rewrote the bundle's files");
+
     source.stop();
 
     // The offline plan: the command bundle info prints, and the bundle directory as a graph.
@@ -281,6 +309,22 @@ fn an_imageset_config_through_a_bundle_with_the_source_stopped() {
     .output()
     .unwrap();
     let (stdout, _) = ok(&out, "mirror --from-dir");
+    // Publishing again: it succeeds and copies nothing.
+    let again = mirrorctl([
+        "mirror",
+        "--from-dir",
+        &s(&dir),
+        "--to",
+        &to,
+        "--insecure-registry",
+        &target.host,
+        "--output",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    let again = json(&ok(&again, "mirror --from-dir, again").0);
+    assert_eq!(again["bytesCopied"], 0, "{again}");
     assert_release(&target, &format!("{to}/openshift/release"), &a);
     assert_release(&target, &format!("{to}/openshift/release"), &b);
     skopeo::assert_digest(&target, &format!("{to}/tools/oc:4.14"), &cli.digest);

@@ -50,7 +50,8 @@ pub trait Source: Sync {
 /// What a target knows of one repository, learned with one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RepoState {
-    /// The repository does not exist: it holds no manifests and no blobs.
+    /// The tag list answered 404: the repository does not exist, or (distribution answers
+    /// both alike) holds only untagged manifests. No tag can be there.
     Missing,
     /// It exists with these tags.
     Tags(BTreeSet<String>),

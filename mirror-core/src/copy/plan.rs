@@ -407,8 +407,11 @@ async fn job_state<S: Source, K: Sink>(
             }
         },
     };
+    // A 404 tag list means no tags, not no repository: distribution answers a repository that
+    // holds only untagged manifests (an image mirrored by digest alone) the same way. So an
+    // untagged image is still looked up by digest there; a tagged one cannot be present.
     let may_hold = |reference: &str| match repo {
-        RepoState::Missing => false,
+        RepoState::Missing => job.tag.is_none() && reference.starts_with("sha256:"),
         RepoState::Tags(tags) => reference.starts_with("sha256:") || tags.contains(reference),
         RepoState::Unknown => true,
     };
