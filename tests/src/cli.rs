@@ -1,6 +1,6 @@
 //! Running the real `mirrorctl` binary from integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `mirrorctl` binary that cargo built from the current tree for this test run.
@@ -48,6 +48,32 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).to_string(),
         String::from_utf8_lossy(&o.stderr).to_string(),
     )
+}
+
+/// `mirrorctl tls generate` into `certs` from the subject file `subject`, for `localhost` and
+/// `127.0.0.1` only, with an ECDSA key (fast), as the host-setup tests need it; fails the test
+/// when it fails, and returns its output.
+pub fn generate_localhost_certs(certs: &Path, subject: &Path) -> (String, String) {
+    let out = mirrorctl(["tls", "generate", "--dir"])
+        .arg(certs)
+        .arg("--certificate-file")
+        .arg(subject)
+        .args([
+            "--hostname",
+            "localhost",
+            "--san",
+            "127.0.0.1",
+            "--no-host-ips",
+            "--key-type",
+            "ecdsa-p256",
+            "--email",
+            "admin@example.com",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t:?}");
+    t
 }
 
 /// The commit of the workspace's git work tree, as `mirrorctl --version` reports it: `unknown`

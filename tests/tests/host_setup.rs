@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mirror_core::{ClientOptions, RegistryClient, auth::AuthFile};
-use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::cli::{generate_localhost_certs, mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::{free_port, require_tool};
 
@@ -32,26 +32,7 @@ fn write(path: &Path, text: &str) -> PathBuf {
 /// `mirrorctl tls generate` into `<root>/certs` for `localhost` and `127.0.0.1` (ECDSA: fast).
 fn generate_certs(root: &Path) -> (String, String) {
     let subject = write(&root.join("certificate"), SUBJECT);
-    let out = mirrorctl(["tls", "generate", "--dir"])
-        .arg(root.join("certs"))
-        .arg("--certificate-file")
-        .arg(&subject)
-        .args([
-            "--hostname",
-            "localhost",
-            "--san",
-            "127.0.0.1",
-            "--no-host-ips",
-            "--key-type",
-            "ecdsa-p256",
-            "--email",
-            "admin@example.com",
-        ])
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert!(out.status.success(), "{t:?}");
-    t
+    generate_localhost_certs(&root.join("certs"), &subject)
 }
 
 fn openssl(args: &[&str], dir: &Path) -> std::process::Output {

@@ -8,7 +8,7 @@ use mirror_core::{
     Digest, RegistryClient,
     storage::{S3Storage, check_s3},
 };
-use mirror_testkit::cli::{mirrorctl, text};
+use mirror_testkit::cli::{generate_localhost_certs, mirrorctl, text};
 use mirror_testkit::fixture::{self, FixtureSpec};
 use mirror_testkit::moto::{BUCKET, Moto};
 use mirror_testkit::{RegistryOptions, TestRegistry, free_port, require_tool};
@@ -87,24 +87,7 @@ fn first_root(root: &Path) -> PathBuf {
     std::fs::create_dir_all(root).unwrap();
     let subject = root.with_file_name("certificate");
     std::fs::write(&subject, SUBJECT).unwrap();
-    let out = mirrorctl(["tls", "generate", "--dir"])
-        .arg(root.join("certs"))
-        .arg("--certificate-file")
-        .arg(&subject)
-        .args([
-            "--hostname",
-            "localhost",
-            "--san",
-            "127.0.0.1",
-            "--no-host-ips",
-            "--key-type",
-            "ecdsa-p256",
-            "--email",
-            "admin@example.com",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
+    generate_localhost_certs(&root.join("certs"), &subject);
     let pw = root.with_file_name("pw");
     std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
     let out = mirrorctl([
