@@ -121,3 +121,20 @@ pub fn docker_archive(dir: &std::path::Path) -> (std::path::PathBuf, Digest) {
     );
     (archive, config)
 }
+
+/// Every component tag (`<version>-x86_64-<name>`) and the release tag of `f` in `repo` of
+/// `reg` carry the source digests, read by skopeo.
+pub fn assert_release(reg: &TestRegistry, repo: &str, f: &crate::fixture::Fixture) {
+    for c in &f.components {
+        assert_digest(
+            reg,
+            &format!("{repo}:{}-x86_64-{}", f.version, c.name),
+            &c.digest,
+        );
+    }
+    assert_digest(
+        reg,
+        &format!("{repo}:{}-x86_64", f.version),
+        &f.release_digest,
+    );
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use mirror_core::{RegistryClient, Repository};
+use mirror_core::RegistryClient;
 use mirror_testkit::cli::{mirrorctl, text};
 use mirror_testkit::fixture::{self, Fixture, FixtureSpec};
 use mirror_testkit::graph_server::graph;
@@ -48,52 +48,15 @@ fn source(rt: &tokio::runtime::Runtime) -> (TestRegistry, Fixture, Fixture) {
         &client,
         &source.host,
     ));
-    let cli = a.components.iter().find(|c| c.name == "cli").unwrap();
-    let art = Repository::parse(&format!(
-        "{}/openshift-release-dev/ocp-v4.0-art-dev",
-        source.host
-    ))
-    .unwrap();
-    let tools = Repository::parse(&format!("{}/tools/oc", source.host)).unwrap();
-    rt.block_on(async {
-        let m = client
-            .get_manifest(&art, cli.digest.as_str())
-            .await
-            .unwrap()
-            .unwrap();
-        let mirror_core::manifest::ManifestKind::Image { config, layers } =
-            mirror_core::manifest::parse_kind(&m.media_type, &m.bytes).unwrap()
-        else {
-            panic!("cli is a single image");
-        };
-        for b in std::iter::once(config).chain(layers) {
-            client
-                .mount_blob(&tools, &b.digest, &art.path)
-                .await
-                .unwrap();
-        }
-        client
-            .put_manifest(&tools, "4.14", m.bytes.clone(), &m.media_type)
-            .await
-            .unwrap();
-    });
+    rt.block_on(fixture::tag_component_elsewhere(
+        &client,
+        &source.host,
+        &a,
+        "cli",
+        "tools/oc",
+        "4.14",
+    ));
     (source, a, b)
-}
-
-/// Every component tag and the release tag of `f` at `repo`, by skopeo.
-fn assert_release(target: &TestRegistry, repo: &str, f: &Fixture) {
-    for c in &f.components {
-        skopeo::assert_digest(
-            target,
-            &format!("{repo}:{}-x86_64-{}", f.version, c.name),
-            &c.digest,
-        );
-    }
-    skopeo::assert_digest(
-        target,
-        &format!("{repo}:{}-x86_64", f.version),
-        &f.release_digest,
-    );
 }
 
 fn write_graph(dir: &Path, a: &Fixture, b: &Fixture) -> String {
@@ -325,8 +288,8 @@ fn an_imageset_config_through_a_bundle_with_the_source_stopped() {
     .unwrap();
     let again = json(&ok(&again, "mirror --from-dir, again").0);
     assert_eq!(again["bytesCopied"], 0, "{again}");
-    assert_release(&target, &format!("{to}/openshift/release"), &a);
-    assert_release(&target, &format!("{to}/openshift/release"), &b);
+    skopeo::assert_release(&target, &format!("{to}/openshift/release"), &a);
+    skopeo::assert_release(&target, &format!("{to}/openshift/release"), &b);
     skopeo::assert_digest(&target, &format!("{to}/tools/oc:4.14"), &cli.digest);
     skopeo::assert_digest(
         &target,

@@ -30,21 +30,6 @@ fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-fn assert_release(target: &TestRegistry, repo: &str, f: &Fixture) {
-    for c in &f.components {
-        skopeo::assert_digest(
-            target,
-            &format!("{repo}:{}-x86_64-{}", f.version, c.name),
-            &c.digest,
-        );
-    }
-    skopeo::assert_digest(
-        target,
-        &format!("{repo}:{}-x86_64", f.version),
-        &f.release_digest,
-    );
-}
-
 #[test]
 fn two_releases_in_one_run_copy_shared_blobs_once() {
     let rt = rt();
@@ -96,8 +81,8 @@ fn two_releases_in_one_run_copy_shared_blobs_once() {
     // Every blob was copied once: the run's copies are what each release added.
     assert_eq!(r["blobsCopied"].as_u64().unwrap(), new_a + new_b, "{r}");
     assert!(new_b < new_a, "4.14.2 adds only what changed: {r}");
-    assert_release(&target, &to, &a);
-    assert_release(&target, &to, &b);
+    skopeo::assert_release(&target, &to, &a);
+    skopeo::assert_release(&target, &to, &b);
 
     // 4.14.2 alone into an empty registry copies more than it added on top of 4.14.1.
     let alone = TestRegistry::start();
@@ -181,8 +166,8 @@ fn releases_picked_from_a_channel_are_mirrored_with_upgrade_commands() {
         )),
         "{stdout}"
     );
-    assert_release(&target, &to, &a);
-    assert_release(&target, &to, &b);
+    skopeo::assert_release(&target, &to, &a);
+    skopeo::assert_release(&target, &to, &b);
 
     // A version the channel does not have is refused before anything is copied.
     let empty = TestRegistry::start();
@@ -223,33 +208,14 @@ fn an_imageset_config_mirrors_releases_and_additional_images_with_their_mirror_s
     // another repository of the source).
     let client = RegistryClient::new(source.client_options()).unwrap();
     let cli = &a.components.iter().find(|c| c.name == "cli").unwrap();
-    let art = Repository::parse(&format!(
-        "{}/openshift-release-dev/ocp-v4.0-art-dev",
-        source.host
-    ))
-    .unwrap();
-    let tools = Repository::parse(&format!("{}/tools/oc", source.host)).unwrap();
-    let m = rt
-        .block_on(client.get_manifest(&art, cli.digest.as_str()))
-        .unwrap()
-        .unwrap();
-    rt.block_on(async {
-        let mirror_core::manifest::ManifestKind::Image { config, layers } =
-            mirror_core::manifest::parse_kind(&m.media_type, &m.bytes).unwrap()
-        else {
-            panic!("cli is a single image");
-        };
-        for b in std::iter::once(config).chain(layers) {
-            client
-                .mount_blob(&tools, &b.digest, &art.path)
-                .await
-                .unwrap();
-        }
-        client
-            .put_manifest(&tools, "4.14", m.bytes.clone(), &m.media_type)
-            .await
-            .unwrap();
-    });
+    rt.block_on(fixture::tag_component_elsewhere(
+        &client,
+        &source.host,
+        &a,
+        "cli",
+        "tools/oc",
+        "4.14",
+    ));
     let etcd = &a.components.iter().find(|c| c.name == "etcd").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let isc = dir.path().join("isc.yaml");
@@ -277,7 +243,7 @@ fn an_imageset_config_mirrors_releases_and_additional_images_with_their_mirror_s
     .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_release(&target, &format!("{to}/openshift/release"), &a);
+    skopeo::assert_release(&target, &format!("{to}/openshift/release"), &a);
     skopeo::assert_digest(&target, &format!("{to}/tools/oc:4.14"), &cli.digest);
     skopeo::assert_digest(
         &target,
