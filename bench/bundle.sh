@@ -35,6 +35,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib.sh
+. bench/lib.sh
 
 components=${BENCH_COMPONENTS:-100}
 total_mib=${BENCH_TOTAL_MIB:-2304}
@@ -45,12 +46,6 @@ out=$root/bench/out
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release
 
-log() { echo "== $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-rss_kib() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / 1048576 / s }'; }
 
 # 1. Tools and binaries.

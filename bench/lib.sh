@@ -1,4 +1,4 @@
-# Shared by the benchmark scripts (bench/speed.sh): timing, a process's CPU, request counts from
+# Shared by every benchmark script in bench/: setup, timing, a process's CPU, request counts from
 # the registries' access logs, free ports and disk checks. Source it after `set -euo pipefail`.
 
 log() { echo "== $*" >&2; }

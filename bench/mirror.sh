@@ -28,6 +28,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib.sh
+. bench/lib.sh
 
 components=${BENCH_COMPONENTS:-100}
 total_mib=${BENCH_TOTAL_MIB:-2304}
@@ -38,13 +39,6 @@ work=${BENCH_WORK:-$root/bench/out/work}
 out=$root/bench/out
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release
-
-log() { echo "== $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-# Peak RSS in KiB from a `/usr/bin/time -v` report.
-rss_kib() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # 1. Tools and binaries.
 bench_setup

@@ -29,6 +29,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/lib.sh
+. bench/lib.sh
 
 components=${BENCH_COMPONENTS:-100}
 total_mib=${BENCH_TOTAL_MIB:-2304}
@@ -39,33 +40,6 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release
 user=bench
 password=bench-password-not-secret
-
-log() { echo "== $*" >&2; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-rss_kib() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-# A port nothing listens on, below the ephemeral range.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "error: no free port" >&2
-  return 1
-}
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "error: nothing listens on port $1" >&2
-  return 1
-}
 
 # 1. Tools and binaries.
 bench_setup curl
@@ -108,7 +82,7 @@ big_digest=$(jq -r '.fixture.components[] | select(.name == "machine-os-content"
 moto_port=$(free_port)
 moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
-wait_port "$moto_port"
+wait_port "127.0.0.1:$moto_port"
 endpoint=http://127.0.0.1:$moto_port
 curl -sf -X PUT "$endpoint/bench" >/dev/null
 printf 'AKIABENCH\nbench-secret-key\n' >"$work/s3-credentials"
